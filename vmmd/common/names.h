@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Rules for VM and snapshot names, shared by vmmd and vmctl so both reject the same names. */
+#pragma once
+
+#include "util.h"
+
+#define VM_NAME_MAX 64
+
+/* NULL when 'name' is a valid VM name, else a phrase naming the rule it breaks ("contains '/'"). */
+const char *vm_name_invalid_reason(const char *name);
+
+static inline bool vm_name_is_valid(const char *name) {
+        return !vm_name_invalid_reason(name);
+}
+
+/* Decodes one UTF-8 code point at s; returns its length or -EINVAL for an invalid sequence. */
+int utf8_decode(const char *s, uint32_t *ret_cp);
+bool utf8_is_valid(const char *s);

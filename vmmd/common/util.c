@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Small file, string and time helpers. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+int free_and_strdup(char **p, const char *s) {
+        char *t = NULL;
+
+        if (s) {
+                t = strdup(s);
+                if (!t)
+                        return -ENOMEM;
+        }
+        free(*p);
+        *p = t;
+        return 0;
+}
+
+size_t strv_length(char * const *l) {
+        size_t n = 0;
+
+        for (; l && l[n]; n++)
+                ;
+        return n;
+}
+
+int strv_extend(char ***l, const char *s) {
+        size_t n = strv_length(*l);
+        char **t, *c;
+
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        t = reallocarray(*l, n + 2, sizeof(char *));
+        if (!t) {
+                free(c);
+                return -ENOMEM;
+        }
+        t[n] = c;
+        t[n + 1] = NULL;
+        *l = t;
+        return 0;
+}
+
+int strv_extendf(char ***l, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_extend(l, s);
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int rm_rf_at(int dfd, const char *name) {
+        struct stat st;
+        int r = 0;
+
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                DIR *d;
+
+                if (fd < 0)
+                        return -errno;
+                d = fdopendir(fd);
+                if (!d)
+                        return -errno;
+                fd = -EBADF; /* owned by d now */
+                for (struct dirent *de; (de = readdir(d));) {
+                        int k;
+
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        k = rm_rf_at(dirfd(d), de->d_name);
+                        if (k < 0 && r == 0)
+                                r = k;
+                }
+                closedir(d);
+                if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+                        r = -errno;
+                return r;
+        }
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int rm_rf(const char *path) {
+        return rm_rf_at(AT_FDCWD, path);
+}
+
+int read_full_file(const char *path, char **ret, size_t *ret_size) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, allocated = 0;
+
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        for (;;) {
+                size_t k;
+
+                if (allocated - n < 4096) {
+                        char *t;
+
+                        if (allocated > 64 * 1024 * 1024)
+                                return -EFBIG;
+                        allocated = allocated ? allocated * 2 : 8192;
+                        t = realloc(buf, allocated + 1);
+                        if (!t)
+                                return -ENOMEM;
+                        buf = t;
+                }
+                k = fread(buf + n, 1, allocated - n, f);
+                n += k;
+                if (k == 0) {
+                        if (ferror(f))
+                                return -EIO;
+                        break;
+                }
+        }
+        buf[n] = 0;
+        if (ret_size)
+                *ret_size = n;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int write_file_atomic(const char *path, const char *contents) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(contents);
+
+        if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < n;) {
+                ssize_t k = write(fd, contents + done, n - done);
+                if (k < 0) {
+                        int r = -errno;
+                        (void) unlink(tmp);
+                        return r;
+                }
+                done += k;
+        }
+        if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+                int r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
+        return 0;
+}
+
+uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        (void) clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int fd_flag(int fd, int get, int set, int flag, bool on) {
+        int flags = fcntl(fd, get);
+
+        if (flags < 0)
+                return -errno;
+        if (fcntl(fd, set, on ? flags | flag : flags & ~flag) < 0)
+                return -errno;
+        return 0;
+}
+
+int fd_cloexec(int fd, bool cloexec) {
+        return fd_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, cloexec);
+}
+
+int fd_nonblock(int fd, bool nonblock) {
+        return fd_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, nonblock);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Asynchronous QMP client on sd-event: greeting, capabilities negotiation, commands, events. */
+#pragma once
+
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+
+#include "util.h"
+
+#define QMP_MESSAGE_MAX (1024 * 1024) /* a QEMU reply larger than this is treated as a protocol error */
+#define QMP_PENDING_MAX 64            /* commands in flight per client */
+
+typedef struct QmpClient QmpClient;
+
+/* The greeting arrived and qmp_capabilities was accepted: commands may be sent. */
+typedef void (*qmp_ready_handler_t)(QmpClient *c, void *userdata);
+/* An asynchronous event ("STOP", "RESUME", "SHUTDOWN", ...); data may be NULL. */
+typedef void (*qmp_event_handler_t)(QmpClient *c, const char *event, json_object *data, void *userdata);
+/* The connection closed or the peer broke the protocol; error is a negative errno, message says why
+ * ("QMP reply is not a JSON object", "connection closed"). The client sends nothing more. */
+typedef void (*qmp_disconnect_handler_t)(QmpClient *c, int error, const char *message, void *userdata);
+/* The reply to one command: on success result is the "return" value and error_class NULL; on failure
+ * result is NULL and error_class/error_desc come from QEMU's "error". On disconnect every pending
+ * command gets error_class "Disconnected". */
+typedef void (*qmp_reply_handler_t)(QmpClient *c, json_object *result, const char *error_class,
+                                    const char *error_desc, void *userdata);
+
+/* Takes ownership of fd (a connected stream socket) on success. */
+int qmp_client_new(sd_event *e, int fd, QmpClient **ret);
+QmpClient *qmp_client_free(QmpClient *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(QmpClient *, qmp_client_free);
+
+void qmp_client_set_handlers(QmpClient *c, qmp_ready_handler_t ready, qmp_event_handler_t event,
+                             qmp_disconnect_handler_t disconnect, void *userdata);
+
+/* Queues a command; arguments (may be NULL) is consumed. Fails with -ENOTCONN before ready or after
+ * disconnect, -EBUSY past QMP_PENDING_MAX. The reply handler runs exactly once, later, from the loop. */
+int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_reply_handler_t cb,
+             void *userdata);
+
+/* The pure parsing layer, also used by the unit tests. */
+typedef enum QmpMessageType {
+        QMP_MESSAGE_GREETING,
+        QMP_MESSAGE_RETURN,
+        QMP_MESSAGE_ERROR,
+        QMP_MESSAGE_EVENT,
+        _QMP_MESSAGE_TYPE_MAX,
+        _QMP_MESSAGE_TYPE_INVALID = -EINVAL,
+} QmpMessageType;
+
+typedef struct QmpMessage {
+        QmpMessageType type;
+        json_object *object;    /* the whole message; owns everything below */
+        json_object *value;     /* "return" value, event "data" or greeting "QMP" object; may be NULL */
+        const char *event;      /* QMP_MESSAGE_EVENT */
+        const char *error_class; /* QMP_MESSAGE_ERROR */
+        const char *error_desc;
+        int64_t id;             /* the "id" member of a return/error, -1 if absent */
+} QmpMessage;
+
+void qmp_message_done(QmpMessage *m);
+/* Classifies one parsed JSON value. -EBADMSG with *ret_error set to a static phrase when the object is
+ * not a valid QMP message. */
+int qmp_message_parse(json_object *o, QmpMessage *ret, const char **ret_error);
