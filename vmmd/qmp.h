@@ -17,7 +17,9 @@ typedef void (*qmp_ready_handler_t)(QmpClient *c, void *userdata);
 /* An asynchronous event ("STOP", "RESUME", "SHUTDOWN", ...); data may be NULL. */
 typedef void (*qmp_event_handler_t)(QmpClient *c, const char *event, json_object *data, void *userdata);
 /* The connection closed or the peer broke the protocol; error is a negative errno, message says why
- * ("QMP reply is not a JSON object", "connection closed"). The client sends nothing more. */
+ * ("QMP reply is not a JSON object", "connection closed") and is valid only during the call. Runs once,
+ * after the pending reply handlers got "Disconnected". The client sends nothing more; the socket is
+ * already closed. */
 typedef void (*qmp_disconnect_handler_t)(QmpClient *c, int error, const char *message, void *userdata);
 /* The reply to one command: on success result is the "return" value and error_class NULL; on failure
  * result is NULL and error_class/error_desc come from QEMU's "error". On disconnect every pending
@@ -27,6 +29,8 @@ typedef void (*qmp_reply_handler_t)(QmpClient *c, json_object *result, const cha
 
 /* Takes ownership of fd (a connected stream socket) on success. */
 int qmp_client_new(sd_event *e, int fd, QmpClient **ret);
+/* Closes the socket and drops queued output; reply handlers of pending commands are NOT called. Safe to call
+ * from inside any of the client's handlers: no handler of this client runs afterwards. */
 QmpClient *qmp_client_free(QmpClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(QmpClient *, qmp_client_free);
 
@@ -59,6 +63,7 @@ typedef struct QmpMessage {
 } QmpMessage;
 
 void qmp_message_done(QmpMessage *m);
-/* Classifies one parsed JSON value. -EBADMSG with *ret_error set to a static phrase when the object is
- * not a valid QMP message. */
+/* Classifies one parsed JSON value (o may be NULL, a JSON null). On success ret takes its own reference
+ * on o; release it with qmp_message_done(). -EBADMSG with *ret_error (if not NULL) set to a static phrase
+ * when the object is not a valid QMP message; ret is then untouched. */
 int qmp_message_parse(json_object *o, QmpMessage *ret, const char **ret_error);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +26,20 @@
 #define USEC_PER_SEC ((uint64_t) 1000000ULL)
 #define USEC_PER_MSEC ((uint64_t) 1000ULL)
 #define NSEC_PER_USEC ((uint64_t) 1000ULL)
+
+/* True if x equals one of the following values. */
+#define IN_SET(x, ...)                                                                                       \
+        ({                                                                                                   \
+                const __typeof__(x) _set_[] = { __VA_ARGS__ };                                               \
+                __typeof__(x) _x_ = (x);                                                                     \
+                bool _found_ = false;                                                                        \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)                                         \
+                        if (_set_[_i_] == _x_) {                                                             \
+                                _found_ = true;                                                              \
+                                break;                                                                       \
+                        }                                                                                    \
+                _found_;                                                                                     \
+        })
 
 /* Hands ownership of a pointer or fd on: returns the value and leaves NULL/-EBADF behind. */
 #define TAKE_PTR(p)                                                                                          \

@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vmctl without vmmd: help, usage errors, name checks before any bus is contacted, and a private
+# dbus-daemon without vmmd on it.
+# Usage: test-vmctl-args.sh PATH-TO-VMCTL   ($DBUS_DAEMON: the dbus-daemon to use; empty skips that part)
+set -eu
+
+VMCTL=$1
+DBUS_DAEMON=${DBUS_DAEMON-$(command -v dbus-daemon || true)}
+
+tmp=$(mktemp -d)
+bus_pid=
+cleanup() {
+        if [[ -n $bus_pid ]]; then kill "$bus_pid" 2>/dev/null || true; fi
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Hermetic: our own runtime directory; no session or system bus unless a case sets one up.
+export XDG_RUNTIME_DIR=$tmp/run
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
+export DBUS_SESSION_BUS_ADDRESS=unix:path=$tmp/no-session-bus
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/no-system-bus
+export LC_ALL=C
+unset JOURNAL_STREAM
+
+failures=0
+fail() {
+        echo "FAIL: $*" >&2
+        echo "  exit status: $status" >&2
+        sed 's/^/  stdout: /' "$tmp/out" >&2
+        sed 's/^/  stderr: /' "$tmp/err" >&2
+        failures=$((failures + 1))
+}
+
+# expect STATUS ARGS...: runs vmctl ARGS, checks its exit status; output in $tmp/out and $tmp/err.
+expect() {
+        local want=$1
+        shift
+        status=0
+        "$VMCTL" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || status=$?
+        if [[ $status -ne $want ]]; then
+                fail "vmctl $* exited with $status, expected $want"
+                return 1
+        fi
+        return 0
+}
+stdout_has() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks '$1'"; }
+stderr_has() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks '$1'"; }
+stderr_lacks() { ! grep -qF -- "$1" "$tmp/err" || fail "stderr has '$1'"; }
+stderr_one_line() {
+        [[ $(wc -l <"$tmp/err") -eq 1 ]] || fail "stderr is not one line"
+        grep -q '^vmctl: ' "$tmp/err" || fail "stderr does not start with 'vmctl: '"
+}
+
+VERBS='list show create start stop pause resume destroy wait switch personas host help'
+
+# --help names every command, every global option and every exit status.
+if expect 0 --help; then
+        for verb in $VERBS; do
+                grep -qE "^  $verb( |$)" "$tmp/out" || fail "--help does not list '$verb'"
+        done
+        for opt in --user --json --no-legend --no-wait --timeout --version --memory --vcpus --no-start --force; do
+                stdout_has "$opt"
+        done
+        for code in 0 1 2 3 4 5 6 7 8 9 10; do
+                grep -qE "^ +$code  " "$tmp/out" || fail "--help does not explain exit status $code"
+        done
+        [[ ! -s $tmp/err ]] || fail "--help wrote to stderr"
+fi
+expect 0 -h && stdout_has "Commands:"
+expect 0 help && stdout_has "Commands:"
+
+expect 0 --version && { grep -qE '^vmctl [0-9]' "$tmp/out" || fail "--version does not print the version"; }
+
+# Each command's help: its usage line, its exit statuses; the same with "help VERB" and before the verb.
+for verb in $VERBS; do
+        expect 0 "$verb" --help || continue
+        grep -q "^vmctl \[OPTIONS...\] $verb" "$tmp/out" || fail "$verb --help has no usage line"
+        stdout_has "Exit status:"
+        stdout_has "--timeout"
+        cp "$tmp/out" "$tmp/help-$verb"
+        expect 0 help "$verb" && { cmp -s "$tmp/out" "$tmp/help-$verb" || fail "help $verb differs from $verb --help"; }
+        expect 0 --help "$verb" && { cmp -s "$tmp/out" "$tmp/help-$verb" || fail "--help $verb differs"; }
+done
+grep -qF -- --memory "$tmp/help-create" && grep -qF -- --vcpus "$tmp/help-create" &&
+        grep -qF -- --no-start "$tmp/help-create" || fail "create --help lacks its options"
+grep -qF -- --force "$tmp/help-stop" || fail "stop --help lacks --force"
+grep -qF -- --force "$tmp/help-start" && fail "start --help offers --force"
+for verb in create start resume wait; do
+        grep -qF '"running"' "$tmp/help-$verb" || fail "$verb --help does not say it waits for running"
+done
+grep -qF '"stopped"' "$tmp/help-stop" || fail "stop --help does not say it waits for stopped"
+grep -qE '^ +5  ' "$tmp/help-start" || fail "start --help lacks exit status 5"
+grep -qE '^ +6  ' "$tmp/help-start" || fail "start --help lacks exit status 6"
+grep -qE '^ +5  ' "$tmp/help-list" && fail "list --help claims exit status 5"
+
+# Usage errors: exit status 2, one line on stderr.
+expect 2 frobnicate && { stderr_has "Unknown command 'frobnicate'"; stderr_one_line; }
+expect 2 help frobnicate && stderr_has "Unknown command 'frobnicate'"
+expect 2 --frobnicate list
+for args in "start" "stop" "pause" "resume" "show" "switch" "destroy" "create"; do
+        expect 2 $args && { stderr_has "missing argument"; stderr_has "Usage: vmctl"; stderr_one_line; }
+done
+expect 2 wait work && stderr_has "missing argument"
+expect 2 --user wait work runing && { stderr_has 'Unknown state "runing"'; stderr_one_line; }
+for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "host x"; do
+        expect 2 $args && stderr_has "too many arguments"
+done
+expect 2 start --force work && stderr_has "Option --force does not apply to 'start'"
+expect 2 stop --no-start work && stderr_has "Option --no-start does not apply to 'stop'"
+expect 2 list --memory 512 && stderr_has "does not apply"
+for bad in abc 0 -1 1.5 "" 12x 99999999999999999999999; do
+        expect 2 create work --memory "$bad" && stderr_has "Invalid --memory"
+done
+for bad in 0 -1 4294967296 x; do
+        expect 2 create work --vcpus "$bad" && stderr_has "Invalid --vcpus"
+done
+for bad in -1 abc 1e400 "" inf nan; do
+        expect 2 start work --timeout "$bad" && stderr_has "Invalid --timeout"
+done
+
+# Bad VM names are refused before any bus is contacted: with the session bus pointing nowhere, a
+# connection attempt would end with 7, not 2.
+expect 2 --user start 'a/b' && { stderr_has "contains '/'"; stderr_one_line; stderr_lacks "bus"; }
+expect 2 start --user 'a/b' && stderr_has "VM name \"a/b\" contains '/'"   # global option after the verb
+expect 2 --user create work 'a b' && stderr_has "contains a space, quote or backslash"
+expect 2 --user create work '' && stderr_has "is empty"
+expect 2 --user create '' && stderr_has "Persona name is empty"
+expect 2 --user destroy good -- -bad && stderr_has "starts with '-'"
+expect 2 --user show .hidden && stderr_has "starts with '.'"
+expect 2 --user switch "$(printf 'a\tb')" && stderr_has "contains a control character"
+expect 2 --user stop "$(printf '%065d' 0)" && stderr_has "is longer than 64 bytes"
+expect 2 --user resume "$(printf 'a\xff')" && stderr_has "is not valid UTF-8"
+
+# No bus at all: 7, and it says which bus.
+expect 7 --user list && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
+expect 7 list && stderr_has "Failed to connect to the system bus"
+expect 7 --user start work && stderr_has "Failed to connect to the user bus"
+if expect 7 --user list --user --json; then [[ ! -s $tmp/out ]] || fail "--json printed something on failure"; fi
+
+# A private bus without vmmd: 7, "vmmd is not running". Our own configuration: no service directories,
+# so no vmmd can be activated.
+if [[ -n $DBUS_DAEMON ]]; then
+        cat >"$tmp/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=$tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+CONF
+        # --fork returns once the bus listens; address and pid are written by then.
+        "$DBUS_DAEMON" --config-file="$tmp/bus.conf" --fork --print-address=3 --print-pid=4 \
+                3>"$tmp/bus.address" 4>"$tmp/bus.pid"
+        bus_pid=$(cat "$tmp/bus.pid")
+        address=$(head -n1 "$tmp/bus.address")
+        [[ -n $bus_pid && -n $address ]] || { echo "FAIL: dbus-daemon did not start" >&2; exit 1; }
+
+        export DBUS_SESSION_BUS_ADDRESS=$address
+        for args in "list" "personas" "host" "show work" "start work" "stop --force work" "create work" \
+                    "create --no-wait work" "destroy a b" "switch work" "pause work" "resume work" \
+                    "wait work running" "wait work removed"; do
+                if expect 7 --user $args; then
+                        stderr_has "vmmd is not running"
+                        stderr_one_line
+                        stderr_lacks "Failed to connect"
+                fi
+        done
+        expect 7 --user list && stderr_has "vmctl: Failed to list VMs: vmmd is not running: "
+        # destroy gives up on the other VMs when vmmd cannot be reached (one line, checked above).
+
+        # Without --user, vmctl talks to the system bus, not to the session bus.
+        DBUS_SYSTEM_BUS_ADDRESS=$address DBUS_SESSION_BUS_ADDRESS=unix:path=$tmp/no-session-bus \
+                expect 7 list && stderr_has "vmmd is not running"
+        DBUS_SYSTEM_BUS_ADDRESS=$address DBUS_SESSION_BUS_ADDRESS=unix:path=$tmp/no-session-bus \
+                expect 7 --user list && stderr_has "Failed to connect to the user bus"
+        # --system after --user switches back.
+        DBUS_SYSTEM_BUS_ADDRESS=$address expect 7 --user --system list && stderr_has "vmmd is not running"
+        DBUS_SESSION_BUS_ADDRESS=$address expect 7 --user --system list && stderr_has "Failed to connect to the system bus"
+else
+        echo "dbus-daemon not found, skipping the private-bus cases" >&2
+fi
+
+if [[ $failures -gt 0 ]]; then
+        echo "$failures check(s) failed" >&2
+        exit 1
+fi
+echo "all checks passed"

@@ -1,0 +1,1026 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vmctl: the command-line client of vmmd, speaking only the org.vmmd1 D-Bus API. */
+#include <assert.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+
+#include "bus-errors.h"
+#include "bus-util.h"
+#include "config.h"
+#include "log.h"
+#include "names.h"
+#include "output.h"
+#include "wait.h"
+
+#define DEFAULT_TIMEOUT_USEC (300 * USEC_PER_SEC)
+
+/* Options that belong to one verb; the others are global. */
+typedef enum VerbOption {
+        VERB_OPTION_MEMORY = 1 << 0,
+        VERB_OPTION_VCPUS = 1 << 1,
+        VERB_OPTION_NO_START = 1 << 2,
+        VERB_OPTION_FORCE = 1 << 3,
+} VerbOption;
+
+static bool arg_user = false;
+static bool arg_json = false;
+static bool arg_legend = true;
+static bool arg_wait = true;
+static uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
+static uint64_t arg_memory_mib = 0; /* 0: the persona's */
+static uint32_t arg_vcpus = 0;      /* 0: the persona's */
+static bool arg_start = true;
+static bool arg_force = false;
+static VerbOption arg_verb_options = 0; /* the verb options given */
+
+typedef struct Verb {
+        const char *name;
+        const char *synopsis;      /* operands */
+        unsigned min_args;
+        unsigned max_args;         /* UINT_MAX: any number */
+        VerbOption options;
+        unsigned exit_statuses;    /* bit mask of the VmctlExit values it can end with, for its help */
+        const char *summary;       /* one line in vmctl --help */
+        const char *description;   /* vmctl VERB --help */
+        int (*run)(int argc, char *argv[]); /* argv[0] is the verb; returns an exit status */
+} Verb;
+
+static const struct {
+        VerbOption option;
+        const char *synopsis;
+        const char *help;
+} verb_option_help[] = {
+        { VERB_OPTION_MEMORY, "--memory MIB", "Give the VM MIB MiB of memory instead of the persona's" },
+        { VERB_OPTION_VCPUS, "--vcpus N", "Give the VM N virtual CPUs instead of the persona's" },
+        { VERB_OPTION_NO_START, "--no-start", "Only create the VM, do not start it" },
+        { VERB_OPTION_FORCE, "--force", "Power the VM off at once instead of shutting its guest down" },
+};
+
+static const char *const global_option_help[][2] = {
+        { "-h --help", "Show this help; after a command, that command's help" },
+        { "   --version", "Show the version" },
+        { "   --user", "Talk to the user's vmmd on the session bus (default: the system vmmd)" },
+        { "   --json", "Print JSON (indented on a terminal, one line otherwise)" },
+        { "   --no-legend", "Print no column headers and no summary line" },
+        { "   --no-wait", "Return once vmmd accepted the request, do not wait for the VM" },
+        { "   --timeout SECS", "Give up waiting after SECS seconds (default 300; 0 or \"infinity\": never)" },
+};
+
+static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
+        [VMCTL_EXIT_SUCCESS] = "Success",
+        [VMCTL_EXIT_FAILURE] = "The operation failed",
+        [VMCTL_EXIT_USAGE] = "Invalid usage, or vmmd rejected an argument",
+        [VMCTL_EXIT_NOT_FOUND] = "No such VM, persona or snapshot",
+        [VMCTL_EXIT_CONFLICT] = "Not possible in the VM's state, the name exists, or vmmd is busy",
+        [VMCTL_EXIT_VM_FAILED] = "The VM failed, stopped or was removed while waiting for it",
+        [VMCTL_EXIT_TIMEOUT] = "Timed out waiting (--timeout)",
+        [VMCTL_EXIT_UNREACHABLE] = "Cannot reach vmmd: no bus, not running, not answering, or it went away",
+        [VMCTL_EXIT_IMAGE_CORRUPT] = "The VM's image is corrupt",
+        [VMCTL_EXIT_NO_MEMORY] = "Not enough memory for the VM",
+        [VMCTL_EXIT_ACCESS_DENIED] = "Access denied",
+};
+
+#define EXIT_BIT(x) (1u << (x))
+/* What every verb that talks to vmmd can end with. */
+#define EXITS_BUS                                                                                            \
+        (EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_FAILURE) | EXIT_BIT(VMCTL_EXIT_USAGE) |          \
+         EXIT_BIT(VMCTL_EXIT_UNREACHABLE) | EXIT_BIT(VMCTL_EXIT_ACCESS_DENIED))
+#define EXITS_WAIT (EXIT_BIT(VMCTL_EXIT_VM_FAILED) | EXIT_BIT(VMCTL_EXIT_TIMEOUT))
+#define EXITS_VM (EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXIT_BIT(VMCTL_EXIT_CONFLICT))
+#define EXITS_BOOT (EXIT_BIT(VMCTL_EXIT_IMAGE_CORRUPT) | EXIT_BIT(VMCTL_EXIT_NO_MEMORY))
+
+static const Verb *find_verb(const char *name);
+
+/* Returns 0, or the exit status to end with (the failure logged). */
+static int acquire_bus(sd_bus **ret) {
+        sd_bus *bus;
+        int r;
+
+        r = bus_connect(arg_user, &bus);
+        if (r < 0) {
+                log_error_errno(r, "Failed to connect to the %s bus: %m", arg_user ? "user" : "system");
+                return VMCTL_EXIT_UNREACHABLE;
+        }
+        /* Let polkit ask the person at the terminal, if vmmd needs their consent. */
+        (void) sd_bus_set_allow_interactive_authorization(bus, isatty(STDIN_FILENO));
+        *ret = bus;
+        return 0;
+}
+
+/* Returns 0 for a valid name, else logs why it is not one and returns VMCTL_EXIT_USAGE. */
+static int check_vm_name(const char *name) {
+        const char *reason = vm_name_invalid_reason(name);
+
+        if (!reason)
+                return 0;
+        log_error("VM name \"%s\" %s.", name, reason);
+        return VMCTL_EXIT_USAGE;
+}
+
+static int check_vm_names(char *names[], int n) {
+        for (int i = 0; i < n; i++) {
+                int r = check_vm_name(names[i]);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* What start, stop, pause, resume and destroy do: one method on the VM, one outcome to wait for. */
+typedef struct VMOperation {
+        const char *verb;
+        const char *method;
+        uint64_t call_timeout_usec;
+        const WaitSpec *spec;
+        bool force_argument; /* the method takes (b force) */
+} VMOperation;
+
+static const VMOperation vm_operations[] = {
+        { "start", "Start", BUS_LONG_CALL_USEC, &wait_running },
+        { "stop", "Stop", 0, &wait_stopped, true },
+        { "pause", "Pause", 0, &wait_paused },
+        { "resume", "Resume", 0, &wait_running },
+        { "destroy", "Destroy", BUS_LONG_CALL_USEC, &wait_removed },
+};
+
+/* Runs op on the VM called name and, unless --no-wait, waits for its outcome. Returns an exit status. */
+static int vm_operation_run(const VMOperation *op, sd_bus *bus, VMWait *w, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = bus_get_vm_path(bus, name, &error, &path);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to %s VM %s", op->verb, name);
+
+        if (arg_wait) {
+                r = vm_wait_begin(w, bus, isatty(STDOUT_FILENO));
+                if (r < 0)
+                        return log_bus_error(NULL, r, "Failed to subscribe to the signals of vmmd");
+        }
+
+        if (op->force_argument)
+                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL, "b",
+                             (int) arg_force);
+        else
+                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL, NULL);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to %s VM %s", op->verb, name);
+
+        if (!arg_wait)
+                return VMCTL_EXIT_SUCCESS;
+        return vm_wait_finish(w, path, op->spec, arg_timeout);
+}
+
+static int append_create_options(sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (!arg_start) {
+                r = sd_bus_message_append(m, "{sv}", "start", "b", 0);
+                if (r < 0)
+                        return r;
+        }
+        if (arg_memory_mib > 0) {
+                r = sd_bus_message_append(m, "{sv}", "memory_mib", "t", arg_memory_mib);
+                if (r < 0)
+                        return r;
+        }
+        if (arg_vcpus > 0) {
+                r = sd_bus_message_append(m, "{sv}", "vcpus", "u", arg_vcpus);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+static int print_created(const char *name, const char *path, const char *state) {
+        if (arg_json) {
+                _cleanup_json_put_ json_object *o = json_object_new_object();
+
+                if (!o || json_object_object_add(o, "name", json_object_new_string(name)) < 0 ||
+                    json_object_object_add(o, "path", json_object_new_string(path)) < 0 ||
+                    json_object_object_add(o, "state", json_object_new_string(state)) < 0)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                (void) json_print(o, stdout);
+        } else
+                printf("Created %s (%s).\n", name, state);
+        return VMCTL_EXIT_SUCCESS;
+}
+
+static int verb_create(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_put_ json_object *props = NULL;
+        _cleanup_(vm_wait_done) VMWait w = {};
+        const char *persona = argv[1], *name = argc > 2 ? argv[2] : "", *path;
+        bool wait = arg_wait && arg_start;
+        int r;
+
+        if (isempty(persona)) {
+                log_error("Persona name is empty.");
+                return VMCTL_EXIT_USAGE;
+        }
+        if (argc > 2) {
+                r = check_vm_name(name);
+                if (r != 0)
+                        return r;
+        }
+
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        if (wait) {
+                r = vm_wait_begin(&w, bus, isatty(STDOUT_FILENO));
+                if (r < 0)
+                        return log_bus_error(NULL, r, "Failed to subscribe to the signals of vmmd");
+        }
+
+        r = sd_bus_message_new_method_call(bus, &m, VMMD_BUS_NAME, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE,
+                                           "CreateVM");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", persona, name);
+        if (r >= 0)
+                r = append_create_options(m);
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to build the CreateVM call");
+
+        r = sd_bus_call(bus, m, BUS_LONG_CALL_USEC, &error, &reply);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to create VM");
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the reply of CreateVM");
+
+        if (wait) {
+                r = vm_wait_finish(&w, path, &wait_running, arg_timeout);
+                if (r != VMCTL_EXIT_SUCCESS)
+                        return r;
+                return print_created(w.name, path, w.state);
+        }
+
+        /* The name may be a generated one: ask the VM. */
+        r = bus_get_properties(bus, path, VMMD_VM_INTERFACE, &error, &props);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to read the properties of the new VM %s", path);
+        return print_created(strna(json_get_string(props, "Name")), path,
+                             strna(json_get_string(props, "State")));
+}
+
+static int verb_vm_operation(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(vm_wait_done) VMWait w = {};
+        const VMOperation *op = NULL;
+        int r, ret = VMCTL_EXIT_SUCCESS;
+
+        for (size_t i = 0; i < ELEMENTSOF(vm_operations); i++)
+                if (streq(vm_operations[i].verb, argv[0]))
+                        op = &vm_operations[i];
+        assert(op);
+
+        r = check_vm_names(argv + 1, argc - 1);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        /* With several VMs (destroy), like rm: try each, end with the first failure; but without vmmd
+         * the others cannot fare better. */
+        for (int i = 1; i < argc; i++) {
+                r = vm_operation_run(op, bus, &w, argv[i]);
+                if (r != VMCTL_EXIT_SUCCESS && ret == VMCTL_EXIT_SUCCESS)
+                        ret = r;
+                if (r == VMCTL_EXIT_UNREACHABLE)
+                        break;
+        }
+        return ret;
+}
+
+static int verb_wait(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(vm_wait_done) VMWait w = {};
+        _cleanup_free_ char *path = NULL;
+        const char *state = argv[2];
+        bool removed = streq(state, "removed");
+        WaitSpec spec = { .target = state };
+        bool known = removed;
+        int r;
+
+        r = check_vm_name(argv[1]);
+        if (r != 0)
+                return r;
+        for (const char *const *s = vm_states; *s; s++)
+                known = known || streq(*s, state);
+        if (!known) {
+                log_error("Unknown state \"%s\": expected created, starting, running, paused, stopping, stopped, "
+                          "failed or removed.", state);
+                return VMCTL_EXIT_USAGE;
+        }
+        if (removed)
+                spec = wait_removed;
+
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_get_vm_path(bus, argv[1], &error, &path);
+        if (r < 0 && removed && sd_bus_error_has_name(&error, VMMD_ERROR_NO_SUCH_VM))
+                return VMCTL_EXIT_SUCCESS;
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to wait for VM %s", argv[1]);
+
+        r = vm_wait_begin(&w, bus, isatty(STDOUT_FILENO));
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to subscribe to the signals of vmmd");
+        return vm_wait_finish(&w, path, &spec, arg_timeout);
+}
+
+static int verb_switch(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = check_vm_name(argv[1]);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "SwitchTo", 0, &error, NULL, "s", argv[1]);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to switch to VM %s", argv[1]);
+        return VMCTL_EXIT_SUCCESS;
+}
+
+static int compare_by_name(const void *a, const void *b) {
+        json_object *const *x = a, *const *y = b;
+
+        return strcmp(strempty(json_get_string(*x, "name")), strempty(json_get_string(*y, "name")));
+}
+
+typedef struct Column {
+        const char *header;
+        const char *key;  /* member of the row objects */
+        bool mib;         /* an amount of MiB, printed as 512M, 2G */
+} Column;
+
+/* Prints rows (a JSON array of objects), sorted by name, as JSON or as a table of columns with a legend
+ * that counts them ("3 VMs listed."). */
+static int print_rows(json_object *rows, const Column *columns, size_t n_columns, const char *singular,
+                      const char *plural) {
+        _cleanup_table_free_ Table *t = NULL;
+        size_t n = json_object_array_length(rows);
+        int r;
+
+        json_object_array_sort(rows, compare_by_name);
+        if (arg_json)
+                return json_print(rows, stdout) < 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
+
+        if (n == 0) {
+                if (arg_legend)
+                        printf("No %s.\n", plural);
+                return VMCTL_EXIT_SUCCESS;
+        }
+
+        const char *headers[n_columns];
+        for (size_t c = 0; c < n_columns; c++)
+                headers[c] = columns[c].header;
+        t = table_new(n_columns, headers);
+        if (!t)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *row = json_object_array_get_idx(rows, i);
+                char buf[n_columns][FORMAT_MIB_MAX];
+                const char *cells[n_columns];
+
+                for (size_t c = 0; c < n_columns; c++) {
+                        json_object *o;
+
+                        cells[c] = NULL;
+                        if (!json_object_object_get_ex(row, columns[c].key, &o))
+                                continue;
+                        if (columns[c].mib)
+                                cells[c] = format_mib(buf[c], json_object_get_uint64(o));
+                        else
+                                cells[c] = json_object_get_string(o);
+                }
+                r = table_add_row(t, cells);
+                if (r < 0)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+        }
+
+        (void) table_print(t, stdout, arg_legend);
+        if (arg_legend)
+                printf("\n%zu %s listed.\n", n, n == 1 ? singular : plural);
+        return VMCTL_EXIT_SUCCESS;
+}
+
+static int json_add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
+}
+
+static int verb_list(int argc, char *argv[]) {
+        static const Column columns[] = {
+                { "NAME", "name" },     { "PERSONA", "persona" },       { "STATE", "state" },
+                { "ACCEL", "accel" },   { "MEMORY", "memory_mib", true }, { "VCPUS", "vcpus" },
+        };
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_put_ json_object *rows = NULL;
+        const char *name, *persona, *state, *path;
+        int r;
+
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ListVMs", 0, &error, &reply, NULL);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to list VMs");
+
+        rows = json_object_new_array();
+        if (!rows)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(ssso)");
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the list of VMs");
+        while ((r = sd_bus_message_read(reply, "(ssso)", &name, &persona, &state, &path)) > 0) {
+                _cleanup_json_put_ json_object *props = NULL, *row = NULL;
+
+                r = bus_get_properties(bus, path, VMMD_VM_INTERFACE, &error, &props);
+                if (r < 0 && sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT, VMMD_ERROR_NO_SUCH_VM)) {
+                        /* Removed since ListVMs answered. */
+                        sd_bus_error_free(&error);
+                        continue;
+                }
+                if (r < 0)
+                        return log_bus_error(&error, r, "Failed to read the properties of VM %s", name);
+
+                row = json_object_new_object();
+                if (!row || json_add(row, "name", json_object_new_string(name)) < 0 ||
+                    json_add(row, "persona", json_object_new_string(persona)) < 0 ||
+                    json_add(row, "state", json_object_new_string(state)) < 0 ||
+                    json_add(row, "accel", json_object_new_string(strempty(json_get_string(props, "Accel")))) < 0 ||
+                    json_add(row, "memory_mib", json_object_new_uint64(json_get_uint64(props, "MemoryMiB"))) < 0 ||
+                    json_add(row, "vcpus", json_object_new_int64(json_get_uint64(props, "VCPUs"))) < 0 ||
+                    json_add(row, "path", json_object_new_string(path)) < 0 ||
+                    json_object_array_add(rows, row) < 0)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                row = NULL;
+        }
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the list of VMs");
+
+        return print_rows(rows, columns, ELEMENTSOF(columns), "VM", "VMs");
+}
+
+static int verb_personas(int argc, char *argv[]) {
+        static const Column columns[] = {
+                { "NAME", "name" },
+                { "DESCRIPTION", "description" },
+        };
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_put_ json_object *rows = NULL;
+        const char *name, *description;
+        int r;
+
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ListPersonas", 0, &error, &reply, NULL);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to list personas");
+
+        rows = json_object_new_array();
+        if (!rows)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        r = sd_bus_message_enter_container(reply, 'a', "(ss)");
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the list of personas");
+        while ((r = sd_bus_message_read(reply, "(ss)", &name, &description)) > 0) {
+                json_object *row = json_object_new_object();
+
+                if (!row || json_add(row, "name", json_object_new_string(name)) < 0 ||
+                    json_add(row, "description", json_object_new_string(description)) < 0 ||
+                    json_object_array_add(rows, row) < 0) {
+                        json_object_put(row);
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                }
+        }
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the list of personas");
+
+        return print_rows(rows, columns, ELEMENTSOF(columns), "persona", "personas");
+}
+
+static bool endswith(const char *s, const char *suffix) {
+        size_t a = strlen(s), b = strlen(suffix);
+
+        return a >= b && streq(s + a - b, suffix);
+}
+
+/* One property value for Key=Value output, escaped for the terminal. NULL on OOM. */
+static char *format_property(const char *key, json_object *v) {
+        char buf[FORMAT_TIMESTAMP_MAX];
+
+        switch (json_object_get_type(v)) {
+        case json_type_null:
+                return strdup("");
+        case json_type_string:
+                return escape_controls(json_object_get_string(v));
+        case json_type_boolean:
+                return strdup(json_object_get_boolean(v) ? "yes" : "no");
+        case json_type_int:
+                /* Like systemctl show: µs since the epoch, as a date. */
+                if (endswith(key, "Timestamp"))
+                        return strdup(format_timestamp(buf, json_object_get_uint64(v)));
+                return strdup(json_object_to_json_string(v));
+        default:
+                return escape_controls(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+        }
+}
+
+static int print_properties(json_object *props) {
+        if (arg_json)
+                return json_print(props, stdout) < 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
+
+        json_object_object_foreach(props, key, v) {
+                _cleanup_free_ char *s = format_property(key, v);
+
+                if (!s)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                printf("%s=%s\n", key, s);
+        }
+        return VMCTL_EXIT_SUCCESS;
+}
+
+static int verb_show(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_put_ json_object *props = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = check_vm_name(argv[1]);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_get_vm_path(bus, argv[1], &error, &path);
+        if (r >= 0)
+                r = bus_get_properties(bus, path, VMMD_VM_INTERFACE, &error, &props);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to read the properties of VM %s", argv[1]);
+        return print_properties(props);
+}
+
+static int verb_host(int argc, char *argv[]) {
+        /* Manager properties in the order a person reads them; Accel and AccelReason share a line. */
+        static const struct {
+                const char *label;
+                const char *key;
+                bool mib;
+                bool zero_is_na; /* KVM facts are 0 where there is no KVM */
+        } lines[] = {
+                { "Version", "Version" },
+                { "Architecture", "Architecture" },
+                { "Acceleration", "Accel" },
+                { "KVM mode", "KVMMode" },
+                { "KVM API version", "KVMAPIVersion", .zero_is_na = true },
+                { "IPA bits", "IPABits", .zero_is_na = true },
+                { "GIC version", "GICVersion", .zero_is_na = true },
+                { "Max vCPUs", "MaxVCPUs", .zero_is_na = true },
+                { "Host memory", "HostMemoryMiB", .mib = true },
+                { "Host CPUs", "HostCPUs" },
+                { "Foreground VM", "Foreground" },
+        };
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_put_ json_object *props = NULL;
+        int r, width = 0;
+
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+        r = bus_get_properties(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, &error, &props);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to read the properties of vmmd");
+        if (arg_json)
+                return print_properties(props);
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++)
+                width = MAX(width, (int) strlen(lines[i].label));
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                _cleanup_free_ char *value = NULL;
+                char buf[FORMAT_MIB_MAX];
+                const char *reason;
+                json_object *v;
+
+                if (!json_object_object_get_ex(props, lines[i].key, &v))
+                        continue; /* an older vmmd */
+
+                if (lines[i].mib)
+                        value = strdup(format_mib(buf, json_object_get_uint64(v)));
+                else if (lines[i].zero_is_na && json_object_get_uint64(v) == 0)
+                        value = strdup("n/a");
+                else if (json_object_is_type(v, json_type_string) && isempty(json_object_get_string(v)))
+                        value = strdup("n/a");
+                else if (streq(lines[i].key, "Accel") && !isempty(reason = json_get_string(props, "AccelReason"))) {
+                        if (asprintf(&value, "%s (%s)", json_object_get_string(v), reason) < 0)
+                                value = NULL;
+                } else
+                        value = format_property(lines[i].key, v);
+                if (!value)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+
+                /* The Accel line may carry the reason, which comes from the host: escape it. */
+                _cleanup_free_ char *escaped = escape_controls(value);
+                if (!escaped)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                printf("%*s: %s\n", width, lines[i].label, escaped);
+        }
+        return VMCTL_EXIT_SUCCESS;
+}
+
+static const Verb verbs[];
+static void print_help(void);
+static void print_verb_help(const Verb *v);
+
+static int verb_help(int argc, char *argv[]) {
+        const Verb *v;
+
+        if (argc < 2) {
+                print_help();
+                return VMCTL_EXIT_SUCCESS;
+        }
+        v = find_verb(argv[1]);
+        if (!v) {
+                log_error("Unknown command '%s'. See 'vmctl --help'.", argv[1]);
+                return VMCTL_EXIT_USAGE;
+        }
+        print_verb_help(v);
+        return VMCTL_EXIT_SUCCESS;
+}
+
+static const Verb verbs[] = {
+        { "list", "", 0, 0, 0, EXITS_BUS,
+          "List the VMs: name, persona, state, accelerator, memory, vCPUs",
+          "List the VMs vmmd knows, sorted by name, with persona, state, accelerator (kvm or tcg), memory and\n"
+          "virtual CPUs. --json prints an array of objects with the members name, persona, state, accel,\n"
+          "memory_mib, vcpus and path (the VM's D-Bus object). Does not wait for anything.",
+          verb_list },
+        { "show", "NAME", 1, 1, 0, EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
+          "Show all properties of a VM",
+          "Show every property of the VM NAME as Key=Value lines (booleans as yes/no, timestamps as dates),\n"
+          "or with --json as one object keyed by the D-Bus property names. Does not wait for anything.",
+          verb_show },
+        { "create", "PERSONA [NAME]", 1, 2, VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_NO_START,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
+          "Create a VM from a persona and start it",
+          "Create a VM from the persona template PERSONA (see 'vmctl personas'), called NAME or, without NAME,\n"
+          "a generated name such as throwaway-3fa9c1, and start it. Waits until its guest agent reports ready\n"
+          "(State \"running\"), showing progress on a terminal; with --no-wait returns once its VMM process\n"
+          "runs (\"starting\"). With --no-start only creates it (\"created\"). Prints the VM's name and state,\n"
+          "with --json an object with name, path and state. A VM that fails while starting stays, in state\n"
+          "\"failed\", until it is destroyed.",
+          verb_create },
+        { "start", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
+          "Start a VM and wait until it runs",
+          "Start the VM NAME. Waits until its guest agent reports ready (State \"running\"), showing progress\n"
+          "on a terminal; with --no-wait returns once its VMM process runs (\"starting\").",
+          verb_vm_operation },
+        { "stop", "NAME", 1, 1, VERB_OPTION_FORCE, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+          "Shut a VM down and wait until it stopped",
+          "Shut the VM NAME down: its guest powers off, or with --force its VMM is ended at once. Waits until\n"
+          "the VM is \"stopped\" or, for a throwaway VM, removed; with --no-wait returns once the stop began\n"
+          "(\"stopping\").",
+          verb_vm_operation },
+        { "pause", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+          "Pause a running VM",
+          "Pause the vCPUs of the VM NAME. Waits until its State is \"paused\" (unless --no-wait).",
+          verb_vm_operation },
+        { "resume", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+          "Resume a paused VM",
+          "Resume the paused VM NAME. Waits until its State is \"running\" (unless --no-wait).",
+          verb_vm_operation },
+        { "destroy", "NAME...", 1, UINT_MAX, 0, EXITS_BUS | EXITS_VM | EXIT_BIT(VMCTL_EXIT_TIMEOUT),
+          "Power off and delete VMs with all their data",
+          "Destroy each VM NAME: its VMM is ended and its disks, snapshots and state are deleted. Waits until\n"
+          "vmmd reports each VM removed (unless --no-wait). Goes on with the other VMs when one fails (unless\n"
+          "vmmd cannot be reached), and ends with the exit status of the first failure.",
+          verb_vm_operation },
+        { "wait", "NAME STATE", 2, 2, 0, EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXITS_WAIT,
+          "Wait until a VM is in a state",
+          "Wait until the VM NAME is in STATE: created, starting, running, paused, stopping, stopped or\n"
+          "failed; or, with STATE \"removed\", until it is gone. Follows vmmd's signals, --timeout applies.\n"
+          "Ends with exit status 5 if the VM fails meanwhile (unless STATE is \"failed\") or is removed\n"
+          "(unless STATE is \"removed\"). Returns at once if the VM already is in STATE.",
+          verb_wait },
+        { "switch", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM,
+          "Make a VM the foreground persona",
+          "Make the VM NAME the foreground persona: the one whose display and input the phone shows.\n"
+          "Returns when vmmd has switched; waits for nothing else.",
+          verb_switch },
+        { "personas", "", 0, 0, 0, EXITS_BUS,
+          "List the persona templates",
+          "List the persona templates VMs are created from, with their descriptions; --json prints an array\n"
+          "of objects with name and description.",
+          verb_personas },
+        { "host", "", 0, 0, 0, EXITS_BUS,
+          "Show the host: accelerator, KVM, GIC, memory, CPUs",
+          "Show what vmmd found on the host: the accelerator new VMs get (kvm or tcg) and why, the\n"
+          "architecture, the KVM mode (VHE, nVHE, protected), KVM API version, IPA bits, GIC version, the\n"
+          "most vCPUs a VM can have, memory and CPUs, and the foreground VM. --json prints vmmd's Manager\n"
+          "properties as one object keyed by their D-Bus names.",
+          verb_host },
+        { "help", "[COMMAND]", 0, 1, 0, EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_USAGE),
+          "Show this help, or a command's",
+          "Show the help of vmctl, or of COMMAND.",
+          verb_help },
+};
+
+static const Verb *find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+static void print_usage_line(const char *verb, const char *synopsis) {
+        printf("vmctl [OPTIONS...] %s%s%s\n", verb, isempty(synopsis) ? "" : " ", synopsis);
+}
+
+static void print_global_options(void) {
+        for (size_t i = 0; i < ELEMENTSOF(global_option_help); i++)
+                printf("  %-20s %s\n", global_option_help[i][0], global_option_help[i][1]);
+}
+
+static void print_exit_statuses(unsigned mask) {
+        printf("\nExit status:\n");
+        for (int i = 0; i < _VMCTL_EXIT_MAX; i++)
+                if (mask & EXIT_BIT(i))
+                        printf("  %2d  %s\n", i, exit_status_help[i]);
+}
+
+static void print_help(void) {
+        unsigned all = 0;
+
+        printf("vmctl [OPTIONS...] COMMAND ...\n\n"
+               "Create, start, stop and inspect the virtual phones (VMs) that vmmd runs.\n\n"
+               "Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                char left[64];
+
+                (void) snprintf(left, sizeof(left), "%s %s", verbs[i].name, verbs[i].synopsis);
+                printf("  %-24s %s\n", left, verbs[i].summary);
+                all |= verbs[i].exit_statuses;
+        }
+        printf("\nOptions:\n");
+        print_global_options();
+        printf("\nCommand options:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
+                for (size_t j = 0; j < ELEMENTSOF(verbs); j++)
+                        if (verbs[j].options & verb_option_help[i].option) {
+                                printf("  %-20s %s (%s)\n", verb_option_help[i].synopsis,
+                                       verb_option_help[i].help, verbs[j].name);
+                                break;
+                        }
+        print_exit_statuses(all);
+        printf("\nWithout a command, vmctl lists the VMs. Global options may also follow the command.\n"
+               "See 'vmctl COMMAND --help' for what a command does, waits for and exits with.\n");
+}
+
+static void print_verb_help(const Verb *v) {
+        print_usage_line(v->name, v->synopsis);
+        printf("\n%s\n", v->description);
+        if (v->options) {
+                printf("\nOptions of %s:\n", v->name);
+                for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
+                        if (v->options & verb_option_help[i].option)
+                                printf("  %-20s %s\n", verb_option_help[i].synopsis, verb_option_help[i].help);
+        }
+        printf("\nGlobal options:\n");
+        print_global_options();
+        print_exit_statuses(v->exit_statuses);
+}
+
+static int parse_uint64(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (isempty(s) || !strchr("0123456789", s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_timeout(const char *s, uint64_t *ret) {
+        double d;
+        char *end;
+
+        if (streq(s, "infinity")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        if (isempty(s) || !strchr("0123456789.", s[0]))
+                return -EINVAL;
+        errno = 0;
+        d = strtod(s, &end);
+        if (errno != 0 || *end || !isfinite(d) || d < 0 || d * USEC_PER_SEC >= (double) UINT64_MAX)
+                return -EINVAL;
+        *ret = d == 0 ? UINT64_MAX : (uint64_t) (d * USEC_PER_SEC);
+        return 0;
+}
+
+/* Returns 1 to go on with the verb, 0 to exit successfully (--version), or -VMCTL_EXIT_USAGE. */
+static int parse_argv(int argc, char *argv[], bool *ret_help) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_USER,
+                ARG_SYSTEM,
+                ARG_JSON,
+                ARG_NO_LEGEND,
+                ARG_NO_WAIT,
+                ARG_TIMEOUT,
+                ARG_MEMORY,
+                ARG_VCPUS,
+                ARG_NO_START,
+                ARG_FORCE,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "user", no_argument, NULL, ARG_USER },
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "no-wait", no_argument, NULL, ARG_NO_WAIT },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "memory", required_argument, NULL, ARG_MEMORY },
+                { "vcpus", required_argument, NULL, ARG_VCPUS },
+                { "no-start", no_argument, NULL, ARG_NO_START },
+                { "force", no_argument, NULL, ARG_FORCE },
+                {}
+        };
+        bool help = false;
+        uint64_t u;
+        int c;
+
+        /* Not POSIXLY_CORRECT: options may follow the verb, as with systemctl. */
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help = true;
+                        break;
+                case ARG_VERSION:
+                        printf("vmctl %s\n", VERSION);
+                        return 0;
+                case ARG_USER:
+                        arg_user = true;
+                        break;
+                case ARG_SYSTEM:
+                        arg_user = false;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case ARG_NO_LEGEND:
+                        arg_legend = false;
+                        break;
+                case ARG_NO_WAIT:
+                        arg_wait = false;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_timeout(optarg, &arg_timeout) < 0) {
+                                log_error("Invalid --timeout \"%s\": expected seconds, or \"infinity\".", optarg);
+                                return -VMCTL_EXIT_USAGE;
+                        }
+                        break;
+                case ARG_MEMORY:
+                        if (parse_uint64(optarg, &arg_memory_mib) < 0 || arg_memory_mib == 0) {
+                                log_error("Invalid --memory \"%s\": expected a positive number of MiB.", optarg);
+                                return -VMCTL_EXIT_USAGE;
+                        }
+                        arg_verb_options |= VERB_OPTION_MEMORY;
+                        break;
+                case ARG_VCPUS:
+                        if (parse_uint64(optarg, &u) < 0 || u == 0 || u > UINT32_MAX) {
+                                log_error("Invalid --vcpus \"%s\": expected a positive number.", optarg);
+                                return -VMCTL_EXIT_USAGE;
+                        }
+                        arg_vcpus = (uint32_t) u;
+                        arg_verb_options |= VERB_OPTION_VCPUS;
+                        break;
+                case ARG_NO_START:
+                        arg_start = false;
+                        arg_verb_options |= VERB_OPTION_NO_START;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        arg_verb_options |= VERB_OPTION_FORCE;
+                        break;
+                case '?':
+                        /* getopt_long() said what is wrong. */
+                        return -VMCTL_EXIT_USAGE;
+                default:
+                        assert(false);
+                }
+
+        *ret_help = help;
+        return 1;
+}
+
+static const char *verb_option_name(VerbOption o) {
+        for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
+                if (verb_option_help[i].option == o)
+                        return verb_option_help[i].synopsis;
+        return "?";
+}
+
+int main(int argc, char *argv[]) {
+        static char list[] = "list";
+        static char *default_argv[] = { list, NULL };
+        char **verb_argv;
+        const char *name;
+        int verb_argc;
+        const Verb *v;
+        bool help;
+        unsigned n;
+        int r;
+
+        (void) setlocale(LC_ALL, "");
+        log_set_ident("vmctl");
+
+        r = parse_argv(argc, argv, &help);
+        if (r <= 0)
+                return -r;
+
+        if (optind < argc) {
+                verb_argv = argv + optind;
+                verb_argc = argc - optind;
+        } else {
+                if (help) {
+                        print_help();
+                        return VMCTL_EXIT_SUCCESS;
+                }
+                /* Like machinectl: no command lists. */
+                verb_argv = default_argv;
+                verb_argc = 1;
+        }
+
+        name = verb_argv[0];
+        v = find_verb(name);
+        if (!v) {
+                log_error("Unknown command '%s'. See 'vmctl --help'.", name);
+                return VMCTL_EXIT_USAGE;
+        }
+        if (help) {
+                print_verb_help(v);
+                return VMCTL_EXIT_SUCCESS;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
+                if ((arg_verb_options & verb_option_help[i].option) && !(v->options & verb_option_help[i].option)) {
+                        log_error("Option %s does not apply to '%s'. See 'vmctl %s --help'.",
+                                  verb_option_name(verb_option_help[i].option), v->name, v->name);
+                        return VMCTL_EXIT_USAGE;
+                }
+
+        n = (unsigned) verb_argc - 1;
+        if (n < v->min_args || n > v->max_args) {
+                log_error("%s: %s. Usage: vmctl [OPTIONS...] %s%s%s", v->name,
+                          n < v->min_args ? "missing argument" : "too many arguments", v->name,
+                          isempty(v->synopsis) ? "" : " ", v->synopsis);
+                return VMCTL_EXIT_USAGE;
+        }
+
+        return v->run(verb_argc, verb_argv);
+}

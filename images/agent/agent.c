@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vmmd-agent: the guest agent answering vmmd's line protocol (PROTOCOL.md) on a virtio-serial port. */
+#include <assert.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <mntent.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include "util.h"
+
+#define AGENT_VERSION "0.1"
+#define PORT_NAME "org.vmmd1.agent"
+#define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
+/* Lines in both directions, "\n" included. */
+#define LINE_MAX_BYTES 256
+/* How long to wait for the port to show up after the driver was loaded. */
+#define PORT_TIMEOUT_USEC (60 * USEC_PER_SEC)
+
+typedef enum ServeResult {
+        SERVE_HANGUP,   /* the host side closed the port */
+        SERVE_POWEROFF, /* POWEROFF was answered */
+} ServeResult;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static const char *arg_port = NULL;
+static int arg_fd = -EBADF;
+static bool arg_poweroff = true;
+
+static int write_all(int fd, const char *buf, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, buf, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                /* Someone handed us a non-blocking fd: wait like a blocking write would. */
+                                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                                if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                                        return -errno;
+                                continue;
+                        }
+                        return -errno;
+                }
+                buf += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* On a virtio-serial port this blocks while the host side is not connected (the kernel reports EPOLLHUP
+ * then and holds writers until the host opens its end), so a reply never gets lost in between. */
+static int send_line(int fd, const char *fmt, ...) _printf_(2, 3);
+static int send_line(int fd, const char *fmt, ...) {
+        char buf[LINE_MAX_BYTES + 1];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -EINVAL;
+        n = MIN(n, LINE_MAX_BYTES - 1);
+        buf[n++] = '\n';
+        return write_all(fd, buf, (size_t) n);
+}
+
+static int meminfo_field(const char *text, const char *key, uint64_t *ret) {
+        size_t l = strlen(key);
+
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, key, l) == 0 && p[l] == ':') {
+                        char *end;
+                        unsigned long long v;
+
+                        errno = 0;
+                        v = strtoull(p + l + 1, &end, 10);
+                        if (errno != 0 || end == p + l + 1)
+                                return -EBADMSG;
+                        *ret = v;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+static int reply_meminfo(int fd) {
+        _cleanup_free_ char *text = NULL;
+        uint64_t total, free_kib, avail;
+        int r;
+
+        r = read_full_file("/proc/meminfo", &text, NULL);
+        if (r >= 0)
+                r = meminfo_field(text, "MemTotal", &total);
+        if (r >= 0)
+                r = meminfo_field(text, "MemFree", &free_kib);
+        if (r >= 0)
+                r = meminfo_field(text, "MemAvailable", &avail);
+        if (r < 0)
+                return send_line(fd, "ERR cannot read /proc/meminfo: %s", strerror(-r));
+
+        return send_line(fd, "MEMINFO total_kib=%" PRIu64 " free_kib=%" PRIu64 " available_kib=%" PRIu64,
+                         total, free_kib, avail);
+}
+
+/* Best effort, like a shutdown does: a file system left read-only is clean and needs no journal replay on
+ * the next boot. */
+static void remount_block_devices_ro(void) {
+        FILE *f;
+
+        f = setmntent("/proc/self/mounts", "re");
+        if (!f)
+                return;
+        for (struct mntent *m; (m = getmntent(f));)
+                if (strncmp(m->mnt_fsname, "/dev/", 5) == 0)
+                        (void) mount(NULL, m->mnt_dir, NULL, MS_REMOUNT | MS_RDONLY, NULL);
+        endmntent(f);
+}
+
+/* Answers one line (without its "\n"). Returns 1 after POWEROFF was acknowledged. */
+static int handle_line(int fd, char *line) {
+        char cmd[65];
+        const char *arg;
+        size_t n;
+
+        n = strlen(line);
+        if (n > 0 && line[n - 1] == '\r')
+                line[--n] = '\0';
+
+        arg = strchr(line, ' ');
+        n = arg ? (size_t) (arg - line) : n;
+        if (arg)
+                arg++;
+
+        if (n == 4 && strncmp(line, "PING", 4) == 0)
+                return arg ? send_line(fd, "PONG %s", arg) : send_line(fd, "PONG");
+        if (streq(line, "MEMINFO"))
+                return reply_meminfo(fd);
+        if (streq(line, "POWEROFF")) {
+                int r;
+
+                /* Sync first, so that "OK" means the data disk is safe. */
+                sync();
+                if (arg_poweroff)
+                        remount_block_devices_ro();
+                r = send_line(fd, "OK POWEROFF");
+                return r < 0 ? r : 1;
+        }
+
+        /* Echo a bounded, printable form of the command word only. */
+        n = MIN(n, sizeof cmd - 1);
+        for (size_t i = 0; i < n; i++)
+                cmd[i] = line[i] >= 0x20 && line[i] < 0x7f && line[i] != '\'' ? line[i] : '?';
+        cmd[n] = '\0';
+        return send_line(fd, "ERR unknown command '%s'", cmd);
+}
+
+/* Reads and answers lines until the host hangs up or asks to power off. */
+static int serve(int fd, ServeResult *ret) {
+        char line[LINE_MAX_BYTES];
+        size_t len = 0;
+        bool discarding = false;
+
+        for (;;) {
+                char buf[1024];
+                ssize_t k;
+
+                k = read(fd, buf, sizeof buf);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                struct pollfd p = { .fd = fd, .events = POLLIN };
+                                if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                                        return -errno;
+                                continue;
+                        }
+                        return -errno;
+                }
+                if (k == 0) {
+                        *ret = SERVE_HANGUP;
+                        return 0;
+                }
+
+                for (ssize_t i = 0; i < k; i++) {
+                        char c = buf[i];
+                        int r;
+
+                        if (c == '\n') {
+                                if (discarding) {
+                                        discarding = false;
+                                        len = 0;
+                                        continue;
+                                }
+                                line[len] = '\0';
+                                len = 0;
+                                r = handle_line(fd, line);
+                                if (r < 0)
+                                        return r;
+                                if (r > 0) {
+                                        *ret = SERVE_POWEROFF;
+                                        return 0;
+                                }
+                                continue;
+                        }
+                        if (discarding)
+                                continue;
+                        if (c == '\0') /* would cut the line short unnoticed */
+                                c = '?';
+                        if (len >= LINE_MAX_BYTES - 1) {
+                                /* Answer at once, then drop the rest up to the next "\n". */
+                                r = send_line(fd, "ERR line too long");
+                                if (r < 0)
+                                        return r;
+                                discarding = true;
+                                len = 0;
+                                continue;
+                        }
+                        line[len++] = c;
+                }
+        }
+}
+
+/* Opens the port named PORT_NAME if it exists: 1 with the fd, 0 if it is not there (yet). */
+static int port_try_open(int *ret_fd) {
+        _cleanup_(closedirp) DIR *d = NULL;
+
+        d = opendir(VIRTIO_PORTS_DIR);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *p = NULL, *name = NULL, *dev = NULL;
+                char node[PATH_MAX];
+                unsigned maj, min;
+                int fd;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                if (asprintf(&p, VIRTIO_PORTS_DIR "/%s/name", de->d_name) < 0)
+                        return -ENOMEM;
+                /* The name arrives after the port itself (with a "change" uevent). */
+                if (read_full_file(p, &name, NULL) < 0)
+                        continue;
+                name[strcspn(name, "\n")] = '\0';
+                if (!streq(name, PORT_NAME))
+                        continue;
+
+                (void) snprintf(node, sizeof node, "/dev/%s", de->d_name);
+                fd = open(node, O_RDWR | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0 && errno == ENOENT) {
+                        /* No devtmpfs on /dev: make the node ourselves. */
+                        free(p);
+                        p = NULL;
+                        if (asprintf(&p, VIRTIO_PORTS_DIR "/%s/dev", de->d_name) < 0)
+                                return -ENOMEM;
+                        if (read_full_file(p, &dev, NULL) < 0 || sscanf(dev, "%u:%u", &maj, &min) != 2)
+                                return -EBADMSG;
+                        if (mknod(node, S_IFCHR | 0600, makedev(maj, min)) < 0 && errno != EEXIST)
+                                return -errno;
+                        fd = open(node, O_RDWR | O_CLOEXEC | O_NOCTTY);
+                }
+                if (fd < 0)
+                        return -errno;
+                *ret_fd = fd;
+                return 1;
+        }
+        return 0;
+}
+
+/* Finds the port, waiting for it to appear: rescans whenever the kernel announces a device. */
+static int port_open(int *ret_fd) {
+        _cleanup_close_ int nl = -EBADF;
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + PORT_TIMEOUT_USEC;
+        int r;
+
+        nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+        if (nl >= 0 && bind(nl, (struct sockaddr *) &sa, sizeof sa) < 0)
+                nl = safe_close(nl);
+
+        for (;;) {
+                uint64_t now;
+                struct pollfd p = { .fd = nl, .events = POLLIN };
+
+                /* Subscribed before scanning, so no uevent between scan and poll gets missed. */
+                r = port_try_open(ret_fd);
+                if (r != 0)
+                        return r;
+
+                now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                /* Without the uevent socket (not root?), rescan every 50ms. */
+                r = poll(&p, 1, nl >= 0 ? (int) ((deadline - now + 999) / 1000) : 50);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (nl >= 0)
+                        for (char buf[4096]; recv(nl, buf, sizeof buf, 0) > 0;)
+                                ;
+        }
+}
+
+static void help(void) {
+        printf("Usage: vmmd-agent [OPTIONS]\n\n"
+               "Answers vmmd's line protocol on the virtio-serial port " PORT_NAME ".\n\n"
+               "  --port PATH     use PATH (socket, fifo, pty...) instead of searching sysfs\n"
+               "  --fd N          use the open file descriptor N\n"
+               "  --no-poweroff   answer POWEROFF, then exit 0 instead of powering off\n"
+               "  --version       print the agent version\n");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_PORT = 0x100, ARG_FD, ARG_NO_POWEROFF, ARG_VERSION };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "port", required_argument, NULL, ARG_PORT },
+                { "fd", required_argument, NULL, ARG_FD },
+                { "no-poweroff", no_argument, NULL, ARG_NO_POWEROFF },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts(AGENT_VERSION);
+                        return 0;
+                case ARG_PORT:
+                        arg_port = optarg;
+                        break;
+                case ARG_FD: {
+                        char *end;
+                        long v;
+
+                        errno = 0;
+                        v = strtol(optarg, &end, 10);
+                        if (errno != 0 || *end || end == optarg || v < 0 || v > INT32_MAX) {
+                                fprintf(stderr, "vmmd-agent: invalid file descriptor '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_fd = (int) v;
+                        break;
+                }
+                case ARG_NO_POWEROFF:
+                        arg_poweroff = false;
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        assert(false);
+                }
+
+        if (optind < argc) {
+                fprintf(stderr, "vmmd-agent: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (arg_port && arg_fd >= 0) {
+                fprintf(stderr, "vmmd-agent: --port and --fd exclude each other\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_close_ int fd = -EBADF;
+        bool virtio;
+        ServeResult result;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        /* A closed socket in tests must be an error code, not a signal. */
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        virtio = !arg_port && arg_fd < 0;
+        if (arg_fd >= 0)
+                fd = arg_fd;
+        else if (arg_port) {
+                fd = open(arg_port, O_RDWR | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        fprintf(stderr, "vmmd-agent: cannot open %s: %m\n", arg_port);
+                        return EXIT_FAILURE;
+                }
+        } else {
+                r = port_open(&fd);
+                if (r < 0) {
+                        fprintf(stderr, "vmmd-agent: cannot open virtio-serial port " PORT_NAME ": %s\n",
+                                strerror(-r));
+                        return EXIT_FAILURE;
+                }
+        }
+
+        for (;;) {
+                /* On a virtio-serial port this waits for the host to connect, also after a hangup. */
+                r = send_line(fd, "READY " AGENT_VERSION);
+                if (r < 0)
+                        break;
+                r = serve(fd, &result);
+                if (r < 0)
+                        break;
+                if (result == SERVE_POWEROFF) {
+                        if (!arg_poweroff)
+                                return EXIT_SUCCESS;
+                        sync();
+                        (void) reboot(RB_POWER_OFF);
+                        fprintf(stderr, "vmmd-agent: cannot power off: %m\n");
+                        return EXIT_FAILURE;
+                }
+                /* A socket or fifo that hung up stays so; a virtio-serial port reconnects. */
+                if (!virtio)
+                        return EXIT_SUCCESS;
+        }
+
+        fprintf(stderr, "vmmd-agent: %s: %s\n", virtio ? "virtio-serial port" : "port", strerror(-r));
+        return EXIT_FAILURE;
+}

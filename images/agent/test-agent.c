@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Guest agent protocol: runs the native vmmd-agent on a socketpair and checks every answer. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "util.h"
+
+/* Never compiled out, unlike assert(). */
+#define check(expr)                                                                                          \
+        do {                                                                                                 \
+                if (!(expr)) {                                                                               \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);             \
+                        abort();                                                                             \
+                }                                                                                            \
+        } while (0)
+
+/* Generous: only a hung agent gets near it. */
+#define TIMEOUT_MSEC (30 * 1000)
+
+typedef struct Agent {
+        pid_t pid;
+        int fd;
+        char buf[4096];
+        size_t len;
+} Agent;
+
+static const char *agent_path;
+
+static void agent_start(Agent *a, const char *extra) {
+        int sv[2];
+
+        check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        a->pid = fork();
+        check(a->pid >= 0);
+        if (a->pid == 0) {
+                /* dup2() clears O_CLOEXEC on the copy the agent gets. */
+                if (dup2(sv[1], 3) < 0)
+                        _exit(127);
+                execl(agent_path, agent_path, "--fd", "3", extra, (char *) NULL);
+                _exit(127);
+        }
+        close(sv[1]);
+        a->fd = sv[0];
+        a->len = 0;
+}
+
+static void agent_send(Agent *a, const char *s) {
+        size_t n = strlen(s);
+        check(write(a->fd, s, n) == (ssize_t) n);
+}
+
+/* Returns the next line without its "\n"; NULL at EOF. The caller frees. */
+static char *agent_read_line(Agent *a) {
+        for (;;) {
+                char *nl = memchr(a->buf, '\n', a->len);
+                struct pollfd p = { .fd = a->fd, .events = POLLIN };
+                ssize_t k;
+
+                if (nl) {
+                        size_t n = (size_t) (nl - a->buf);
+                        char *line = strndup(a->buf, n);
+
+                        check(line);
+                        /* The protocol caps lines at 256 bytes, "\n" included. */
+                        check(n + 1 <= 256);
+                        memmove(a->buf, nl + 1, a->len - n - 1);
+                        a->len -= n + 1;
+                        return line;
+                }
+                check(a->len < sizeof a->buf);
+                check(poll(&p, 1, TIMEOUT_MSEC) == 1);
+                k = read(a->fd, a->buf + a->len, sizeof a->buf - a->len);
+                check(k >= 0);
+                if (k == 0) {
+                        check(a->len == 0); /* no half line before EOF */
+                        return NULL;
+                }
+                a->len += (size_t) k;
+        }
+}
+
+static void agent_expect(Agent *a, const char *want) {
+        _cleanup_free_ char *line = agent_read_line(a);
+
+        if (!line || !streq(line, want)) {
+                fprintf(stderr, "expected '%s', got '%s'\n", want, line ?: "(EOF)");
+                check(false);
+        }
+}
+
+/* Waits for the agent to exit and returns its exit status. */
+static int agent_wait(Agent *a) {
+        int status;
+
+        check(waitpid(a->pid, &status, 0) == a->pid);
+        a->fd = safe_close(a->fd);
+        check(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+static void agent_expect_ready(Agent *a) {
+        _cleanup_free_ char *line = agent_read_line(a);
+
+        check(line);
+        check(strncmp(line, "READY ", 6) == 0);
+        check(line[6] != '\0' && !strchr(line + 6, ' '));
+}
+
+static uint64_t proc_meminfo_total(void) {
+        _cleanup_free_ char *text = NULL;
+        const char *p;
+
+        check(read_full_file("/proc/meminfo", &text, NULL) >= 0);
+        p = strstr(text, "MemTotal:");
+        check(p);
+        return strtoull(p + strlen("MemTotal:"), NULL, 10);
+}
+
+static uint64_t field(const char *line, const char *key) {
+        const char *p = strstr(line, key);
+        char *end;
+        uint64_t v;
+
+        check(p);
+        p += strlen(key);
+        v = strtoull(p, &end, 10);
+        check(end != p && (*end == ' ' || *end == '\0'));
+        return v;
+}
+
+static void test_protocol(void) {
+        Agent a;
+        char long_line[1024];
+        char max_line[257];
+        _cleanup_free_ char *mem = NULL, *want = NULL;
+        uint64_t total, free_kib, avail;
+
+        agent_start(&a, "--no-poweroff");
+        agent_expect_ready(&a);
+
+        agent_send(&a, "PING 42 abc\n");
+        agent_expect(&a, "PONG 42 abc");
+
+        /* Two lines in one write, and one line over two writes. */
+        agent_send(&a, "PING 1\nPING 2\nPI");
+        agent_expect(&a, "PONG 1");
+        agent_expect(&a, "PONG 2");
+        agent_send(&a, "NG 3\n");
+        agent_expect(&a, "PONG 3");
+
+        agent_send(&a, "MEMINFO\n");
+        mem = agent_read_line(&a);
+        check(mem);
+        check(strncmp(mem, "MEMINFO total_kib=", 18) == 0);
+        total = field(mem, " total_kib=");
+        free_kib = field(mem, " free_kib=");
+        avail = field(mem, " available_kib=");
+        check(total == proc_meminfo_total());
+        check(free_kib > 0 && free_kib <= total);
+        check(avail > 0 && avail <= total);
+
+        agent_send(&a, "REBOOT now\n");
+        agent_expect(&a, "ERR unknown command 'REBOOT'");
+        agent_send(&a, "ping x\n");
+        agent_expect(&a, "ERR unknown command 'ping'");
+        agent_send(&a, "\n");
+        agent_expect(&a, "ERR unknown command ''");
+
+        /* The longest line allowed: 255 bytes and "\n". */
+        memset(max_line, 'x', sizeof max_line);
+        memcpy(max_line, "PING ", 5);
+        max_line[255] = '\n';
+        max_line[256] = '\0';
+        agent_send(&a, max_line);
+        check(asprintf(&want, "PONG %.*s", 250, max_line + 5) > 0);
+        agent_expect(&a, want);
+
+        /* One byte more is too long: one error, the rest of the line is dropped, the next line works. */
+        max_line[255] = 'x';
+        agent_send(&a, max_line);
+        agent_send(&a, "\nPING tail\n");
+        agent_expect(&a, "ERR line too long");
+        agent_expect(&a, "PONG tail");
+
+        memset(long_line, 'A', sizeof long_line - 2);
+        long_line[sizeof long_line - 2] = '\n';
+        long_line[sizeof long_line - 1] = '\0';
+        agent_send(&a, long_line);
+        agent_send(&a, "PING after\n");
+        agent_expect(&a, "ERR line too long");
+        agent_expect(&a, "PONG after");
+
+        agent_send(&a, "POWEROFF\n");
+        agent_expect(&a, "OK POWEROFF");
+        /* With --no-poweroff the agent ends cleanly, and says nothing more. */
+        check(!agent_read_line(&a));
+        check(agent_wait(&a) == 0);
+}
+
+static void test_hangup(void) {
+        Agent a;
+
+        /* On a plain socket, the host closing its end ends the agent. */
+        agent_start(&a, "--no-poweroff");
+        agent_expect_ready(&a);
+        check(shutdown(a.fd, SHUT_WR) == 0);
+        check(!agent_read_line(&a));
+        check(agent_wait(&a) == 0);
+}
+
+int main(int argc, char *argv[]) {
+        if (argc != 2) {
+                fprintf(stderr, "Usage: %s PATH-TO-VMMD-AGENT\n", argv[0]);
+                return EXIT_FAILURE;
+        }
+        agent_path = argv[1];
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        test_protocol();
+        test_hangup();
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Bad input gets a clear org.vmmd1.Error, the daemon stays up, and nothing in the state or on disk changes."""
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+from vmmdtest import IMAGE_DIR, POLICY_DIR, VMCTL, Session, check, check_eq, run
+
+
+def snapshot(s):
+    db = sqlite3.connect(os.path.join(s.state_dir, "vmmd.db"))
+    try:
+        rows = db.execute("SELECT * FROM vms ORDER BY name").fetchall()
+    finally:
+        db.close()
+    return rows, s.files(), s.vm_names()
+
+
+def expect_error(s, error, fragment, method, signature="", *args, path="/org/vmmd1",
+                 interface="org.vmmd1.Manager"):
+    before = snapshot(s)
+    ok, err = s.call(path, interface, method, signature, *args)
+    check(not ok, f"{method}{args} must fail")
+    check(error in err or error.split(".")[-1] in err, f"{method}{args}: want {error}, got {err!r}")
+    check(fragment in err, f"{method}{args}: message {err!r} names the problem ({fragment!r})")
+    check(s.vmmd_alive(), "vmmd survives")
+    check_eq(snapshot(s), before, f"state after the rejected {method}{args}")
+
+
+E = "org.vmmd1.Error."
+
+
+def test_bad_create_calls(s):
+    s.vmctl_ok("create", "--no-start", "work", "existing")
+    cases = [
+        ("InvalidArgument", "contains '/'", ("work", "a/b")),
+        ("InvalidArgument", "starts with '.'", ("work", "..")),
+        ("InvalidArgument", "starts with '.'", ("work", "../../etc")),
+        ("InvalidArgument", "control character", ("work", "a\tb")),
+        ("InvalidArgument", "is empty", ("work", "")),
+        ("InvalidArgument", "longer than 64 bytes", ("work", "x" * 65)),
+        ("NoSuchPersona", "\"nope\" does not exist", ("nope", "x")),
+        ("InvalidArgument", "Persona name", ("../work", "x")),
+        ("Exists", "\"existing\" already exists", ("work", "existing")),
+    ]
+    for error, fragment, (persona, name) in cases:
+        expect_error(s, E + error, fragment, "CreateVM", "ssa{sv}", persona, name, 0)
+
+    for error, fragment, opts in [
+        ("InvalidArgument", "out of range", ["memory_mib", "t", "16"]),
+        ("InvalidArgument", "out of range", ["memory_mib", "t", "18446744073709551615"]),
+        ("InsufficientMemory", "exceeds the host's memory", ["memory_mib", "t", "65536"]),
+        ("InvalidArgument", "out of range", ["vcpus", "u", "4294967295"]),
+        ("InvalidArgument", "out of range", ["vcpus", "u", "65"]),
+        ("InvalidArgument", "must be of type 't'", ["memory_mib", "s", "lots"]),
+        ("InvalidArgument", "must be of type 'b'", ["start", "u", "1"]),
+        ("InvalidArgument", "Unknown option \"colour\"", ["colour", "s", "red"]),
+    ]:
+        expect_error(s, E + error, fragment, "CreateVM", "ssa{sv}", "work", "fresh", 1, *opts)
+
+    # Zero means "the persona's value" for both overrides, so start=false with zeros is fine.
+    ok, data = s.manager_call("CreateVM", "ssa{sv}", "work", "zeros", 3, "start", "b", "false",
+                              "memory_mib", "t", "0", "vcpus", "u", "0")
+    check(ok, f"zero overrides take the persona's values: {data}")
+    check_eq(s.vmctl_json("show", "zeros")["MemoryMiB"], 512, "persona memory")
+
+    # Calls on VMs in the wrong state.
+    p = s.vm_path("existing")
+    for method, fragment in [("Pause", "only a running VM"), ("Resume", "only a paused VM")]:
+        expect_error(s, E + "InvalidState", fragment, method, path=p, interface="org.vmmd1.VM")
+    expect_error(s, E + "InvalidState", "not running", "Stop", "b", "false", path=p, interface="org.vmmd1.VM")
+    expect_error(s, E + "NoSuchVM", "No VM named \"ghost\"", "GetVM", "s", "ghost")
+    expect_error(s, E + "NoSuchVM", "No VM named", "SwitchTo", "s", "ghost")
+    expect_error(s, E + "InvalidState", "only a starting, running or paused", "SwitchTo", "s", "existing")
+
+
+def test_vmctl_rejects_bad_names_locally(s):
+    for name, fragment in [(b"a/b", b"contains '/'"), (b"a\xffb", b"UTF-8"), (b"x" * 65, b"longer than 64")]:
+        # An invalid UTF-8 byte cannot even travel over D-Bus: vmctl refuses it before any call.
+        p = subprocess.run([VMCTL, "--user", "create", "work", name], env=s.env, capture_output=True)
+        check_eq(p.returncode, 2, f"vmctl exit status for {name!r}")
+        check(fragment in p.stderr, f"vmctl message {p.stderr!r} names the problem")
+    check_eq(s.vm_names(), [], "nothing was created")
+
+
+def test_bad_persona_files(s):
+    # A second daemon on its own bus with a persona file that has an unknown key and a bad value.
+    policy = os.path.join(s.tmp, "policies")
+    shutil.copytree(POLICY_DIR, policy)
+    with open(os.path.join(policy, "personas", "broken.yaml"), "w") as f:
+        f.write("description: broken\nmemory_mib: 512\nvcpus: 1\nimage: reference\ndisk: ephemeral\ncolour: red\n")
+    bad = Session("bad-persona", policy_dir=policy)
+    try:
+        bad.start_vmmd()
+        ok, err = bad.manager_call("CreateVM", "ssa{sv}", "broken", "", 0)
+        check(not ok and "NoSuchPersona" in err, f"a broken persona is not created: {err}")
+        check("broken.yaml:6" in err and "colour" in err, f"the error names file, line and key: {err!r}")
+        check(bad.vmmd_alive(), "vmmd keeps running with a bad persona file")
+    finally:
+        bad.close()
+
+
+def test_missing_and_corrupt_images(s):
+    images = os.path.join(s.tmp, "images")
+    shutil.copytree(os.path.join(IMAGE_DIR, "reference"), os.path.join(images, "reference"))
+    corrupt = Session("corrupt-image", image_dir=images)
+    empty = Session("missing-image", image_dir=os.path.join(s.tmp, "no-images"))
+    try:
+        corrupt.start_vmmd()
+        initrd = os.path.join(images, "reference", "initrd.img")
+        with open(initrd, "r+b") as f:
+            f.seek(100)
+            b = f.read(1)
+            f.seek(100)
+            f.write(bytes([b[0] ^ 0xff]))
+        before = snapshot(corrupt)
+        p = corrupt.vmctl("create", "throwaway")
+        check_eq(p.returncode, 8, f"vmctl exit status for ImageCorrupt ({p.stderr!r})")
+        check("initrd.img" in p.stderr and "sha256" in p.stderr, f"message names the file: {p.stderr!r}")
+        check_eq(snapshot(corrupt), before, "state after the refused create")
+        check(corrupt.vmmd_alive(), "vmmd survives a corrupt image")
+
+        empty.start_vmmd()
+        ok, err = empty.manager_call("CreateVM", "ssa{sv}", "throwaway", "", 0)
+        check(not ok and "reference" in err, f"a missing image is named: {err!r}")
+        check_eq(empty.vm_names(), [], "nothing created without an image")
+    finally:
+        corrupt.close()
+        empty.close()
+
+
+if __name__ == "__main__":
+    sys.exit(run([test_bad_create_calls, test_vmctl_rejects_bad_names_locally, test_bad_persona_files,
+                  test_missing_and_corrupt_images]))

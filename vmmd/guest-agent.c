@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Host side of the guest agent protocol: line framing, parsing and non-blocking writes. */
+#include <sys/socket.h>
+
+#include "guest-agent.h"
+
+struct AgentClient {
+        sd_event_source *io;
+        int fd;
+        AgentHandlers handlers;
+        void *userdata;
+        bool ready;
+        bool discarding; /* inside an over-long line: skip to its end */
+        char in[AGENT_LINE_MAX + 1];
+        size_t n_in;
+        char *out;
+        size_t n_out;
+};
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (!*s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int agent_reply_parse(char *line, AgentReply *ret) {
+        AgentReply r = {};
+        char *arg = strchr(line, ' ');
+
+        if (arg)
+                *arg++ = 0;
+        if (streq(line, "READY"))
+                r.type = AGENT_REPLY_READY;
+        else if (streq(line, "PONG"))
+                r.type = AGENT_REPLY_PONG;
+        else if (streq(line, "OK"))
+                r.type = AGENT_REPLY_OK;
+        else if (streq(line, "ERR"))
+                r.type = AGENT_REPLY_ERR;
+        else if (streq(line, "MEMINFO")) {
+                bool have[3] = {};
+
+                r.type = AGENT_REPLY_MEMINFO;
+                for (char *tok, *save = NULL, *p = arg; (tok = strtok_r(p, " ", &save)); p = NULL) {
+                        static const char *const keys[3] = { "total_kib=", "free_kib=", "available_kib=" };
+                        uint64_t *fields[3] = { &r.total_kib, &r.free_kib, &r.available_kib };
+                        size_t i;
+
+                        for (i = 0; i < 3; i++)
+                                if (strncmp(tok, keys[i], strlen(keys[i])) == 0)
+                                        break;
+                        if (i == 3) /* unknown fields are for newer hosts */
+                                continue;
+                        if (parse_u64(tok + strlen(keys[i]), fields[i]) < 0)
+                                return -EBADMSG;
+                        have[i] = true;
+                }
+                if (!have[0] || !have[1] || !have[2])
+                        return -EBADMSG;
+                arg = NULL;
+        } else
+                return -EBADMSG;
+
+        r.arg = arg ?: "";
+        *ret = r;
+        return 0;
+}
+
+static void agent_disconnect(AgentClient *a, int error, const char *message) {
+        a->io = sd_event_source_disable_unref(a->io);
+        a->fd = safe_close(a->fd);
+        if (a->handlers.disconnect)
+                a->handlers.disconnect(a, error, message, a->userdata);
+}
+
+static int agent_flush(AgentClient *a) {
+        while (a->n_out > 0) {
+                ssize_t k = send(a->fd, a->out, a->n_out, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (k < 0) {
+                        if (errno == EAGAIN)
+                                break;
+                        return -errno;
+                }
+                memmove(a->out, a->out + k, a->n_out - k);
+                a->n_out -= k;
+        }
+        return sd_event_source_set_io_events(a->io, EPOLLIN | (a->n_out > 0 ? EPOLLOUT : 0));
+}
+
+/* Returns false when a handler disconnected (and maybe freed) us. */
+static void agent_dispatch_line(AgentClient *a, char *line) {
+        AgentReply r;
+
+        if (agent_reply_parse(line, &r) < 0)
+                return; /* a guest cannot hurt us with garbage; it is ignored */
+        switch (r.type) {
+        case AGENT_REPLY_READY:
+                a->ready = true;
+                if (a->handlers.ready)
+                        a->handlers.ready(a, r.arg, a->userdata);
+                break;
+        case AGENT_REPLY_MEMINFO:
+                if (a->handlers.meminfo)
+                        a->handlers.meminfo(a, r.total_kib, r.free_kib, r.available_kib, a->userdata);
+                break;
+        default:
+                break;
+        }
+}
+
+static int agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        AgentClient *a = userdata;
+        char buf[1024];
+        ssize_t k;
+        int r;
+
+        if (revents & EPOLLOUT) {
+                r = agent_flush(a);
+                if (r < 0) {
+                        agent_disconnect(a, r, "write to the guest agent failed");
+                        return 0;
+                }
+        }
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return 0;
+
+        k = recv(a->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (k < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                agent_disconnect(a, -errno, "read from the guest agent failed");
+                return 0;
+        }
+        if (k == 0) {
+                agent_disconnect(a, -ECONNRESET, "connection closed");
+                return 0;
+        }
+        /* Only the first line's handler may run before we re-check: handlers can free nothing of ours
+         * (the owner frees the client only from the disconnect handler), so a loop is safe. */
+        for (ssize_t i = 0; i < k; i++) {
+                char c = buf[i];
+
+                if (c == '\n') {
+                        if (!a->discarding) {
+                                if (a->n_in > 0 && a->in[a->n_in - 1] == '\r')
+                                        a->n_in--;
+                                a->in[a->n_in] = 0;
+                                agent_dispatch_line(a, a->in);
+                        }
+                        a->n_in = 0;
+                        a->discarding = false;
+                } else if (!a->discarding) {
+                        if (a->n_in >= AGENT_LINE_MAX) {
+                                a->discarding = true;
+                                a->n_in = 0;
+                        } else
+                                a->in[a->n_in++] = c;
+                }
+        }
+        return 0;
+}
+
+int agent_client_new(sd_event *e, int fd, const AgentHandlers *h, void *userdata, AgentClient **ret) {
+        AgentClient *a;
+        int r;
+
+        a = calloc(1, sizeof(AgentClient));
+        if (!a)
+                return -ENOMEM;
+        a->fd = -EBADF;
+        r = sd_event_add_io(e, &a->io, fd, EPOLLIN, agent_io, a);
+        if (r < 0) {
+                free(a);
+                return r;
+        }
+        (void) sd_event_source_set_description(a->io, "guest-agent");
+        a->fd = fd;
+        a->handlers = *h;
+        a->userdata = userdata;
+        *ret = a;
+        return 0;
+}
+
+AgentClient *agent_client_free(AgentClient *a) {
+        if (!a)
+                return NULL;
+        sd_event_source_disable_unref(a->io);
+        safe_close(a->fd);
+        free(a->out);
+        free(a);
+        return NULL;
+}
+
+bool agent_client_is_ready(const AgentClient *a) {
+        return a && a->ready && a->fd >= 0;
+}
+
+int agent_client_send(AgentClient *a, const char *line) {
+        size_t n = strlen(line);
+        char *t;
+
+        if (a->fd < 0)
+                return -ENOTCONN;
+        if (n >= AGENT_LINE_MAX || strchr(line, '\n'))
+                return -EINVAL;
+        if (a->n_out + n + 1 > 64 * 1024)
+                return -ENOBUFS;
+        t = realloc(a->out, a->n_out + n + 1);
+        if (!t)
+                return -ENOMEM;
+        a->out = t;
+        memcpy(a->out + a->n_out, line, n);
+        a->out[a->n_out + n] = '\n';
+        a->n_out += n + 1;
+        return agent_flush(a);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host end of the guest agent's line protocol (images/agent/PROTOCOL.md) on sd-event. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "util.h"
+
+#define AGENT_LINE_MAX 256
+
+typedef struct AgentClient AgentClient;
+
+typedef struct AgentHandlers {
+        /* "READY <version>": the guest booted. */
+        void (*ready)(AgentClient *a, const char *version, void *userdata);
+        /* "MEMINFO total_kib=… free_kib=… available_kib=…" */
+        void (*meminfo)(AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib,
+                        void *userdata);
+        /* The connection ended (the guest or QEMU went away) or the guest broke the protocol. */
+        void (*disconnect)(AgentClient *a, int error, const char *message, void *userdata);
+} AgentHandlers;
+
+/* Takes ownership of fd, a connected stream socket to QEMU's agent chardev. */
+int agent_client_new(sd_event *e, int fd, const AgentHandlers *h, void *userdata, AgentClient **ret);
+AgentClient *agent_client_free(AgentClient *a);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AgentClient *, agent_client_free);
+
+/* Sends one command line ("POWEROFF", "PING 7", "MEMINFO"). */
+int agent_client_send(AgentClient *a, const char *line);
+bool agent_client_is_ready(const AgentClient *a);
+
+/* Parses one line from the guest: exposed for the unit tests. */
+typedef enum AgentReplyType {
+        AGENT_REPLY_READY,
+        AGENT_REPLY_PONG,
+        AGENT_REPLY_MEMINFO,
+        AGENT_REPLY_OK,
+        AGENT_REPLY_ERR,
+        _AGENT_REPLY_TYPE_MAX,
+        _AGENT_REPLY_TYPE_INVALID = -EINVAL,
+} AgentReplyType;
+
+typedef struct AgentReply {
+        AgentReplyType type;
+        const char *arg; /* points into the line: version, token, OK/ERR text */
+        uint64_t total_kib, free_kib, available_kib;
+} AgentReply;
+
+int agent_reply_parse(char *line, AgentReply *ret);

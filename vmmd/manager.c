@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Manager: directories, personas, images, host probe, store, restored VMs, orderly exit. */
+#include <dirent.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus-errors.h"
+#include "config.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "vm-dbus.h"
+#include "vm.h"
+
+#define BOOT_TIMEOUT_USEC_DEFAULT (180 * USEC_PER_SEC)
+#define STOP_TIMEOUT_USEC_DEFAULT (10 * USEC_PER_SEC)
+
+void manager_config_done(ManagerConfig *c) {
+        free(c->state_dir);
+        free(c->runtime_dir);
+        free(c->cache_dir);
+        free(c->config_dir);
+        free(c->policy_dir);
+        free(c->image_dir);
+        free(c->qemu);
+        free(c->qemu_img);
+        free(c->kvm_path);
+        *c = (ManagerConfig) {};
+}
+
+/* $ENV (systemd's per-service directory, or an XDG base) + suffix, else the fallback. */
+static int dir_from_env(const char *env, const char *suffix, const char *fallback, char **ret) {
+        const char *e = secure_getenv(env);
+
+        if (!isempty(e)) {
+                /* systemd passes a ':'-separated list when a unit names several; the first is ours. */
+                size_t n = strcspn(e, ":");
+                if (asprintf(ret, "%.*s%s", (int) n, e, suffix) < 0)
+                        return -ENOMEM;
+                return 0;
+        }
+        if (!fallback)
+                return -ENXIO;
+        *ret = strdup(fallback);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int home_dir(const char *suffix, char **ret) {
+        const char *home = secure_getenv("HOME");
+
+        if (isempty(home) || home[0] != '/')
+                return -ENXIO;
+        return asprintf(ret, "%s/%s", home, suffix) < 0 ? -ENOMEM : 0;
+}
+
+static uint64_t env_seconds(const char *name, uint64_t def) {
+        const char *e = secure_getenv(name);
+        char *end;
+        unsigned long v;
+
+        if (isempty(e))
+                return def;
+        errno = 0;
+        v = strtoul(e, &end, 10);
+        if (errno != 0 || *end || v == 0 || v > 3600)
+                return def;
+        return (uint64_t) v * USEC_PER_SEC;
+}
+
+int manager_config_from_environment(bool user, ManagerConfig *ret) {
+        ManagerConfig c = { .user = user };
+        int r;
+
+        if (user) {
+                _cleanup_free_ char *state = NULL, *cache = NULL, *config = NULL;
+
+                /* XDG_RUNTIME_DIR has no fallback: without it there is no safe place for sockets. */
+                r = dir_from_env("XDG_RUNTIME_DIR", "/vmmd", NULL, &c.runtime_dir);
+                if (r < 0)
+                        goto fail;
+                if ((r = home_dir(".local/state/vmmd", &state)) < 0 && r != -ENXIO)
+                        goto fail;
+                if ((r = dir_from_env("XDG_STATE_HOME", "/vmmd", state, &c.state_dir)) < 0)
+                        goto fail;
+                if ((r = home_dir(".cache/vmmd", &cache)) < 0 && r != -ENXIO)
+                        goto fail;
+                if ((r = dir_from_env("XDG_CACHE_HOME", "/vmmd", cache, &c.cache_dir)) < 0)
+                        goto fail;
+                if ((r = home_dir(".config/vmmd", &config)) < 0 && r != -ENXIO)
+                        goto fail;
+                if ((r = dir_from_env("XDG_CONFIG_HOME", "/vmmd", config, &c.config_dir)) < 0)
+                        goto fail;
+        } else {
+                if ((r = dir_from_env("STATE_DIRECTORY", "", "/var/lib/vmmd", &c.state_dir)) < 0 ||
+                    (r = dir_from_env("RUNTIME_DIRECTORY", "", "/run/vmmd", &c.runtime_dir)) < 0 ||
+                    (r = dir_from_env("CACHE_DIRECTORY", "", "/var/cache/vmmd", &c.cache_dir)) < 0 ||
+                    (r = dir_from_env("CONFIGURATION_DIRECTORY", "", "/etc/vmmd", &c.config_dir)) < 0)
+                        goto fail;
+        }
+
+        /* Uninstalled runs (meson devenv, tests) point at the source tree's policies and built image. */
+        if ((r = dir_from_env("VMMD_POLICY_DIR", "", NULL, &c.policy_dir)) == -ENXIO) {
+                _cleanup_free_ char *admin = NULL;
+
+                if (asprintf(&admin, "%s/personas", c.config_dir) < 0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                /* An administrator's personas replace the shipped ones as a whole. */
+                c.policy_dir = strdup(access(admin, F_OK) >= 0 ? c.config_dir : PKGDATADIR "/policies");
+                r = c.policy_dir ? 0 : -ENOMEM;
+        }
+        if (r < 0)
+                goto fail;
+        if ((r = dir_from_env("VMMD_IMAGE_DIR", "", PKGDATADIR "/images", &c.image_dir)) < 0 ||
+            (r = dir_from_env("VMMD_QEMU", "", QEMU_SYSTEM_AARCH64, &c.qemu)) < 0 ||
+            (r = dir_from_env("VMMD_QEMU_IMG", "", QEMU_IMG, &c.qemu_img)) < 0 ||
+            (r = dir_from_env("VMMD_KVM_DEVICE", "", "/dev/kvm", &c.kvm_path)) < 0)
+                goto fail;
+        c.boot_timeout_usec = env_seconds("VMMD_BOOT_TIMEOUT_SEC", BOOT_TIMEOUT_USEC_DEFAULT);
+        c.stop_timeout_usec = env_seconds("VMMD_STOP_TIMEOUT_SEC", STOP_TIMEOUT_USEC_DEFAULT);
+        *ret = c;
+        return 0;
+fail:
+        manager_config_done(&c);
+        return r;
+}
+
+static int config_copy(const ManagerConfig *s, ManagerConfig *d) {
+        *d = *s;
+        d->state_dir = strdup(s->state_dir);
+        d->runtime_dir = strdup(s->runtime_dir);
+        d->cache_dir = strdup(s->cache_dir);
+        d->config_dir = strdup(s->config_dir);
+        d->policy_dir = strdup(s->policy_dir);
+        d->image_dir = strdup(s->image_dir);
+        d->qemu = strdup(s->qemu);
+        d->qemu_img = strdup(s->qemu_img);
+        d->kvm_path = strdup(s->kvm_path);
+        if (!d->state_dir || !d->runtime_dir || !d->cache_dir || !d->config_dir || !d->policy_dir ||
+            !d->image_dir || !d->qemu || !d->qemu_img || !d->kvm_path) {
+                manager_config_done(d);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int manager_new(const ManagerConfig *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        r = config_copy(config, &m->config);
+        if (r < 0) {
+                free(TAKE_PTR(m));
+                return r;
+        }
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        m->foreground = strdup("");
+        if (!m->foreground)
+                return -ENOMEM;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->vms)
+                vm_free(m->vms);
+        persona_array_free(m->personas, m->n_personas);
+        for (size_t i = 0; i < m->n_images; i++)
+                image_free(m->images[i]);
+        free(m->images);
+        free(m->persona_error);
+        free(m->accel_reason);
+        free(m->foreground);
+        store_free(m->store);
+        sd_event_source_disable_unref(m->exit_timer);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        manager_config_done(&m->config);
+        free(m);
+        return NULL;
+}
+
+static int manager_load_personas(Manager *m) {
+        _cleanup_free_ char *dir = NULL, *error = NULL;
+        int r;
+
+        if (asprintf(&dir, "%s/personas", m->config.policy_dir) < 0)
+                return -ENOMEM;
+        r = persona_load_dir(dir, &m->personas, &m->n_personas, &error);
+        if (r < 0) {
+                /* The daemon still serves its VMs; CreateVM then tells the caller what is wrong. */
+                log_error_errno(r, "Failed to load personas from '%s': %s", dir, error ?: strerror(-r));
+                free(m->persona_error);
+                m->persona_error = error ? TAKE_PTR(error) : strdup(strerror(-r));
+                return 0;
+        }
+        log_info("Loaded %zu personas from '%s'.", m->n_personas, dir);
+        return 0;
+}
+
+Persona *manager_find_persona(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_personas; i++)
+                if (streq(m->personas[i]->name, name))
+                        return m->personas[i];
+        return NULL;
+}
+
+VM *manager_find_vm(Manager *m, const char *name) {
+        for (VM *vm = m->vms; vm; vm = vm->next)
+                if (streq(vm->name, name))
+                        return vm;
+        return NULL;
+}
+
+int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error) {
+        Image *image = NULL, **t;
+        size_t i;
+        int r;
+
+        for (i = 0; i < m->n_images; i++)
+                if (streq(m->images[i]->name, name))
+                        break;
+        if (i < m->n_images) {
+                if (image_unchanged(m->images[i])) {
+                        *ret = m->images[i];
+                        return 0;
+                }
+                /* Changed on disk since we verified it: verify again. */
+                m->images[i] = image_free(m->images[i]);
+                m->images[i] = m->images[--m->n_images];
+        }
+
+        r = image_load(m->config.image_dir, name, &image, ret_error);
+        if (r < 0)
+                return r;
+        t = reallocarray(m->images, m->n_images + 1, sizeof(Image *));
+        if (!t) {
+                image_free(image);
+                return -ENOMEM;
+        }
+        m->images = t;
+        m->images[m->n_images++] = image;
+        log_info("Verified image '%s' in '%s'.", name, image->dir);
+        *ret = image;
+        return 0;
+}
+
+static int manager_probe_host(Manager *m) {
+        int r;
+
+        r = host_probe(m->config.kvm_path, &m->host);
+        if (r < 0)
+                return log_error_errno(r, "Failed to probe the host: %m");
+        m->accel = m->host.kvm_usable ? "kvm" : "tcg";
+        if (m->host.kvm_usable)
+                r = asprintf(&m->accel_reason, "KVM works on this %s host (%s)", m->host.arch,
+                             kvm_mode_to_string(m->host.mode));
+        else
+                r = asprintf(&m->accel_reason, "KVM unusable: %s; using TCG emulation", m->host.reason);
+        if (r < 0)
+                return log_oom();
+        log_info("Accelerator %s: %s.", m->accel, m->accel_reason);
+        return 0;
+}
+
+/* Files of VMs the store does not know: a crash between steps of create or destroy left them. */
+static void manager_sweep_orphans(Manager *m, const char *base) {
+        _cleanup_free_ char *dir = NULL;
+        DIR *d;
+
+        if (asprintf(&dir, "%s/vms", base) < 0)
+                return;
+        d = opendir(dir);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *p = NULL;
+
+                if (de->d_name[0] == '.' || manager_find_vm(m, de->d_name))
+                        continue;
+                if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+                        break;
+                log_notice("Removing '%s', which belongs to no known VM.", p);
+                (void) rm_rf(p);
+        }
+        closedir(d);
+}
+
+static int manager_restore_vms(Manager *m) {
+        VMRecord *records = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_vm_load_all(m->store, &records, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load VMs from the store: %m");
+        for (size_t i = 0; i < n; i++) {
+                VM *vm;
+
+                r = vm_new_from_record(m, records + i, &vm);
+                if (r < 0) {
+                        log_warning_errno(r, "Skipping VM record '%s': %m", records[i].name);
+                        continue;
+                }
+                (void) vm_reconcile_after_restart(vm);
+        }
+        vm_record_array_free(records, n);
+        manager_sweep_orphans(m, m->config.runtime_dir);
+        manager_sweep_orphans(m, m->config.state_dir);
+        log_info("Restored %zu VMs.", m->n_vms);
+        return 0;
+}
+
+int manager_startup(Manager *m) {
+        _cleanup_free_ char *db = NULL, *error = NULL;
+        int r;
+
+        for (char **d = (char *[]) { m->config.state_dir, m->config.runtime_dir, m->config.cache_dir, NULL }; *d;
+             d++) {
+                r = mkdir_p(*d, 0700);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create '%s': %m", *d);
+        }
+        r = manager_load_personas(m);
+        if (r < 0)
+                return r;
+        r = manager_probe_host(m);
+        if (r < 0)
+                return r;
+        if (asprintf(&db, "%s/vmmd.db", m->config.state_dir) < 0)
+                return log_oom();
+        r = store_open(db, &m->store, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the state database '%s': %s", db, error ?: strerror(-r));
+        return manager_restore_vms(m);
+}
+
+void manager_set_foreground(Manager *m, const char *name) {
+        _cleanup_free_ char *old = NULL;
+        VM *vm;
+
+        if (streq_ptr(m->foreground, name))
+                return;
+        old = TAKE_PTR(m->foreground);
+        m->foreground = strdup(name);
+        if (!m->foreground) {
+                m->foreground = TAKE_PTR(old);
+                (void) log_oom();
+                return;
+        }
+        log_info("Foreground VM: \"%s\".", name);
+        if (!m->bus)
+                return;
+        (void) sd_bus_emit_properties_changed(m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "Foreground", NULL);
+        (void) sd_bus_emit_signal(m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ForegroundChanged", "s", name);
+        if (old && (vm = manager_find_vm(m, old)))
+                (void) vm_send_changed(vm, "Foreground", NULL);
+        if ((vm = manager_find_vm(m, name)))
+                (void) vm_send_changed(vm, "Foreground", NULL);
+}
+
+void manager_notify_status(Manager *m) {
+        size_t running = 0;
+
+        for (VM *vm = m->vms; vm; vm = vm->next)
+                running += vm->state == VM_RUNNING;
+        (void) sd_notifyf(false, "STATUS=%zu VMs, %zu running (%s)", m->n_vms, running, m->accel ?: "?");
+}
+
+static int on_exit_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        log_warning("VMs did not stop in time, killing them.");
+        /* Freeing the VMs kills their VMMs (the child sources own the processes). */
+        return sd_event_exit(m->event, 0);
+}
+
+void manager_begin_exit(Manager *m) {
+        size_t active = 0;
+
+        if (!m->exiting) {
+                m->exiting = true;
+                log_info("Stopping all VMs before exiting.");
+                (void) sd_notify(false, "STOPPING=1");
+                for (VM *vm = m->vms; vm; vm = vm->next)
+                        if (vm_is_active(vm))
+                                (void) vm_stop(vm, false);
+                (void) sd_event_add_time_relative(m->event, &m->exit_timer, CLOCK_MONOTONIC,
+                                                  4 * m->config.stop_timeout_usec, 0, on_exit_timeout, m);
+        }
+        for (VM *vm = m->vms; vm; vm = vm->next)
+                active += vm_is_active(vm);
+        if (active == 0)
+                (void) sd_event_exit(m->event, 0);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Manager: owns the bus, the store, the personas, the images and every VM. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "image.h"
+#include "persona.h"
+#include "probe.h"
+#include "store.h"
+#include "util.h"
+
+#define MANAGER_VMS_MAX 64
+
+typedef struct VM VM;
+
+typedef struct ManagerConfig {
+        bool user;
+        char *state_dir, *runtime_dir, *cache_dir, *config_dir;
+        char *policy_dir; /* holds personas/ */
+        char *image_dir;  /* holds <image>/manifest.yaml */
+        char *qemu, *qemu_img;
+        char *kvm_path;
+        uint64_t boot_timeout_usec;
+        uint64_t stop_timeout_usec; /* per escalation step */
+} ManagerConfig;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        ManagerConfig config;
+        Store *store;
+
+        Persona **personas;
+        size_t n_personas;
+        char *persona_error; /* why loading the personas failed, if it did */
+
+        Image **images;
+        size_t n_images;
+
+        HostInfo host;
+        const char *accel; /* what a new VM gets: "kvm" or "tcg" */
+        char *accel_reason;
+
+        VM *vms; /* list */
+        size_t n_vms;
+        char *foreground;
+
+        bool exiting;
+        sd_event_source *exit_timer;
+} Manager;
+
+/* Fills the directories from $STATE_DIRECTORY & co. (system) or the XDG variables (user). */
+int manager_config_from_environment(bool user, ManagerConfig *ret);
+void manager_config_done(ManagerConfig *c);
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Loads personas, probes the host, opens the store and restores the VMs it lists. */
+int manager_startup(Manager *m);
+/* Connects to the bus, registers the objects and takes the name. */
+int manager_connect_bus(Manager *m);
+/* Begins an orderly exit: stops every VM, then leaves the event loop. */
+void manager_begin_exit(Manager *m);
+
+Persona *manager_find_persona(Manager *m, const char *name);
+VM *manager_find_vm(Manager *m, const char *name);
+/* Verified image by name, from the cache while its files are unchanged. */
+int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error);
+void manager_set_foreground(Manager *m, const char *name);
+void manager_notify_status(Manager *m);

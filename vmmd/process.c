@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fork+exec with a clean fd table, reset signals, and an exec-status pipe. */
+#include <cap-ng.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "process.h"
+
+static int pidfd_open_compat(pid_t pid) {
+        return (int) syscall(SYS_pidfd_open, pid, 0);
+}
+
+_Noreturn static void child(char * const *argv, const SpawnOptions *o, int status_fd) {
+        sigset_t ss;
+        int nullfd, r;
+
+        /* sd-event blocked signals in the parent; QEMU expects a clean slate. */
+        (void) sigemptyset(&ss);
+        (void) sigprocmask(SIG_SETMASK, &ss, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        (void) setsid();
+
+        /* Keep the status pipe clear of the fd numbers the child is to get. */
+        status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, 64);
+        if (status_fd < 0)
+                _exit(127);
+        nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (nullfd < 0)
+                goto fail;
+        /* Move the passed fds out of the way first, so dup2 into 3.. cannot clobber one of them. */
+        int moved[8];
+        if (o->n_fds > ELEMENTSOF(moved)) {
+                errno = E2BIG;
+                goto fail;
+        }
+        for (size_t i = 0; i < o->n_fds; i++) {
+                moved[i] = fcntl(o->fds[i], F_DUPFD_CLOEXEC, 64);
+                if (moved[i] < 0)
+                        goto fail;
+        }
+        if (dup2(nullfd, STDIN_FILENO) < 0)
+                goto fail;
+        r = o->output_fd >= 0 ? o->output_fd : nullfd;
+        if (dup2(r, STDOUT_FILENO) < 0 || dup2(r, STDERR_FILENO) < 0)
+                goto fail;
+        for (size_t i = 0; i < o->n_fds; i++)
+                if (dup2(moved[i], 3 + (int) i) < 0) /* dup2 clears O_CLOEXEC on the copy */
+                        goto fail;
+        /* The child gets exactly these fds; the status pipe must survive until exec closes it. */
+        (void) close_range(3 + o->n_fds, status_fd - 1, 0);
+        (void) close_range(status_fd + 1, ~0U, 0);
+
+        if (o->drop_privileges) {
+                capng_clear(CAPNG_SELECT_BOTH);
+                if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0) {
+                        errno = EPERM;
+                        goto fail;
+                }
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        goto fail;
+        }
+
+        execvp(argv[0], argv);
+fail:
+        r = errno;
+        (void) !write(status_fd, &r, sizeof(r));
+        _exit(127);
+}
+
+int spawn(char * const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd) {
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, pidfd = -EBADF;
+        int p[2], child_errno = 0;
+        ssize_t k;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        rfd = p[0];
+        wfd = p[1];
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                child(argv, o, wfd);
+
+        wfd = safe_close(wfd);
+        pidfd = pidfd_open_compat(pid);
+        /* The pipe closes on a successful exec; before that, the child writes its errno. This read
+         * blocks only for the fork-to-exec window, which is short and bounded. */
+        do
+                k = read(rfd, &child_errno, sizeof(child_errno));
+        while (k < 0 && errno == EINTR);
+        if (k == sizeof(child_errno)) {
+                (void) waitpid(pid, NULL, 0);
+                return -child_errno;
+        }
+        if (pidfd < 0) {
+                int r = -errno;
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_pidfd = TAKE_FD(pidfd);
+        return 0;
+}
+
+int describe_exit(int code, int status, char **ret) {
+        int r;
+
+        if (code == CLD_EXITED)
+                r = asprintf(ret, "exited with status %d", status);
+        else
+                r = asprintf(ret, "was killed by signal %d (%s)%s", status, sigabbrev_np(status) ?: "?",
+                             code == CLD_DUMPED ? ", core dumped" : "");
+        return r < 0 ? -ENOMEM : 0;
+}
+
+char *log_tail_line(const char *path, size_t max) {
+        _cleanup_free_ char *data = NULL;
+        size_t n;
+        char *end, *start;
+
+        if (read_full_file(path, &data, &n) < 0)
+                return NULL;
+        while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' '))
+                data[--n] = 0;
+        if (n == 0)
+                return NULL;
+        end = data + n;
+        start = memrchr(data, '\n', n);
+        start = start ? start + 1 : data;
+        if ((size_t) (end - start) > max)
+                start = end - max;
+        /* A failure reason goes over D-Bus: keep it printable ASCII. */
+        for (char *c = start; c < end; c++)
+                if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+                        *c = '?';
+        return strndup(start, end - start);
+}

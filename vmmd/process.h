@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Starting child processes (QEMU, qemu-img) with exactly the fds they need, watched by pidfd. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "util.h"
+
+typedef struct SpawnOptions {
+        /* fds[i] becomes fd 3 + i in the child; every other fd is closed. */
+        const int *fds;
+        size_t n_fds;
+        int output_fd;      /* stdout and stderr; -EBADF for /dev/null */
+        bool drop_privileges; /* no capabilities, no_new_privs */
+} SpawnOptions;
+
+/* Forks and execs argv[0] (searched in $PATH). Returns the child's pid and a pidfd. The exec is checked:
+ * a missing binary is reported here as -ENOENT, not as a child that exits 127. */
+int spawn(char * const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd);
+
+/* "exited with status 1", "was killed by signal 9 (KILL)" */
+int describe_exit(int code, int status, char **ret);
+
+/* The last non-empty line of a log file (for failure reasons), truncated to max bytes. */
+char *log_tail_line(const char *path, size_t max);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Builds the qemu-system-aarch64 command line for a persona VM. */
+#include "qemu.h"
+
+const char *qemu_cpu_model(const char *accel) {
+        return streq(accel, "kvm") ? "host" : "max,pauth=off";
+}
+
+char *qemu_escape_option(const char *s) {
+        size_t n = strlen(s), commas = 0;
+        char *r, *p;
+
+        for (const char *c = s; *c; c++)
+                commas += *c == ',';
+        r = malloc(n + commas + 1);
+        if (!r)
+                return NULL;
+        p = r;
+        for (const char *c = s; *c; c++) {
+                *p++ = *c;
+                if (*c == ',')
+                        *p++ = ',';
+        }
+        *p = 0;
+        return r;
+}
+
+/* Appends "<prefix><escaped value><suffix>" as one argument. */
+static int extend_escaped(char ***l, const char *prefix, const char *value, const char *suffix) {
+        _cleanup_free_ char *e = qemu_escape_option(value);
+
+        if (!e)
+                return -ENOMEM;
+        return strv_extendf(l, "%s%s%s", prefix, e, suffix);
+}
+
+int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
+        _cleanup_strv_free_ char **a = NULL;
+        bool kvm = streq(c->accel, "kvm");
+        int r = 0;
+
+        if (!streq(c->accel, "kvm") && !streq(c->accel, "tcg"))
+                return -EINVAL;
+        if (!c->binary || !c->name || !c->kernel || !c->initrd || !c->console_path || c->vcpus == 0 ||
+            c->memory_mib == 0)
+                return -EINVAL;
+
+#define ADD(s) (r = r ?: strv_extend(&a, s))
+#define ADDF(...) (r = r ?: strv_extendf(&a, __VA_ARGS__))
+#define ADDE(p, v, s) (r = r ?: extend_escaped(&a, p, v, s))
+        ADD(c->binary);
+        ADD("-name");
+        ADDE("guest=", c->name, ",debug-threads=on");
+        ADD("-machine");
+        ADD("virt,gic-version=3");
+        ADD("-accel");
+        /* TCG: one host thread per vCPU. */
+        ADD(kvm ? "kvm" : "tcg,thread=multi");
+        ADD("-cpu");
+        ADD(qemu_cpu_model(c->accel));
+        ADD("-smp");
+        ADDF("%" PRIu32, c->vcpus);
+        ADD("-m");
+        ADDF("%" PRIu64 "M", c->memory_mib);
+        ADD("-nodefaults");
+        ADD("-no-user-config");
+        ADD("-display");
+        ADD("none");
+        if (c->sandbox) {
+                ADD("-sandbox");
+                ADD("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+        }
+        ADD("-kernel");
+        ADD(c->kernel);
+        ADD("-initrd");
+        ADD(c->initrd);
+        if (c->cmdline) {
+                ADD("-append");
+                ADD(c->cmdline);
+        }
+        /* vmmd made both sockets and already connected to them: no race with QEMU's start. */
+        ADD("-chardev");
+        ADDF("socket,id=qmp,fd=%d,server=on,wait=off", QEMU_QMP_FD);
+        ADD("-mon");
+        ADD("chardev=qmp,mode=control");
+        ADD("-chardev");
+        ADDE("file,id=console,path=", c->console_path, "");
+        ADD("-serial");
+        ADD("chardev:console");
+        ADD("-device");
+        ADD("virtio-serial-pci,id=vser0");
+        ADD("-chardev");
+        ADDF("socket,id=agent,fd=%d,server=on,wait=off", QEMU_AGENT_FD);
+        ADD("-device");
+        ADD("virtserialport,bus=vser0.0,chardev=agent,name=org.vmmd1.agent");
+        if (c->disk_path) {
+                ADD("-blockdev");
+                ADDE("driver=qcow2,node-name=disk0,discard=unmap,file.driver=file,file.filename=",
+                     c->disk_path, "");
+                ADD("-device");
+                ADD("virtio-blk-pci,drive=disk0");
+        }
+#undef ADD
+#undef ADDF
+#undef ADDE
+        if (r < 0)
+                return r;
+        *ret_argv = TAKE_PTR(a);
+        return 0;
+}

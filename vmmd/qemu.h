@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The QEMU driver's command line: one pure function from a VM's configuration to argv. */
+#pragma once
+
+#include "util.h"
+
+/* The fds the child gets: a listening QMP socket and a listening agent socket. */
+#define QEMU_QMP_FD 3
+#define QEMU_AGENT_FD 4
+
+typedef struct QemuConfig {
+        const char *binary;
+        const char *name;
+        const char *accel; /* "kvm" or "tcg" */
+        uint64_t memory_mib;
+        uint32_t vcpus;
+        const char *kernel;
+        const char *initrd;
+        const char *cmdline;
+        const char *disk_path; /* qcow2 overlay, or NULL */
+        const char *console_path;
+        bool sandbox;          /* QEMU's own seccomp filter */
+} QemuConfig;
+
+/* The CPU model for an accelerator: the host's own with KVM; under TCG the fastest model that still
+ * boots the persona's arm64 kernel (pointer authentication emulation dominates TCG time). */
+const char *qemu_cpu_model(const char *accel);
+
+/* Doubles ',' so a value can stand inside a QEMU option list. */
+char *qemu_escape_option(const char *s);
+
+int qemu_build_argv(const QemuConfig *c, char ***ret_argv);

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.vmmd1.VM: methods, properties and object lookup for /org/vmmd1/vm/<name>. */
+#include <stdarg.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "vm-dbus.h"
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VM *vm = userdata;
+
+        return sd_bus_message_append(reply, "s", vm_state_to_string(vm->state));
+}
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        /* userdata points at the field here (offsetof), which may be NULL: "" then. */
+        return sd_bus_message_append(reply, "s", strempty(*(char **) userdata));
+}
+
+static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "b", (int) *(bool *) userdata);
+}
+
+static int property_get_foreground(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VM *vm = userdata;
+
+        return sd_bus_message_append(reply, "b", (int) streq_ptr(vm->manager->foreground, vm->name));
+}
+
+static int reply_errno(sd_bus_error *error, int r, const char *message, VM *vm, const char *what) {
+        switch (r) {
+        case -EINVAL:
+                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "%s",
+                                         message ?: "The VM is not in a state that allows this");
+        case -EBUSY:
+                return sd_bus_error_setf(error, VMMD_ERROR_BUSY, "VM \"%s\" is busy with another %s", vm->name,
+                                         what);
+        case -EBADMSG:
+                return sd_bus_error_setf(error, VMMD_ERROR_IMAGE_CORRUPT, "%s", message ?: "Image is corrupt");
+        default:
+                return sd_bus_error_setf(error, VMMD_ERROR_FAILED, "Failed to %s VM \"%s\": %s", what, vm->name,
+                                         message ?: strerror(-r));
+        }
+}
+
+static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        VM *vm = userdata;
+        int r;
+
+        r = vm_start(vm, m, &msg);
+        if (r < 0)
+                return reply_errno(error, r, msg, vm, "start");
+        return 1; /* answered when the VMM runs */
+}
+
+static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        VM *vm = userdata;
+        int force, r;
+
+        r = sd_bus_message_read(m, "b", &force);
+        if (r < 0)
+                return r;
+        r = vm_stop(vm, force);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "VM \"%s\" is %s, not running", vm->name,
+                                         vm_state_to_string(vm->state));
+        if (r < 0)
+                return reply_errno(error, r, NULL, vm, "stop");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int pause_or_resume(sd_bus_message *m, VM *vm, bool pause, sd_bus_error *error) {
+        int r;
+
+        r = vm_pause(vm, pause, m);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "VM \"%s\" is %s; only a %s VM can be %s",
+                                         vm->name, vm_state_to_string(vm->state), pause ? "running" : "paused",
+                                         pause ? "paused" : "resumed");
+        if (r < 0)
+                return reply_errno(error, r, NULL, vm, pause ? "pause" : "resume");
+        return 1;
+}
+
+static int method_pause(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return pause_or_resume(m, userdata, true, error);
+}
+
+static int method_resume(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return pause_or_resume(m, userdata, false, error);
+}
+
+static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        VM *vm = userdata;
+        int r;
+
+        /* May answer and free the VM before returning. */
+        r = vm_destroy(vm, m);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, VMMD_ERROR_BUSY, "VM is already being destroyed");
+        if (r < 0)
+                return r == -ENOMEM ? r : 1; /* the pending reply carried the error */
+        return 1;
+}
+
+static int method_snapshot_unsupported(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_error_set(error, VMMD_ERROR_FAILED, "Snapshots are not supported yet");
+}
+
+static int method_list_snapshots(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        /* No snapshots can exist yet: an empty list is the truth, not a stub. */
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "a(st)", 0);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+const sd_bus_vtable vm_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", NULL, offsetof(VM, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Persona", "s", NULL, offsetof(VM, persona), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Image", "s", NULL, offsetof(VM, image), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FailureReason", "s", property_get_string, offsetof(VM, failure_reason),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Ephemeral", "b", property_get_bool, offsetof(VM, ephemeral), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Foreground", "b", property_get_foreground, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MemoryMiB", "t", NULL, offsetof(VM, memory_mib), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(VM, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Accel", "s", NULL, offsetof(VM, accel), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreationTimestamp", "t", NULL, offsetof(VM, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Leader", "u", NULL, offsetof(VM, pid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AgentVersion", "s", property_get_string, offsetof(VM, agent_version),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestMemoryTotalKiB", "t", NULL, offsetof(VM, guest_memory_total_kib),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestMemoryAvailableKiB", "t", NULL, offsetof(VM, guest_memory_available_kib),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("b", force), SD_BUS_NO_RESULT, method_stop,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Pause", NULL, NULL, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Resume", NULL, NULL, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Destroy", NULL, NULL, method_destroy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Snapshot", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", name),
+                                method_snapshot_unsupported, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Restore", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_snapshot_unsupported,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListSnapshots", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(st)", snapshots),
+                                method_list_snapshots, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteSnapshot", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_snapshot_unsupported, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int vm_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
+                   sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        Manager *m = userdata;
+        VM *vm;
+        int r;
+
+        r = sd_bus_path_decode(path, VMMD_VM_PATH_PREFIX, &name);
+        if (r <= 0)
+                return r;
+        vm = manager_find_vm(m, name);
+        if (!vm)
+                return 0;
+        *ret_found = vm;
+        return 1;
+}
+
+int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        Manager *m = userdata;
+        int r;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (VM *vm = m->vms; vm; vm = vm->next) {
+                r = strv_extend(&l, vm->path);
+                if (r < 0)
+                        return r;
+        }
+        *ret_nodes = TAKE_PTR(l);
+        return 1;
+}
+
+int vm_send_changed(VM *vm, const char *property, ...) {
+        _cleanup_strv_free_ char **l = NULL;
+        va_list ap;
+        int r = 0;
+
+        if (!vm->manager->bus)
+                return 0;
+        va_start(ap, property);
+        for (const char *p = property; p && r >= 0; p = va_arg(ap, const char *))
+                r = strv_extend(&l, p);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return sd_bus_emit_properties_changed_strv(vm->manager->bus, vm->path, VMMD_VM_INTERFACE, l);
+}
+
+void vm_complete_pending(VM *vm, PendingKind kind, const char *error_name, const char *message) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(vm->pending[kind]);
+        int r;
+
+        if (!m)
+                return;
+        if (error_name)
+                r = sd_bus_reply_method_errorf(m, error_name, "%s", message);
+        else if (kind == PENDING_START && streq_ptr(sd_bus_message_get_member(m), "CreateVM"))
+                r = sd_bus_reply_method_return(m, "o", vm->path);
+        else
+                r = sd_bus_reply_method_return(m, NULL);
+        if (r < 0)
+                log_vm_warning_errno(vm->name, r, "Failed to answer a D-Bus call, ignoring: %m");
+}

@@ -1,0 +1,764 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VM lifecycle: disk overlay, VMM process, QMP and guest agent, stop escalation, destroy. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "process.h"
+#include "qemu.h"
+#include "vm-dbus.h"
+#include "vm.h"
+
+static const char *const vm_state_table[_VM_STATE_MAX] = {
+        [VM_CREATED] = "created",   [VM_STARTING] = "starting", [VM_RUNNING] = "running",
+        [VM_PAUSED] = "paused",     [VM_STOPPING] = "stopping", [VM_STOPPED] = "stopped",
+        [VM_FAILED] = "failed",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(vm_state, VMState, _VM_STATE_MAX);
+
+static void vm_on_exit_finish(VM *vm);
+
+static int vm_init_paths(VM *vm) {
+        const ManagerConfig *c = &vm->manager->config;
+        int r;
+
+        r = sd_bus_path_encode(VMMD_VM_PATH_PREFIX, vm->name, &vm->path);
+        if (r < 0)
+                return r;
+        if (asprintf(&vm->runtime_dir, "%s/vms/%s", c->runtime_dir, vm->name) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static void vm_link(VM *vm) {
+        Manager *m = vm->manager;
+
+        vm->next = m->vms;
+        if (m->vms)
+                m->vms->prev = vm;
+        m->vms = vm;
+        m->n_vms++;
+}
+
+int vm_new(Manager *m, const char *name, const Persona *p, const char *image, uint64_t memory_mib,
+           uint32_t vcpus, VM **ret) {
+        VM *vm;
+        int r;
+
+        vm = calloc(1, sizeof(VM));
+        if (!vm)
+                return -ENOMEM;
+        vm->manager = m;
+        vm->state = VM_CREATED;
+        vm->ephemeral = p->disk == DISK_EPHEMERAL;
+        vm->memory_mib = memory_mib;
+        vm->vcpus = vcpus;
+        vm->created_usec = now_usec(CLOCK_REALTIME);
+        vm->name = strdup(name);
+        vm->persona = strdup(p->name);
+        vm->image = strdup(image);
+        vm->accel = strdup(m->accel);
+        if (!vm->name || !vm->persona || !vm->image || !vm->accel) {
+                vm_free(vm);
+                return -ENOMEM;
+        }
+        r = vm_init_paths(vm);
+        if (r >= 0)
+                r = asprintf(&vm->disk_path, "%s/vms/%s/disk.qcow2",
+                             vm->ephemeral ? m->config.runtime_dir : m->config.state_dir, name) < 0
+                            ? -ENOMEM
+                            : 0;
+        if (r < 0) {
+                vm_free(vm);
+                return r;
+        }
+        vm_link(vm);
+        *ret = vm;
+        return 0;
+}
+
+int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
+        VM *vm;
+        int r;
+
+        vm = calloc(1, sizeof(VM));
+        if (!vm)
+                return -ENOMEM;
+        vm->manager = m;
+        vm->state = vm_state_from_string(rec->state);
+        if (vm->state < 0) {
+                free(vm);
+                return -EBADMSG;
+        }
+        vm->ephemeral = rec->ephemeral;
+        vm->memory_mib = rec->memory_mib;
+        vm->vcpus = rec->vcpus;
+        vm->created_usec = rec->created_usec;
+        vm->pid = (pid_t) rec->pid;
+        vm->name = strdup(rec->name);
+        vm->persona = strdup(rec->persona);
+        vm->image = strdup(rec->image);
+        vm->accel = strdup(rec->accel);
+        vm->disk_path = rec->disk_path ? strdup(rec->disk_path) : NULL;
+        vm->failure_reason = rec->failure_reason ? strdup(rec->failure_reason) : NULL;
+        if (!vm->name || !vm->persona || !vm->image || !vm->accel || (rec->disk_path && !vm->disk_path) ||
+            (rec->failure_reason && !vm->failure_reason)) {
+                vm_free(vm);
+                return -ENOMEM;
+        }
+        r = vm_init_paths(vm);
+        if (r < 0) {
+                vm_free(vm);
+                return r;
+        }
+        vm_link(vm);
+        *ret = vm;
+        return 0;
+}
+
+VM *vm_free(VM *vm) {
+        Manager *m;
+
+        if (!vm)
+                return NULL;
+        m = vm->manager;
+        if (m) {
+                if (vm->prev)
+                        vm->prev->next = vm->next;
+                else if (m->vms == vm)
+                        m->vms = vm->next;
+                if (vm->next)
+                        vm->next->prev = vm->prev;
+                m->n_vms--;
+        }
+        /* Freeing the child sources kills what still runs: nothing outlives its VM object by accident. */
+        sd_event_source_disable_unref(vm->child_source);
+        sd_event_source_disable_unref(vm->helper_source);
+        sd_event_source_disable_unref(vm->timer);
+        qmp_client_free(vm->qmp);
+        agent_client_free(vm->agent);
+        for (size_t i = 0; i < _PENDING_MAX; i++)
+                sd_bus_message_unref(vm->pending[i]);
+        free(vm->name);
+        free(vm->persona);
+        free(vm->image);
+        free(vm->accel);
+        free(vm->path);
+        free(vm->failure_reason);
+        free(vm->disk_path);
+        free(vm->runtime_dir);
+        free(vm->agent_version);
+        free(vm->pending_failure);
+        free(vm);
+        return NULL;
+}
+
+int vm_save(VM *vm, bool insert) {
+        VMRecord r = {
+                .name = vm->name,
+                .persona = vm->persona,
+                .image = vm->image,
+                .state = (char *) vm_state_to_string(vm->state),
+                .failure_reason = vm->failure_reason,
+                .ephemeral = vm->ephemeral,
+                .memory_mib = vm->memory_mib,
+                .vcpus = vm->vcpus,
+                .accel = vm->accel,
+                .disk_path = vm->disk_path,
+                .created_usec = vm->created_usec,
+                .pid = vm->pid,
+        };
+
+        return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);
+}
+
+bool vm_is_active(const VM *vm) {
+        return vm->child_source || vm->helper_source;
+}
+
+/* Every state change goes through here: store, signal, log, in that order. */
+static void vm_set_state(VM *vm, VMState state, const char *reason) {
+        bool reason_changed = !streq_ptr(vm->failure_reason, reason);
+        int r;
+
+        if (vm->state == state && !reason_changed)
+                return;
+        vm->state = state;
+        if (reason_changed && free_and_strdup(&vm->failure_reason, reason) < 0)
+                (void) log_oom();
+        r = vm_save(vm, false);
+        if (r < 0)
+                log_vm_error_errno(vm->name, r, "Failed to record state '%s', continuing: %m",
+                                   vm_state_to_string(state));
+        if (reason)
+                log_vm_notice(vm->name, "VM %s is %s: %s", vm->name, vm_state_to_string(state), reason);
+        else
+                log_vm_info(vm->name, "VM %s is %s.", vm->name, vm_state_to_string(state));
+        (void) vm_send_changed(vm, "State", "FailureReason", "Leader", NULL);
+        manager_notify_status(vm->manager);
+}
+
+static int vm_kill(VM *vm, int sig) {
+        int r = 0;
+
+        if (vm->child_source)
+                r = sd_event_source_send_child_signal(vm->child_source, sig, NULL, 0);
+        if (vm->helper_source)
+                (void) sd_event_source_send_child_signal(vm->helper_source, sig, NULL, 0);
+        return r;
+}
+
+/* Kills the VMM; when it is gone the VM turns failed with this reason. */
+static void vm_abort(VM *vm, const char *reason) {
+        if (!vm->pending_failure)
+                vm->pending_failure = strdup(reason);
+        log_vm_warning_errno(vm->name, 0, "Killing the VMM of %s: %s", vm->name, reason);
+        if (vm_is_active(vm))
+                (void) vm_kill(vm, SIGKILL);
+}
+
+static int vm_timer_set(VM *vm, uint64_t usec, sd_event_time_handler_t cb) {
+        vm->timer = sd_event_source_disable_unref(vm->timer);
+        return sd_event_add_time_relative(vm->manager->event, &vm->timer, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10,
+                                          cb, vm);
+}
+
+static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        VM *vm = userdata;
+        char reason[128];
+
+        (void) snprintf(reason, sizeof(reason), "the guest agent did not report ready within %" PRIu64 " s",
+                        vm->manager->config.boot_timeout_usec / USEC_PER_SEC);
+        vm_abort(vm, reason);
+        return 0;
+}
+
+/* QMP */
+
+static void on_qmp_ready(QmpClient *c, void *userdata) {
+        VM *vm = userdata;
+
+        log_vm_debug(vm->name, "QMP of %s is ready.", vm->name);
+        vm_complete_pending(vm, PENDING_START, NULL, NULL);
+}
+
+static void on_qmp_event(QmpClient *c, const char *event, json_object *data, void *userdata) {
+        VM *vm = userdata;
+        json_object *guest;
+
+        log_vm_debug(vm->name, "QMP event %s", event);
+        if (streq(event, "SHUTDOWN") && data && json_object_object_get_ex(data, "guest", &guest) &&
+            json_object_get_boolean(guest))
+                vm->guest_shutdown = true;
+}
+
+static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void *userdata) {
+        VM *vm = userdata;
+
+        /* QEMU closes QMP when it exits; the child source then tells us how. Anything else while the VMM
+         * runs is a broken monitor, and a VMM we cannot control must not keep running. */
+        vm->qmp = qmp_client_free(vm->qmp);
+        if (error != -ECONNRESET && vm->child_source) {
+                _cleanup_free_ char *reason = NULL;
+
+                if (asprintf(&reason, "QMP protocol error: %s", message) < 0)
+                        reason = NULL;
+                vm_abort(vm, reason ?: "QMP protocol error");
+        }
+}
+
+/* The guest agent */
+
+static void on_agent_ready(AgentClient *a, const char *version, void *userdata) {
+        VM *vm = userdata;
+
+        (void) free_and_strdup(&vm->agent_version, version);
+        if (vm->state != VM_STARTING)
+                return;
+        vm->timer = sd_event_source_disable_unref(vm->timer);
+        vm_set_state(vm, VM_RUNNING, NULL);
+        (void) agent_client_send(a, "MEMINFO");
+}
+
+static void on_agent_meminfo(AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib,
+                             void *userdata) {
+        VM *vm = userdata;
+
+        vm->guest_memory_total_kib = total_kib;
+        vm->guest_memory_available_kib = available_kib;
+        (void) vm_send_changed(vm, "GuestMemoryTotalKiB", "GuestMemoryAvailableKiB", NULL);
+}
+
+static void on_agent_disconnect(AgentClient *a, int error, const char *message, void *userdata) {
+        VM *vm = userdata;
+
+        /* QEMU keeps its end open while it runs, so this is the VMM going away: the child source
+         * reports that. */
+        log_vm_debug(vm->name, "Guest agent channel of %s closed: %s", vm->name, message);
+        vm->agent = agent_client_free(vm->agent);
+}
+
+static const AgentHandlers agent_handlers = {
+        .ready = on_agent_ready,
+        .meminfo = on_agent_meminfo,
+        .disconnect = on_agent_disconnect,
+};
+
+/* The VMM process */
+
+/* A listening socket for QEMU and our connection to it; no race, the backlog holds the connection
+ * until QEMU accepts it. */
+static int socket_pair_listen(const char *path, int *ret_listen, int *ret_conn) {
+        _cleanup_close_ int l = -EBADF, c = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        (void) unlink(path);
+        l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (l < 0)
+                return -errno;
+        if (bind(l, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(l, 4) < 0)
+                return -errno;
+        c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c < 0)
+                return -errno;
+        if (connect(c, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        *ret_listen = TAKE_FD(l);
+        *ret_conn = TAKE_FD(c);
+        return 0;
+}
+
+static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        VM *vm = userdata;
+        _cleanup_free_ char *how = NULL, *tail = NULL, *log_path = NULL, *reason = NULL;
+        bool clean = si->si_code == CLD_EXITED && si->si_status == 0;
+
+        (void) describe_exit(si->si_code, si->si_status, &how);
+        log_vm_info(vm->name, "QEMU of %s (pid %d) %s.", vm->name, (int) vm->pid, strna(how));
+
+        vm->child_source = sd_event_source_disable_unref(vm->child_source);
+        vm->timer = sd_event_source_disable_unref(vm->timer);
+        vm->qmp = qmp_client_free(vm->qmp);
+        vm->agent = agent_client_free(vm->agent);
+        vm->pid = 0;
+        vm->stop_stage = STOP_NONE;
+
+        if (!clean && !vm->pending_failure) {
+                if (asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) >= 0)
+                        tail = log_tail_line(log_path, 200);
+                if (asprintf(&reason, "QEMU %s%s%s", strna(how), tail ? ": " : "", strempty(tail)) < 0)
+                        reason = NULL;
+                vm->pending_failure = TAKE_PTR(reason);
+        } else if (clean && !vm->pending_failure && vm->state == VM_STARTING && vm->pending[PENDING_START])
+                vm->pending_failure = strdup("QEMU exited before the VM started");
+        vm_on_exit_finish(vm);
+        return 0;
+}
+
+/* The VMM or the helper is gone: settle the state, answer whoever waits, and remove throwaways. */
+static void vm_on_exit_finish(VM *vm) {
+        _cleanup_free_ char *failure = TAKE_PTR(vm->pending_failure);
+        char path[PATH_MAX];
+
+        for (const char *const *n = (const char *const[]) { "qmp.sock", "agent.sock", NULL }; *n; n++) {
+                (void) snprintf(path, sizeof(path), "%s/%s", vm->runtime_dir, *n);
+                (void) unlink(path);
+        }
+
+        if (vm->destroying) {
+                (void) vm_destroy(vm, NULL);
+                return;
+        }
+        vm_complete_pending(vm, PENDING_START, VMMD_ERROR_FAILED, failure ?: "The VM stopped while starting");
+        vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, failure ?: "The VM stopped");
+
+        vm_set_state(vm, failure ? VM_FAILED : VM_STOPPED, failure);
+        if (!failure && vm->ephemeral)
+                /* A throwaway that stops leaves nothing behind. */
+                (void) vm_destroy(vm, NULL);
+        else if (vm->manager->exiting)
+                manager_begin_exit(vm->manager);
+}
+
+static int vm_spawn_vmm(VM *vm) {
+        _cleanup_close_ int qmp_listen = -EBADF, qmp_conn = -EBADF, agent_listen = -EBADF, agent_conn = -EBADF,
+                            log_fd = -EBADF, pidfd = -EBADF;
+        _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL, *console_path = NULL, *log_path = NULL,
+                            *image_error = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        Manager *m = vm->manager;
+        Image *image;
+        pid_t pid;
+        int r;
+
+        r = manager_get_image(m, vm->image, &image, &image_error);
+        if (r < 0) {
+                vm_abort(vm, image_error ?: "image verification failed");
+                return r;
+        }
+        if (asprintf(&qmp_path, "%s/qmp.sock", vm->runtime_dir) < 0 ||
+            asprintf(&agent_path, "%s/agent.sock", vm->runtime_dir) < 0 ||
+            asprintf(&console_path, "%s/console.log", vm->runtime_dir) < 0 ||
+            asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) < 0)
+                return -ENOMEM;
+
+        r = socket_pair_listen(qmp_path, &qmp_listen, &qmp_conn);
+        if (r >= 0)
+                r = socket_pair_listen(agent_path, &agent_listen, &agent_conn);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to create the VMM sockets of %s: %m", vm->name);
+
+        QemuConfig qc = {
+                .binary = m->config.qemu,
+                .name = vm->name,
+                .accel = vm->accel,
+                .memory_mib = vm->memory_mib,
+                .vcpus = vm->vcpus,
+                .kernel = image->files[IMAGE_FILE_KERNEL].path,
+                .initrd = image->files[IMAGE_FILE_INITRD].path,
+                .cmdline = image->cmdline,
+                .disk_path = image->has_file[IMAGE_FILE_DISK] ? vm->disk_path : NULL,
+                .console_path = console_path,
+                .sandbox = true,
+        };
+        r = qemu_build_argv(&qc, &argv);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to build the QEMU command line: %m");
+
+        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (log_fd < 0)
+                return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
+
+        r = spawn(argv,
+                  &(SpawnOptions) {
+                          .fds = (const int[]) { qmp_listen, agent_listen },
+                          .n_fds = 2,
+                          .output_fd = log_fd,
+                          .drop_privileges = true,
+                  },
+                  &pid, &pidfd);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
+
+        r = sd_event_add_child_pidfd(m->event, &vm->child_source, pidfd, WEXITED, on_vmm_exit, vm);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return log_vm_error_errno(vm->name, r, "Failed to watch QEMU: %m");
+        }
+        (void) sd_event_source_set_child_pidfd_own(vm->child_source, true);
+        (void) sd_event_source_set_child_process_own(vm->child_source, true);
+        (void) sd_event_source_set_description(vm->child_source, "vmm");
+        TAKE_FD(pidfd);
+        vm->pid = pid;
+        vm->guest_shutdown = false;
+        log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
+
+        /* From here on, failures kill the running VMM and end up in on_vmm_exit(). */
+        r = qmp_client_new(m->event, qmp_conn, &vm->qmp);
+        if (r < 0)
+                goto fail;
+        TAKE_FD(qmp_conn);
+        qmp_client_set_handlers(vm->qmp, on_qmp_ready, on_qmp_event, on_qmp_disconnect, vm);
+        r = agent_client_new(m->event, agent_conn, &agent_handlers, vm, &vm->agent);
+        if (r < 0)
+                goto fail;
+        TAKE_FD(agent_conn);
+        r = vm_timer_set(vm, m->config.boot_timeout_usec, on_boot_timeout);
+        if (r < 0)
+                goto fail;
+        r = vm_save(vm, false);
+        if (r < 0)
+                log_vm_warning_errno(vm->name, r, "Failed to record the VMM's pid, ignoring: %m");
+        return 0;
+fail:
+        vm_abort(vm, "out of resources while setting up the VMM");
+        return 0;
+}
+
+static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        VM *vm = userdata;
+        int r;
+
+        vm->helper_source = sd_event_source_disable_unref(vm->helper_source);
+        vm->helper_pid = 0;
+
+        if (vm->destroying || vm->state == VM_STOPPING) {
+                (void) unlink(vm->disk_path);
+                vm_on_exit_finish(vm);
+                return 0;
+        }
+        if (si->si_code != CLD_EXITED || si->si_status != 0) {
+                _cleanup_free_ char *how = NULL, *tail = NULL, *log_path = NULL, *reason = NULL;
+
+                (void) unlink(vm->disk_path);
+                (void) describe_exit(si->si_code, si->si_status, &how);
+                if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) >= 0)
+                        tail = log_tail_line(log_path, 200);
+                if (asprintf(&reason, "qemu-img %s%s%s", strna(how), tail ? ": " : "", strempty(tail)) >= 0)
+                        vm->pending_failure = TAKE_PTR(reason);
+                vm_on_exit_finish(vm);
+                return 0;
+        }
+        r = vm_spawn_vmm(vm);
+        if (r < 0 && !vm_is_active(vm)) {
+                if (!vm->pending_failure)
+                        (void) asprintf(&vm->pending_failure, "Failed to start QEMU: %s", strerror(-r));
+                vm_on_exit_finish(vm);
+        }
+        return 0;
+}
+
+/* Creates the qcow2 overlay on the image's disk with qemu-img, asynchronously. */
+static int vm_spawn_overlay(VM *vm, const Image *image) {
+        _cleanup_free_ char *log_path = NULL, *backing = NULL, *dir = NULL;
+        _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF;
+        Manager *m = vm->manager;
+        char *slash;
+        pid_t pid;
+        int r;
+
+        dir = strdup(vm->disk_path);
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        *slash = 0;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", dir);
+        if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) < 0)
+                return -ENOMEM;
+        backing = strdup(image->files[IMAGE_FILE_DISK].path);
+        if (!backing)
+                return -ENOMEM;
+        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (log_fd < 0)
+                return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
+
+        char *argv[] = { m->config.qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2",
+                         (char *) "-F", image->disk_format, (char *) "-b", backing, vm->disk_path, NULL };
+        r = spawn(argv, &(SpawnOptions) { .output_fd = log_fd, .drop_privileges = true }, &pid, &pidfd);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu_img);
+        r = sd_event_add_child_pidfd(m->event, &vm->helper_source, pidfd, WEXITED, on_helper_exit, vm);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return log_vm_error_errno(vm->name, r, "Failed to watch qemu-img: %m");
+        }
+        (void) sd_event_source_set_child_pidfd_own(vm->helper_source, true);
+        (void) sd_event_source_set_child_process_own(vm->helper_source, true);
+        TAKE_FD(pidfd);
+        vm->helper_pid = pid;
+        return 0;
+}
+
+int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
+        _cleanup_free_ char *image_error = NULL;
+        Image *image;
+        int r;
+
+        if (!IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED) || vm->destroying) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "VM \"%s\" is %s; only a created, stopped or failed VM can start",
+                                        vm->name, vm_state_to_string(vm->state));
+                return -EINVAL;
+        }
+        r = manager_get_image(vm->manager, vm->image, &image, &image_error);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(image_error);
+                return r;
+        }
+        r = mkdir_p(vm->runtime_dir, 0700);
+        if (r < 0) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "Failed to create '%s': %s", vm->runtime_dir, strerror(-r));
+                return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", vm->runtime_dir);
+        }
+
+        free(vm->pending_failure);
+        vm->pending_failure = NULL;
+        vm->stop_stage = STOP_NONE;
+        vm_set_state(vm, VM_STARTING, NULL);
+        if (reply)
+                vm->pending[PENDING_START] = sd_bus_message_ref(reply);
+
+        if (image->has_file[IMAGE_FILE_DISK] && access(vm->disk_path, F_OK) < 0)
+                r = vm_spawn_overlay(vm, image);
+        else
+                r = vm_spawn_vmm(vm);
+        if (r < 0 && !vm_is_active(vm)) {
+                if (!vm->pending_failure)
+                        (void) asprintf(&vm->pending_failure, "Failed to start the VMM: %s", strerror(-r));
+                vm_on_exit_finish(vm);
+        }
+        return 0;
+}
+
+/* Stop escalation: agent poweroff, then the power button, then QMP quit, then SIGKILL. */
+static int vm_stop_step(VM *vm, StopStage stage);
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        VM *vm = userdata;
+
+        log_vm_notice(vm->name, "VM %s did not stop in time, escalating.", vm->name);
+        (void) vm_stop_step(vm, vm->stop_stage + 1);
+        return 0;
+}
+
+static void on_stop_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
+                          void *userdata) {
+        VM *vm = userdata;
+
+        if (error_class && vm->stop_stage < STOP_KILL && vm->child_source)
+                (void) vm_stop_step(vm, vm->stop_stage + 1);
+}
+
+static int vm_stop_step(VM *vm, StopStage stage) {
+        int r = -ENOTCONN;
+
+        for (; stage < STOP_KILL; stage++) {
+                if (stage == STOP_AGENT && agent_client_is_ready(vm->agent) && vm->state != VM_PAUSED)
+                        r = agent_client_send(vm->agent, "POWEROFF");
+                else if (stage == STOP_POWERDOWN && vm->qmp && vm->state != VM_PAUSED)
+                        r = qmp_send(vm->qmp, "system_powerdown", NULL, on_stop_reply, vm);
+                else if (stage == STOP_QUIT && vm->qmp)
+                        r = qmp_send(vm->qmp, "quit", NULL, on_stop_reply, vm);
+                else
+                        continue;
+                if (r >= 0)
+                        break;
+        }
+        vm->stop_stage = stage;
+        if (stage >= STOP_KILL) {
+                vm->timer = sd_event_source_disable_unref(vm->timer);
+                return vm_kill(vm, SIGKILL);
+        }
+        log_vm_debug(vm->name, "Stopping %s: step %d.", vm->name, (int) stage);
+        return vm_timer_set(vm, vm->manager->config.stop_timeout_usec, on_stop_timeout);
+}
+
+int vm_stop(VM *vm, bool force) {
+        if (vm->destroying || !IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING) ||
+            !vm_is_active(vm))
+                return -EINVAL;
+        if (vm->state == VM_STOPPING && !force)
+                return 0;
+        vm_set_state(vm, VM_STOPPING, NULL);
+        if (force || vm->helper_source)
+                return vm_stop_step(vm, STOP_KILL);
+        return vm_stop_step(vm, STOP_AGENT);
+}
+
+static void on_pause_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
+                           void *userdata) {
+        VM *vm = userdata;
+        bool pausing = vm->state == VM_RUNNING;
+
+        if (error_class) {
+                _cleanup_free_ char *msg = NULL;
+
+                if (asprintf(&msg, "QEMU refused to %s: %s", pausing ? "pause" : "resume", strna(error_desc)) < 0)
+                        msg = NULL;
+                vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, msg ?: "QEMU refused");
+                return;
+        }
+        if (IN_SET(vm->state, VM_RUNNING, VM_PAUSED))
+                vm_set_state(vm, pausing ? VM_PAUSED : VM_RUNNING, NULL);
+        vm_complete_pending(vm, PENDING_PAUSE, NULL, NULL);
+}
+
+int vm_pause(VM *vm, bool pause, sd_bus_message *reply) {
+        int r;
+
+        if (vm->state != (pause ? VM_RUNNING : VM_PAUSED) || !vm->qmp || vm->destroying)
+                return -EINVAL;
+        if (vm->pending[PENDING_PAUSE])
+                return -EBUSY;
+        r = qmp_send(vm->qmp, pause ? "stop" : "cont", NULL, on_pause_reply, vm);
+        if (r < 0)
+                return r;
+        vm->pending[PENDING_PAUSE] = sd_bus_message_ref(reply);
+        return 0;
+}
+
+int vm_destroy(VM *vm, sd_bus_message *reply) {
+        Manager *m = vm->manager;
+        _cleanup_free_ char *state_dir = NULL;
+        int r;
+
+        if (reply) {
+                if (vm->pending[PENDING_DESTROY])
+                        return -EBUSY;
+                vm->pending[PENDING_DESTROY] = sd_bus_message_ref(reply);
+        }
+        vm->destroying = true;
+        if (vm_is_active(vm)) {
+                /* Finished from the exit handlers. */
+                vm->timer = sd_event_source_disable_unref(vm->timer);
+                return vm_kill(vm, SIGKILL);
+        }
+
+        /* The record goes first: a crash after it leaves only files, which startup sweeps away. */
+        r = store_vm_delete(m->store, vm->name);
+        if (r < 0 && r != -ENOENT) {
+                log_vm_error_errno(vm->name, r, "Failed to remove %s from the store: %m", vm->name);
+                vm->destroying = false;
+                vm_complete_pending(vm, PENDING_DESTROY, VMMD_ERROR_FAILED, "Failed to update the state database");
+                return r;
+        }
+        (void) rm_rf(vm->runtime_dir);
+        if (asprintf(&state_dir, "%s/vms/%s", m->config.state_dir, vm->name) >= 0)
+                (void) rm_rf(state_dir);
+        log_vm_info(vm->name, "VM %s removed.", vm->name);
+
+        if (streq_ptr(m->foreground, vm->name))
+                manager_set_foreground(m, "");
+        vm_complete_pending(vm, PENDING_START, VMMD_ERROR_FAILED, "The VM was destroyed");
+        vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, "The VM was destroyed");
+        vm_complete_pending(vm, PENDING_DESTROY, NULL, NULL);
+        (void) manager_send_vm_removed(m, vm);
+        vm_free(vm);
+        manager_notify_status(m);
+        if (m->exiting)
+                manager_begin_exit(m);
+        return 0;
+}
+
+/* True if pid runs QEMU for this VM: what a stale pid in the store might otherwise hit. */
+static bool pid_is_our_vmm(pid_t pid, const char *name) {
+        _cleanup_free_ char *path = NULL, *cmdline = NULL, *needle = NULL;
+        size_t n;
+
+        if (pid <= 0 || asprintf(&path, "/proc/%d/cmdline", (int) pid) < 0 ||
+            read_full_file(path, &cmdline, &n) < 0 || asprintf(&needle, "guest=%s,", name) < 0)
+                return false;
+        return memmem(cmdline, n, needle, strlen(needle)) != NULL;
+}
+
+int vm_reconcile_after_restart(VM *vm) {
+        if (vm->pid > 0 && pid_is_our_vmm(vm->pid, vm->name)) {
+                log_vm_notice(vm->name, "Stopping QEMU of %s (pid %d) left from an earlier vmmd.", vm->name,
+                              (int) vm->pid);
+                (void) kill(vm->pid, SIGKILL);
+        }
+        vm->pid = 0;
+        (void) rm_rf(vm->runtime_dir);
+        if (vm->ephemeral)
+                /* Throwaways never outlive their vmmd. */
+                return vm_destroy(vm, NULL);
+        if (IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING))
+                vm_set_state(vm, VM_FAILED, "vmmd stopped while the VM was running");
+        return 0;
+}

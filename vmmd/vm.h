@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A virtual phone: its state machine and the lifecycle of its VMM process. No sd-bus here. */
+#pragma once
+
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "guest-agent.h"
+#include "manager.h"
+#include "qmp.h"
+#include "store.h"
+
+typedef enum VMState {
+        VM_CREATED,
+        VM_STARTING,
+        VM_RUNNING,
+        VM_PAUSED,
+        VM_STOPPING,
+        VM_STOPPED,
+        VM_FAILED,
+        _VM_STATE_MAX,
+        _VM_STATE_INVALID = -EINVAL,
+} VMState;
+
+const char *vm_state_to_string(VMState s);
+VMState vm_state_from_string(const char *s);
+
+typedef enum StopStage {
+        STOP_NONE,
+        STOP_AGENT,     /* asked the guest agent to power off */
+        STOP_POWERDOWN, /* pressed the virtual power button */
+        STOP_QUIT,      /* asked QEMU to quit */
+        STOP_KILL,      /* SIGKILL */
+} StopStage;
+
+/* A D-Bus method call waiting for the lifecycle to reach a point; answered by vm-dbus.c. */
+typedef enum PendingKind {
+        PENDING_START,   /* CreateVM or Start: answered when the VMM runs (QMP ready) */
+        PENDING_PAUSE,   /* Pause/Resume: answered when QEMU confirmed */
+        PENDING_DESTROY, /* answered when the VM is gone */
+        _PENDING_MAX,
+} PendingKind;
+
+struct VM {
+        Manager *manager;
+        VM *next, *prev;
+
+        char *name;
+        char *persona;
+        char *image;
+        char *accel;
+        char *path; /* D-Bus object path */
+        VMState state;
+        char *failure_reason;
+        bool ephemeral;
+        uint64_t memory_mib;
+        uint32_t vcpus;
+        char *disk_path;
+        uint64_t created_usec;
+
+        char *runtime_dir; /* sockets, console log, ephemeral disk */
+        char *agent_version;
+        uint64_t guest_memory_total_kib, guest_memory_available_kib;
+
+        /* While the VMM runs. */
+        pid_t pid;
+        sd_event_source *child_source;
+        QmpClient *qmp;
+        AgentClient *agent;
+        sd_event_source *timer; /* boot timeout, or the next stop escalation */
+        StopStage stop_stage;
+        bool guest_shutdown; /* QEMU reported a SHUTDOWN the guest asked for */
+        char *pending_failure; /* why we are killing the VMM, becomes FailureReason */
+
+        /* While qemu-img creates the disk overlay. */
+        pid_t helper_pid;
+        sd_event_source *helper_source;
+
+        sd_bus_message *pending[_PENDING_MAX];
+        bool destroying;
+};
+
+int vm_new(Manager *m, const char *name, const Persona *p, const char *image, uint64_t memory_mib,
+           uint32_t vcpus, VM **ret);
+/* Recreates a VM from its record after a restart of vmmd. */
+int vm_new_from_record(Manager *m, const VMRecord *r, VM **ret);
+VM *vm_free(VM *vm);
+
+/* Persists the VM's current record (insert on first save). */
+int vm_save(VM *vm, bool insert);
+
+/* Lifecycle. Each returns -EBUSY/-ESTALE-free errnos: -EINVAL wrong state, else failures to act.
+ * 'reply', when not NULL, is answered later through vm_dbus_complete(). */
+int vm_start(VM *vm, sd_bus_message *reply, char **ret_error);
+int vm_stop(VM *vm, bool force);
+int vm_pause(VM *vm, bool pause, sd_bus_message *reply);
+int vm_destroy(VM *vm, sd_bus_message *reply);
+
+bool vm_is_active(const VM *vm); /* a VMM process or a helper runs */
+
+/* Cleans up what a VM left behind when vmmd died under it (stale processes, sockets, throwaways). */
+int vm_reconcile_after_restart(VM *vm);
