@@ -87,10 +87,11 @@ grep -qF -- --memory "$tmp/help-create" && grep -qF -- --vcpus "$tmp/help-create
         grep -qF -- --no-start "$tmp/help-create" || fail "create --help lacks its options"
 grep -qF -- --force "$tmp/help-stop" || fail "stop --help lacks --force"
 grep -qF -- --force "$tmp/help-start" && fail "start --help offers --force"
-for verb in create start resume wait; do
+for verb in create start resume; do
         grep -qF '"running"' "$tmp/help-$verb" || fail "$verb --help does not say it waits for running"
 done
 grep -qF '"stopped"' "$tmp/help-stop" || fail "stop --help does not say it waits for stopped"
+grep -qF '"removed"' "$tmp/help-wait" || fail "wait --help does not explain removed"
 grep -qE '^ +5  ' "$tmp/help-start" || fail "start --help lacks exit status 5"
 grep -qE '^ +6  ' "$tmp/help-start" || fail "start --help lacks exit status 6"
 grep -qE '^ +5  ' "$tmp/help-list" && fail "list --help claims exit status 5"

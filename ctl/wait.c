@@ -271,8 +271,8 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
                 now = now_usec(CLOCK_MONOTONIC);
                 if (timeout_usec != UINT64_MAX && now - start >= timeout_usec) {
                         progress_clear(w);
-                        log_error("Timed out after %" PRIu64 "s waiting for VM %s to be %s; it is %s.",
-                                  timeout_usec / USEC_PER_SEC, w->name, spec->target ?: "removed",
+                        log_error("Timed out after %gs waiting for VM %s to be %s; it is %s.",
+                                  (double) timeout_usec / USEC_PER_SEC, w->name, spec->target ?: "removed",
                                   strna(w->state));
                         return VMCTL_EXIT_TIMEOUT;
                 }

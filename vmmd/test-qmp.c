@@ -99,8 +99,8 @@ static void test_parse_valid(void) {
         assert_int(m.id, 0);
         qmp_message_done(&m);
 
-        parse_ok("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command foo has not been found\"},"
-                 " \"id\": 3}", &m);
+        parse_ok("{\"error\": {\"class\": \"CommandNotFound\", "
+                 "\"desc\": \"The command foo has not been found\"}, \"id\": 3}", &m);
         assert_int(m.type, QMP_MESSAGE_ERROR);
         assert_streq(m.error_class, "CommandNotFound");
         assert_streq(m.error_desc, "The command foo has not been found");
@@ -130,6 +130,8 @@ static void test_parse_valid(void) {
         qmp_message_done(NULL);
 }
 
+#define NO_CLASS_DESC "QMP error reply lacks a class or desc string"
+
 static void test_parse_invalid(void) {
         parse_bad(NULL, "QMP reply is not a JSON object");
         parse_bad("[1, 2]", "QMP reply is not a JSON object");
@@ -145,9 +147,9 @@ static void test_parse_invalid(void) {
         parse_bad("{\"QMP\": null}", "QMP greeting is not a JSON object");
         parse_bad("{\"error\": {\"class\": \"GenericError\"}, \"id\": 1}",
                   "QMP error reply lacks a class or desc string");
-        parse_bad("{\"error\": {\"desc\": \"oops\"}, \"id\": 1}", "QMP error reply lacks a class or desc string");
-        parse_bad("{\"error\": {\"class\": 1, \"desc\": \"oops\"}}", "QMP error reply lacks a class or desc string");
-        parse_bad("{\"error\": {\"class\": \"a\", \"desc\": null}}", "QMP error reply lacks a class or desc string");
+        parse_bad("{\"error\": {\"desc\": \"oops\"}, \"id\": 1}", NO_CLASS_DESC);
+        parse_bad("{\"error\": {\"class\": 1, \"desc\": \"oops\"}}", NO_CLASS_DESC);
+        parse_bad("{\"error\": {\"class\": \"a\", \"desc\": null}}", NO_CLASS_DESC);
         parse_bad("{\"error\": \"GenericError\"}", "QMP error reply lacks a class or desc string");
         parse_bad("{\"event\": 5}", "QMP event name is not a non-empty string");
         parse_bad("{\"event\": \"\"}", "QMP event name is not a non-empty string");
@@ -423,7 +425,8 @@ static void test_handshake_and_command(void) {
         json_object_object_add(args, "device", json_object_new_string("virtio-disk0"));
         assert(qmp_send(f.client, "query-block-jobs", args, on_reply, &r) >= 0);
         id = peer_expect(&f, "query-block-jobs", &args);
-        assert_streq(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN), "{\"device\":\"virtio-disk0\"}");
+        assert_streq(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN),
+                     "{\"device\":\"virtio-disk0\"}");
         json_object_put(args);
         drain(&f);
         assert_int(r.n_calls, 0);
@@ -500,8 +503,10 @@ static void test_events(void) {
         fixture_init(&f);
         handshake(&f);
 
-        peer_send(&f, "{\"timestamp\": {\"seconds\": 1732540000, \"microseconds\": 5}, \"event\": \"STOP\"}\r\n");
-        peer_send(&f, "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}, "
+        peer_send(&f, "{\"timestamp\": {\"seconds\": 1732540000, \"microseconds\": 5}, "
+                      "\"event\": \"STOP\"}\r\n");
+        peer_send(&f, "{\"event\": \"SHUTDOWN\", "
+                      "\"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}, "
                       "\"timestamp\": {\"seconds\": 1732540001, \"microseconds\": 6}}\r\n");
         RUN_UNTIL(&f, f.n_events >= 2);
         assert_int(f.n_events, 2);
@@ -513,7 +518,7 @@ static void test_events(void) {
 }
 
 /* Writes every byte on its own and runs the loop in between. Returns how many bytes were written when
- * cond became true, or size if it never did. */
+ * cond became true, or strlen(s) + 1 if it never did. */
 #define WRITE_BYTEWISE_UNTIL(f, s, cond)                                                                    \
         ({                                                                                                  \
                 size_t _i, _n = strlen(s);                                                                  \
@@ -538,7 +543,8 @@ static void test_fragmented(void) {
         int64_t id;
 
         fixture_init(&f);
-        assert_int(WRITE_BYTEWISE_UNTIL(&f, GREETING, f.in_size > 0), strlen(GREETING) - 2); /* before "\r\n" */
+        /* qmp_capabilities goes out as soon as the greeting's '}' is in, before its "\r\n". */
+        assert_int(WRITE_BYTEWISE_UNTIL(&f, GREETING, f.in_size > 0), strlen(GREETING) - 2);
         id = peer_expect(&f, "qmp_capabilities", NULL);
 
         (void) snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %" PRIi64 "}\r\n", id);
@@ -554,8 +560,8 @@ static void test_fragmented(void) {
                      "BLOCK_IO_ERROR {\"device\":\"dr\xc3\xbc" "ck\",\"reason\":\"Gr\xc3\xbc\xc3\x9f"
                      "e \\\"quoted\\\" \\\\ \xe2\x82\xac\"}");
 
-        (void) snprintf(reply, sizeof(reply), "{\"return\": [1, 2.5, \"x\", null, true], \"id\": %" PRIi64 "}",
-                        id);
+        (void) snprintf(reply, sizeof(reply),
+                        "{\"return\": [1, 2.5, \"x\", null, true], \"id\": %" PRIi64 "}", id);
         assert_int(WRITE_BYTEWISE_UNTIL(&f, reply, r.n_calls > 0), strlen(reply));
         assert_streq(r.result, "[1,2.5,\"x\",null,true]");
 
@@ -584,8 +590,10 @@ static void test_coalesced(void) {
         idb = peer_expect(&f, "cont", NULL);
 
         (void) snprintf(buf, sizeof(buf),
-                        "{\"return\": {}, \"id\": %" PRIi64 "}\r\n{\"event\": \"STOP\"}{\"event\": \"RESUME\"}\n\n"
-                        "  {\"return\": {\"ok\": 1}, \"id\": %" PRIi64 "}\r\n{\"event\": \"POWERDOWN\", \"da",
+                        "{\"return\": {}, \"id\": %" PRIi64 "}\r\n"
+                        "{\"event\": \"STOP\"}{\"event\": \"RESUME\"}\n\n"
+                        "  {\"return\": {\"ok\": 1}, \"id\": %" PRIi64 "}\r\n"
+                        "{\"event\": \"POWERDOWN\", \"da",
                         ida, idb);
         peer_send(&f, buf);
         RUN_UNTIL(&f, b.n_calls > 0);
@@ -619,13 +627,16 @@ typedef struct BadCase {
 } BadCase;
 
 #define BAD(n, in, err, msg) { .name = n, .input = in, .error = err, .message = msg }
-#define BAD_EOF(n, in, err, msg) { .name = n, .input = in, .shutdown_after = true, .error = err, .message = msg }
-#define BAD_EARLY(n, in, err, msg) { .name = n, .before_handshake = true, .input = in, .error = err, .message = msg }
+#define BAD_EOF(n, in, err, msg) \
+        { .name = n, .input = in, .shutdown_after = true, .error = err, .message = msg }
+#define BAD_EARLY(n, in, err, msg) \
+        { .name = n, .before_handshake = true, .input = in, .error = err, .message = msg }
 
 static const BadCase bad_cases[] = {
         BAD("malformed JSON", "{\"return\" {}}\r\n", -EBADMSG,
             "malformed JSON from QMP: object property name separator ':' expected"),
-        BAD("trailing comma", "{\"return\": {},}\r\n", -EBADMSG, "malformed JSON from QMP: unexpected character"),
+        BAD("trailing comma", "{\"return\": {},}\r\n", -EBADMSG,
+            "malformed JSON from QMP: unexpected character"),
         BAD("stray brace", "}\r\n", -EBADMSG, "malformed JSON from QMP: unexpected character"),
         { .name = "NUL byte", .input = "{\"event\": \"ST\0OP\"}", .size = 18, .error = -EBADMSG },
         BAD("invalid UTF-8", "{\"event\": \"ST\xffOP\"}\r\n", -EBADMSG, "QMP message is not valid UTF-8"),
@@ -647,11 +658,13 @@ static const BadCase bad_cases[] = {
         BAD("second greeting", GREETING, -EPROTO, "second QMP greeting"),
         BAD("unknown id", "{\"return\": {}, \"id\": 999}\r\n", -EPROTO, "QMP reply with unknown id 999"),
         BAD("reply without id", "{\"return\": {}}\r\n", -EPROTO, "QMP reply without id"),
-        BAD("error without id", "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\r\n",
-            -EPROTO, "QMP reply without id"),
+        BAD("error without id",
+            "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\r\n", -EPROTO,
+            "QMP reply without id"),
         BAD_EARLY("reply before greeting", "{\"return\": {}, \"id\": 1}\r\n", -EPROTO,
                   "QMP message before the greeting"),
-        BAD_EARLY("event before greeting", "{\"event\": \"STOP\"}\r\n", -EPROTO, "QMP message before the greeting"),
+        BAD_EARLY("event before greeting", "{\"event\": \"STOP\"}\r\n", -EPROTO,
+                  "QMP message before the greeting"),
         BAD_EARLY("capabilities refused", NULL, -EPROTO,
                   "qmp_capabilities failed: CommandNotFound: no capabilities here"),
         BAD_EOF("EOF in message", "{\"event\": \"STOP\", \"data\": {", -EBADMSG,
@@ -685,8 +698,8 @@ static void test_bad_input_one(const BadCase *c) {
                 peer_send(&f, GREETING);
                 id = peer_expect(&f, "qmp_capabilities", NULL);
                 (void) snprintf(buf, sizeof(buf),
-                                "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no capabilities here\"},"
-                                " \"id\": %" PRIi64 "}\r\n", id);
+                                "{\"error\": {\"class\": \"CommandNotFound\", "
+                                "\"desc\": \"no capabilities here\"}, \"id\": %" PRIi64 "}\r\n", id);
                 peer_send(&f, buf);
         }
         if (c->shutdown_after)
@@ -756,7 +769,8 @@ static void test_size_limit_one(size_t size, bool split) {
 
         if (size <= QMP_MESSAGE_MAX) {
                 RUN_UNTIL(&f, f.n_events > 0);
-                assert_int(strlen(f.events[0]), strlen("BIG {\"pad\":\"\"}") + size - strlen(head) - strlen(tail));
+                assert_int(strlen(f.events[0]),
+                           strlen("BIG {\"pad\":\"\"}") + size - strlen(head) - strlen(tail));
                 drain(&f);
                 assert_int(f.n_disconnect, 0);
                 assert_int(r.n_calls, 0);

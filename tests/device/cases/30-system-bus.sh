@@ -6,4 +6,4 @@ systemctl is-active --quiet dbus.service
 id="$(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId)"
 echo "bus id: $id"
 [[ "$id" =~ ^s\ \"[0-9a-f]{32}\"$ ]]
-busctl --system --list --no-legend | grep -q '^org.freedesktop.systemd1 '
+busctl --system list --no-legend | grep -q '^org.freedesktop.systemd1 '

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* QEMU argv golden files: one per persona and accelerator (test-data/qemu-argv/<persona>-<accel>.args). */
+#include <assert.h>
+
+#include "persona.h"
+#include "qemu.h"
+
+static const char *golden_dir;
+static bool update;
+
+static char *join_lines(char **argv) {
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        assert(f);
+        STRV_FOREACH(a, argv)
+                fprintf(f, "%s\n", *a);
+        fclose(f);
+        return s;
+}
+
+static int check_golden(const char *name, char **argv) {
+        _cleanup_free_ char *path = NULL, *want = NULL, *got = join_lines(argv);
+
+        assert(asprintf(&path, "%s/%s.args", golden_dir, name) >= 0);
+        if (update) {
+                assert(write_file_atomic(path, got) >= 0);
+                return 0;
+        }
+        if (read_full_file(path, &want, NULL) < 0) {
+                fprintf(stderr, "%s: missing (run with UPDATE_GOLDEN=1 to create it)\n", path);
+                return 1;
+        }
+        if (!streq(want, got)) {
+                fprintf(stderr, "%s differs:\n--- want\n%s--- got\n%s", path, want, got);
+                return 1;
+        }
+        return 0;
+}
+
+static int test_persona(const Persona *p, const char *accel) {
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *name = NULL;
+        QemuConfig c = {
+                .binary = "qemu-system-aarch64",
+                .name = p->name,
+                .accel = accel,
+                .memory_mib = p->memory_mib,
+                .vcpus = p->vcpus,
+                .kernel = "/usr/share/vmmd/images/reference/vmlinuz",
+                .initrd = "/usr/share/vmmd/images/reference/initrd.img",
+                .cmdline = "console=ttyAMA0 quiet panic=-1",
+                .disk_path = p->disk == DISK_PERSISTENT ? "/var/lib/vmmd/vms/work/disk.qcow2"
+                                                        : "/run/vmmd/vms/throwaway-1/disk.qcow2",
+                .console_path = "/run/vmmd/vms/x/console.log",
+                .sandbox = true,
+        };
+
+        assert(qemu_build_argv(&c, &argv) >= 0);
+        assert(asprintf(&name, "%s-%s", p->name, accel) >= 0);
+        return check_golden(name, argv);
+}
+
+static void test_escaping(void) {
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *e = qemu_escape_option("a,b,,c");
+        QemuConfig c = {
+                .binary = "qemu", .name = "n", .accel = "tcg", .memory_mib = 64, .vcpus = 1,
+                .kernel = "/k", .initrd = "/i", .console_path = "/run/a,b/console.log",
+                .disk_path = "/x,y/disk.qcow2",
+        };
+        bool console = false, disk = false;
+
+        assert(streq(e, "a,,b,,,,c"));
+        assert(qemu_build_argv(&c, &argv) >= 0);
+        STRV_FOREACH(a, argv) {
+                console = console || streq(*a, "file,id=console,path=/run/a,,b/console.log");
+                disk = disk || strstr(*a, "file.filename=/x,,y/disk.qcow2");
+                /* Without -append when there is no command line. */
+                assert(!streq(*a, "-append"));
+        }
+        assert(console && disk);
+
+        /* Nonsense configurations are refused, not turned into a command line. */
+        c.accel = "hvf";
+        assert(qemu_build_argv(&c, &argv) == -EINVAL);
+        c.accel = "kvm";
+        c.vcpus = 0;
+        assert(qemu_build_argv(&c, &argv) == -EINVAL);
+        assert(streq(qemu_cpu_model("kvm"), "host"));
+}
+
+int main(int argc, char *argv[]) {
+        Persona **personas = NULL;
+        size_t n = 0;
+        int failed = 0;
+
+        assert(argc == 3);
+        golden_dir = argv[2];
+        update = getenv("UPDATE_GOLDEN");
+        assert(persona_load_dir(argv[1], &personas, &n, NULL) >= 0);
+        assert(n >= 3);
+        for (size_t i = 0; i < n; i++) {
+                failed += test_persona(personas[i], "tcg");
+                failed += test_persona(personas[i], "kvm");
+        }
+        persona_array_free(personas, n);
+        test_escaping();
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
