@@ -17,8 +17,9 @@ int bus_connect(bool user, sd_bus **ret) {
         return 0;
 }
 
-int bus_callv(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
-              sd_bus_error *error, sd_bus_message **ret_reply, const char *types, va_list ap) {
+int bus_callv(sd_bus *bus, const char *path, const char *interface, const char *member,
+              uint64_t timeout_usec, sd_bus_error *error, sd_bus_message **ret_reply, const char *types,
+              va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
@@ -300,7 +301,8 @@ int bus_get_properties(sd_bus *bus, const char *path, const char *interface, sd_
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = bus_call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", 0, error, &reply, "s", interface);
+        r = bus_call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", 0, error, &reply, "s",
+                     interface);
         if (r < 0)
                 return r;
         return bus_message_read_json(reply, ret);

@@ -18,8 +18,9 @@ int bus_connect(bool user, sd_bus **ret);
  * timeout_usec 0 is sd-bus' default. */
 int bus_call(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
              sd_bus_error *error, sd_bus_message **ret_reply, const char *types, ...);
-int bus_callv(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
-              sd_bus_error *error, sd_bus_message **ret_reply, const char *types, va_list ap);
+int bus_callv(sd_bus *bus, const char *path, const char *interface, const char *member,
+              uint64_t timeout_usec, sd_bus_error *error, sd_bus_message **ret_reply, const char *types,
+              va_list ap);
 
 /* The exit status for a failed call: by the D-Bus error's name, else by the negative errno r. */
 VmctlExit bus_error_exit_status(const sd_bus_error *error, int r);

@@ -167,10 +167,15 @@ const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t use
 }
 
 int json_print(json_object *o, FILE *f) {
-        int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
-                    (isatty(fileno(f)) ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN);
-        const char *s = json_object_to_json_string_ext(o, flags);
+        int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
 
+        if (isatty(fileno(f)))
+                flags |= JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+        else
+                flags |= JSON_C_TO_STRING_PLAIN;
+        const char *s;
+
+        s = json_object_to_json_string_ext(o, flags);
         if (!s)
                 return -ENOMEM;
         fputs(s, f);

@@ -82,8 +82,8 @@ static void test_read_json(void) {
 
         assert(bus_message_read_json(m, &o) >= 0);
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!streq(s, "{\"Name\":\"work\",\"Ephemeral\":false,\"MemoryMiB\":18446744073709551615,\"VCPUs\":4,"
-                      "\"Offset\":-9223372036854775808,\"Path\":\"/org/vmmd1/vm/work\","
+        if (!streq(s, "{\"Name\":\"work\",\"Ephemeral\":false,\"MemoryMiB\":18446744073709551615,"
+                      "\"VCPUs\":4,\"Offset\":-9223372036854775808,\"Path\":\"/org/vmmd1/vm/work\","
                       "\"Snapshots\":[[\"a\",1],[\"b\",2]],\"Tags\":[\"x\\\"y\",\"z\\n\"],"
                       "\"ByCPU\":[[7,\"deep\"]]}")) {
                 fprintf(stderr, "got %s\n", s);

@@ -90,8 +90,8 @@ static void assert_mib(uint64_t mib, const char *expected) {
         char buf[FORMAT_MIB_MAX];
 
         if (!streq(format_mib(buf, mib), expected)) {
-                fprintf(stderr, "format_mib(%llu) = \"%s\", expected \"%s\"\n", (unsigned long long) mib, buf,
-                        expected);
+                fprintf(stderr, "format_mib(%llu) = \"%s\", expected \"%s\"\n", (unsigned long long) mib,
+                        buf, expected);
                 assert(false);
         }
 }

@@ -53,20 +53,21 @@ static const struct {
         const char *synopsis;
         const char *help;
 } verb_option_help[] = {
-        { VERB_OPTION_MEMORY, "--memory MIB", "Give the VM MIB MiB of memory instead of the persona's" },
-        { VERB_OPTION_VCPUS, "--vcpus N", "Give the VM N virtual CPUs instead of the persona's" },
+        { VERB_OPTION_MEMORY, "--memory MIB", "Memory in MiB, instead of the persona's" },
+        { VERB_OPTION_VCPUS, "--vcpus N", "Virtual CPUs, instead of the persona's" },
         { VERB_OPTION_NO_START, "--no-start", "Only create the VM, do not start it" },
-        { VERB_OPTION_FORCE, "--force", "Power the VM off at once instead of shutting its guest down" },
+        { VERB_OPTION_FORCE, "--force", "End the VMM at once, no guest shutdown" },
 };
 
 static const char *const global_option_help[][2] = {
         { "-h --help", "Show this help; after a command, that command's help" },
         { "   --version", "Show the version" },
-        { "   --user", "Talk to the user's vmmd on the session bus (default: the system vmmd)" },
-        { "   --json", "Print JSON (indented on a terminal, one line otherwise)" },
+        { "   --user", "Talk to the user's vmmd on the session bus" },
+        { "   --system", "Talk to the system's vmmd on the system bus (default)" },
+        { "   --json", "Print JSON (indented on a terminal)" },
         { "   --no-legend", "Print no column headers and no summary line" },
-        { "   --no-wait", "Return once vmmd accepted the request, do not wait for the VM" },
-        { "   --timeout SECS", "Give up waiting after SECS seconds (default 300; 0 or \"infinity\": never)" },
+        { "   --no-wait", "Return once vmmd accepted the request" },
+        { "   --timeout SECS", "Stop waiting after SECS s (default 300, 0: never)" },
 };
 
 static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
@@ -74,10 +75,10 @@ static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
         [VMCTL_EXIT_FAILURE] = "The operation failed",
         [VMCTL_EXIT_USAGE] = "Invalid usage, or vmmd rejected an argument",
         [VMCTL_EXIT_NOT_FOUND] = "No such VM, persona or snapshot",
-        [VMCTL_EXIT_CONFLICT] = "Not possible in the VM's state, the name exists, or vmmd is busy",
-        [VMCTL_EXIT_VM_FAILED] = "The VM failed, stopped or was removed while waiting for it",
+        [VMCTL_EXIT_CONFLICT] = "Not in the VM's state, the name exists, or vmmd is busy",
+        [VMCTL_EXIT_VM_FAILED] = "The VM failed, stopped or vanished while waited for",
         [VMCTL_EXIT_TIMEOUT] = "Timed out waiting (--timeout)",
-        [VMCTL_EXIT_UNREACHABLE] = "Cannot reach vmmd: no bus, not running, not answering, or it went away",
+        [VMCTL_EXIT_UNREACHABLE] = "Cannot reach vmmd (no bus, not running or answering, gone)",
         [VMCTL_EXIT_IMAGE_CORRUPT] = "The VM's image is corrupt",
         [VMCTL_EXIT_NO_MEMORY] = "Not enough memory for the VM",
         [VMCTL_EXIT_ACCESS_DENIED] = "Access denied",
@@ -85,8 +86,8 @@ static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
 
 #define EXIT_BIT(x) (1u << (x))
 /* What every verb that talks to vmmd can end with. */
-#define EXITS_BUS                                                                                            \
-        (EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_FAILURE) | EXIT_BIT(VMCTL_EXIT_USAGE) |          \
+#define EXITS_BUS                                                                                   \
+        (EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_FAILURE) | EXIT_BIT(VMCTL_EXIT_USAGE) | \
          EXIT_BIT(VMCTL_EXIT_UNREACHABLE) | EXIT_BIT(VMCTL_EXIT_ACCESS_DENIED))
 #define EXITS_WAIT (EXIT_BIT(VMCTL_EXIT_VM_FAILED) | EXIT_BIT(VMCTL_EXIT_TIMEOUT))
 #define EXITS_VM (EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXIT_BIT(VMCTL_EXIT_CONFLICT))
@@ -163,10 +164,11 @@ static int vm_operation_run(const VMOperation *op, sd_bus *bus, VMWait *w, const
         }
 
         if (op->force_argument)
-                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL, "b",
-                             (int) arg_force);
+                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL,
+                             "b", (int) arg_force);
         else
-                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL, NULL);
+                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL,
+                             NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to %s VM %s", op->verb, name);
 
@@ -321,8 +323,8 @@ static int verb_wait(int argc, char *argv[]) {
         for (const char *const *s = vm_states; *s; s++)
                 known = known || streq(*s, state);
         if (!known) {
-                log_error("Unknown state \"%s\": expected created, starting, running, paused, stopping, stopped, "
-                          "failed or removed.", state);
+                log_error("Unknown state \"%s\": expected created, starting, running, paused, stopping, "
+                          "stopped, failed or removed.", state);
                 return VMCTL_EXIT_USAGE;
         }
         if (removed)
@@ -356,7 +358,8 @@ static int verb_switch(int argc, char *argv[]) {
         if (r != 0)
                 return r;
 
-        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "SwitchTo", 0, &error, NULL, "s", argv[1]);
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "SwitchTo", 0, &error, NULL, "s",
+                     argv[1]);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to switch to VM %s", argv[1]);
         return VMCTL_EXIT_SUCCESS;
@@ -441,7 +444,8 @@ static int verb_list(int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_put_ json_object *rows = NULL;
-        const char *name, *persona, *state, *path;
+        const char *name, *persona, *state, *path, *accel;
+        uint64_t memory_mib, vcpus;
         int r;
 
         r = acquire_bus(&bus);
@@ -463,7 +467,8 @@ static int verb_list(int argc, char *argv[]) {
                 _cleanup_json_put_ json_object *props = NULL, *row = NULL;
 
                 r = bus_get_properties(bus, path, VMMD_VM_INTERFACE, &error, &props);
-                if (r < 0 && sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT, VMMD_ERROR_NO_SUCH_VM)) {
+                if (r < 0 &&
+                    sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT, VMMD_ERROR_NO_SUCH_VM)) {
                         /* Removed since ListVMs answered. */
                         sd_bus_error_free(&error);
                         continue;
@@ -471,13 +476,16 @@ static int verb_list(int argc, char *argv[]) {
                 if (r < 0)
                         return log_bus_error(&error, r, "Failed to read the properties of VM %s", name);
 
+                accel = strempty(json_get_string(props, "Accel"));
+                memory_mib = json_get_uint64(props, "MemoryMiB");
+                vcpus = json_get_uint64(props, "VCPUs");
                 row = json_object_new_object();
                 if (!row || json_add(row, "name", json_object_new_string(name)) < 0 ||
                     json_add(row, "persona", json_object_new_string(persona)) < 0 ||
                     json_add(row, "state", json_object_new_string(state)) < 0 ||
-                    json_add(row, "accel", json_object_new_string(strempty(json_get_string(props, "Accel")))) < 0 ||
-                    json_add(row, "memory_mib", json_object_new_uint64(json_get_uint64(props, "MemoryMiB"))) < 0 ||
-                    json_add(row, "vcpus", json_object_new_int64(json_get_uint64(props, "VCPUs"))) < 0 ||
+                    json_add(row, "accel", json_object_new_string(accel)) < 0 ||
+                    json_add(row, "memory_mib", json_object_new_uint64(memory_mib)) < 0 ||
+                    json_add(row, "vcpus", json_object_new_uint64(vcpus)) < 0 ||
                     json_add(row, "path", json_object_new_string(path)) < 0 ||
                     json_object_array_add(rows, row) < 0)
                         return log_oom(), VMCTL_EXIT_FAILURE;
@@ -505,7 +513,8 @@ static int verb_personas(int argc, char *argv[]) {
         if (r != 0)
                 return r;
 
-        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ListPersonas", 0, &error, &reply, NULL);
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ListPersonas", 0, &error, &reply,
+                     NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to list personas");
 
@@ -554,8 +563,9 @@ static char *format_property(const char *key, json_object *v) {
                         return strdup(format_timestamp(buf, json_object_get_uint64(v)));
                 return strdup(json_object_to_json_string(v));
         default:
-                return escape_controls(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+                /* Arrays, structs, dictionaries: as JSON. */
+                return escape_controls(json_object_to_json_string_ext(
+                        v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         }
 }
 
@@ -647,7 +657,8 @@ static int verb_host(int argc, char *argv[]) {
                         value = strdup("n/a");
                 else if (json_object_is_type(v, json_type_string) && isempty(json_object_get_string(v)))
                         value = strdup("n/a");
-                else if (streq(lines[i].key, "Accel") && !isempty(reason = json_get_string(props, "AccelReason"))) {
+                else if (streq(lines[i].key, "Accel") &&
+                         !isempty(reason = json_get_string(props, "AccelReason"))) {
                         if (asprintf(&value, "%s (%s)", json_object_get_string(v), reason) < 0)
                                 value = NULL;
                 } else
@@ -686,73 +697,84 @@ static int verb_help(int argc, char *argv[]) {
 
 static const Verb verbs[] = {
         { "list", "", 0, 0, 0, EXITS_BUS,
-          "List the VMs: name, persona, state, accelerator, memory, vCPUs",
-          "List the VMs vmmd knows, sorted by name, with persona, state, accelerator (kvm or tcg), memory and\n"
-          "virtual CPUs. --json prints an array of objects with the members name, persona, state, accel,\n"
-          "memory_mib, vcpus and path (the VM's D-Bus object). Does not wait for anything.",
+          "List the VMs",
+          "List the VMs of vmmd, sorted by name, with persona, state, accelerator\n"
+          "(kvm or tcg), memory and virtual CPUs. With --json: an array of objects\n"
+          "with name, persona, state, accel, memory_mib, vcpus and path (the VM's\n"
+          "D-Bus object). Waits for nothing.",
           verb_list },
         { "show", "NAME", 1, 1, 0, EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
           "Show all properties of a VM",
-          "Show every property of the VM NAME as Key=Value lines (booleans as yes/no, timestamps as dates),\n"
-          "or with --json as one object keyed by the D-Bus property names. Does not wait for anything.",
+          "Show every property of the VM NAME as Key=Value lines (booleans as\n"
+          "yes/no, timestamps as dates); with --json as one object keyed by the\n"
+          "D-Bus property names. Waits for nothing.",
           verb_show },
         { "create", "PERSONA [NAME]", 1, 2, VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_NO_START,
           EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Create a VM from a persona and start it",
-          "Create a VM from the persona template PERSONA (see 'vmctl personas'), called NAME or, without NAME,\n"
-          "a generated name such as throwaway-3fa9c1, and start it. Waits until its guest agent reports ready\n"
-          "(State \"running\"), showing progress on a terminal; with --no-wait returns once its VMM process\n"
-          "runs (\"starting\"). With --no-start only creates it (\"created\"). Prints the VM's name and state,\n"
-          "with --json an object with name, path and state. A VM that fails while starting stays, in state\n"
-          "\"failed\", until it is destroyed.",
+          "Create a VM from the persona template PERSONA (see 'vmctl personas'),\n"
+          "called NAME or, without NAME, a generated name such as\n"
+          "throwaway-3fa9c1, and start it. Waits until the guest agent reports\n"
+          "ready (State \"running\"), showing progress on a terminal; with\n"
+          "--no-wait returns once the VMM process runs (\"starting\"). With\n"
+          "--no-start only creates the VM (\"created\"). Prints the VM's name and\n"
+          "state; with --json an object with name, path and state. A VM that\n"
+          "fails while starting stays, \"failed\", until it is destroyed.",
           verb_create },
         { "start", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Start a VM and wait until it runs",
-          "Start the VM NAME. Waits until its guest agent reports ready (State \"running\"), showing progress\n"
-          "on a terminal; with --no-wait returns once its VMM process runs (\"starting\").",
+          "Start the VM NAME. Waits until its guest agent reports ready (State\n"
+          "\"running\"), showing progress on a terminal; with --no-wait returns\n"
+          "once its VMM process runs (\"starting\").",
           verb_vm_operation },
         { "stop", "NAME", 1, 1, VERB_OPTION_FORCE, EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Shut a VM down and wait until it stopped",
-          "Shut the VM NAME down: its guest powers off, or with --force its VMM is ended at once. Waits until\n"
-          "the VM is \"stopped\" or, for a throwaway VM, removed; with --no-wait returns once the stop began\n"
-          "(\"stopping\").",
+          "Shut the VM NAME down: its guest powers off or, with --force, its VMM\n"
+          "is ended at once. Waits until the VM is \"stopped\" or, for a throwaway\n"
+          "VM, removed; with --no-wait returns once the stop began (\"stopping\").",
           verb_vm_operation },
         { "pause", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Pause a running VM",
-          "Pause the vCPUs of the VM NAME. Waits until its State is \"paused\" (unless --no-wait).",
+          "Pause the virtual CPUs of the VM NAME. Waits until its State is\n"
+          "\"paused\" (unless --no-wait).",
           verb_vm_operation },
         { "resume", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Resume a paused VM",
-          "Resume the paused VM NAME. Waits until its State is \"running\" (unless --no-wait).",
+          "Resume the paused VM NAME. Waits until its State is \"running\" (unless\n"
+          "--no-wait).",
           verb_vm_operation },
         { "destroy", "NAME...", 1, UINT_MAX, 0, EXITS_BUS | EXITS_VM | EXIT_BIT(VMCTL_EXIT_TIMEOUT),
-          "Power off and delete VMs with all their data",
-          "Destroy each VM NAME: its VMM is ended and its disks, snapshots and state are deleted. Waits until\n"
-          "vmmd reports each VM removed (unless --no-wait). Goes on with the other VMs when one fails (unless\n"
-          "vmmd cannot be reached), and ends with the exit status of the first failure.",
+          "Power VMs off and delete them with all their data",
+          "Destroy each VM NAME: its VMM is ended, its disks, snapshots and state\n"
+          "are deleted. Waits until vmmd reports each VM removed (unless\n"
+          "--no-wait). Goes on with the other VMs when one fails, unless vmmd\n"
+          "cannot be reached; ends with the exit status of the first failure.",
           verb_vm_operation },
         { "wait", "NAME STATE", 2, 2, 0, EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXITS_WAIT,
           "Wait until a VM is in a state",
-          "Wait until the VM NAME is in STATE: created, starting, running, paused, stopping, stopped or\n"
-          "failed; or, with STATE \"removed\", until it is gone. Follows vmmd's signals, --timeout applies.\n"
-          "Ends with exit status 5 if the VM fails meanwhile (unless STATE is \"failed\") or is removed\n"
-          "(unless STATE is \"removed\"). Returns at once if the VM already is in STATE.",
+          "Wait until the VM NAME is in STATE: created, starting, running, paused,\n"
+          "stopping, stopped or failed; or, with STATE \"removed\", until it is\n"
+          "gone. Returns at once if it already is. Follows vmmd's signals;\n"
+          "--timeout applies. Ends with exit status 5 if the VM fails meanwhile\n"
+          "(unless STATE is \"failed\") or is removed (unless STATE is \"removed\").",
           verb_wait },
         { "switch", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM,
           "Make a VM the foreground persona",
-          "Make the VM NAME the foreground persona: the one whose display and input the phone shows.\n"
-          "Returns when vmmd has switched; waits for nothing else.",
+          "Make the VM NAME the foreground persona: the one whose display and\n"
+          "input the phone shows. Returns when vmmd has switched.",
           verb_switch },
         { "personas", "", 0, 0, 0, EXITS_BUS,
           "List the persona templates",
-          "List the persona templates VMs are created from, with their descriptions; --json prints an array\n"
-          "of objects with name and description.",
+          "List the persona templates that VMs are created from, with their\n"
+          "descriptions. With --json: an array of objects with name and\n"
+          "description. Waits for nothing.",
           verb_personas },
         { "host", "", 0, 0, 0, EXITS_BUS,
           "Show the host: accelerator, KVM, GIC, memory, CPUs",
-          "Show what vmmd found on the host: the accelerator new VMs get (kvm or tcg) and why, the\n"
-          "architecture, the KVM mode (VHE, nVHE, protected), KVM API version, IPA bits, GIC version, the\n"
-          "most vCPUs a VM can have, memory and CPUs, and the foreground VM. --json prints vmmd's Manager\n"
+          "Show what vmmd found on the host: the accelerator new VMs get (kvm or\n"
+          "tcg) and why, the architecture, the KVM mode (vhe, nvhe, protected),\n"
+          "KVM API version, IPA bits, GIC version, the most vCPUs a VM can have,\n"
+          "memory and CPUs, and the foreground VM. With --json: vmmd's Manager\n"
           "properties as one object keyed by their D-Bus names.",
           verb_host },
         { "help", "[COMMAND]", 0, 1, 0, EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_USAGE),
@@ -819,7 +841,8 @@ static void print_verb_help(const Verb *v) {
                 printf("\nOptions of %s:\n", v->name);
                 for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
                         if (v->options & verb_option_help[i].option)
-                                printf("  %-20s %s\n", verb_option_help[i].synopsis, verb_option_help[i].help);
+                                printf("  %-20s %s\n", verb_option_help[i].synopsis,
+                                       verb_option_help[i].help);
         }
         printf("\nGlobal options:\n");
         print_global_options();
@@ -920,13 +943,15 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         break;
                 case ARG_TIMEOUT:
                         if (parse_timeout(optarg, &arg_timeout) < 0) {
-                                log_error("Invalid --timeout \"%s\": expected seconds, or \"infinity\".", optarg);
+                                log_error("Invalid --timeout \"%s\": expected seconds, or \"infinity\".",
+                                          optarg);
                                 return -VMCTL_EXIT_USAGE;
                         }
                         break;
                 case ARG_MEMORY:
                         if (parse_uint64(optarg, &arg_memory_mib) < 0 || arg_memory_mib == 0) {
-                                log_error("Invalid --memory \"%s\": expected a positive number of MiB.", optarg);
+                                log_error("Invalid --memory \"%s\": expected a positive number of MiB.",
+                                          optarg);
                                 return -VMCTL_EXIT_USAGE;
                         }
                         arg_verb_options |= VERB_OPTION_MEMORY;
@@ -1008,7 +1033,8 @@ int main(int argc, char *argv[]) {
         }
 
         for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
-                if ((arg_verb_options & verb_option_help[i].option) && !(v->options & verb_option_help[i].option)) {
+                if ((arg_verb_options & verb_option_help[i].option) &&
+                    !(v->options & verb_option_help[i].option)) {
                         log_error("Option %s does not apply to '%s'. See 'vmctl %s --help'.",
                                   verb_option_name(verb_option_help[i].option), v->name, v->name);
                         return VMCTL_EXIT_USAGE;

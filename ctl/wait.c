@@ -242,7 +242,8 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
                 return log_oom(), VMCTL_EXIT_FAILURE;
         /* Until the Name property is read: the name from the path, for messages. */
         (void) free_and_strdup(&w->name, NULL);
-        if (sd_bus_path_decode(path, VMMD_VM_PATH_PREFIX, &w->name) <= 0 && free_and_strdup(&w->name, path) < 0)
+        if (sd_bus_path_decode(path, VMMD_VM_PATH_PREFIX, &w->name) <= 0 &&
+            free_and_strdup(&w->name, path) < 0)
                 return log_oom(), VMCTL_EXIT_FAILURE;
 
         r = read_initial_state(w);
@@ -262,7 +263,8 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
                 r = sd_bus_process(w->bus, NULL);
                 if (r < 0) {
                         progress_clear(w);
-                        log_error_errno(r, "Lost the connection to the bus while waiting for VM %s: %m", w->name);
+                        log_error_errno(r, "Lost the connection to the bus while waiting for VM %s: %m",
+                                        w->name);
                         return bus_error_exit_status(NULL, r);
                 }
                 if (r > 0)

@@ -280,11 +280,13 @@ static void on_agent_ready(AgentClient *a, const char *version, void *userdata) 
         VM *vm = userdata;
 
         (void) free_and_strdup(&vm->agent_version, version);
-        if (vm->state != VM_STARTING)
-                return;
-        vm->timer = sd_event_source_disable_unref(vm->timer);
-        vm_set_state(vm, VM_RUNNING, NULL);
-        (void) agent_client_send(a, "MEMINFO");
+        (void) vm_send_changed(vm, "AgentVersion", NULL);
+        /* Running means the agent answers: its first answer is the guest's memory, which clients then
+         * see together with the state. */
+        if (agent_client_send(a, "MEMINFO") < 0 && vm->state == VM_STARTING) {
+                vm->timer = sd_event_source_disable_unref(vm->timer);
+                vm_set_state(vm, VM_RUNNING, NULL);
+        }
 }
 
 static void on_agent_meminfo(AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib,
@@ -294,6 +296,10 @@ static void on_agent_meminfo(AgentClient *a, uint64_t total_kib, uint64_t free_k
         vm->guest_memory_total_kib = total_kib;
         vm->guest_memory_available_kib = available_kib;
         (void) vm_send_changed(vm, "GuestMemoryTotalKiB", "GuestMemoryAvailableKiB", NULL);
+        if (vm->state == VM_STARTING) {
+                vm->timer = sd_event_source_disable_unref(vm->timer);
+                vm_set_state(vm, VM_RUNNING, NULL);
+        }
 }
 
 static void on_agent_disconnect(AgentClient *a, int error, const char *message, void *userdata) {

@@ -20,12 +20,18 @@ def snapshot(s):
     return rows, s.files(), s.vm_names()
 
 
-def expect_error(s, error, fragment, method, signature="", *args, path="/org/vmmd1",
-                 interface="org.vmmd1.Manager"):
+def gv(x):
+    """A Python value as GVariant text for gdbus."""
+    if isinstance(x, str):
+        return "'" + x.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return x
+
+
+def expect_error(s, error, fragment, method, *args, path="/org/vmmd1", interface="org.vmmd1.Manager"):
     before = snapshot(s)
-    ok, err = s.call(path, interface, method, signature, *args)
+    ok, err = s.gdbus(path, interface, method, *args)
     check(not ok, f"{method}{args} must fail")
-    check(error in err or error.split(".")[-1] in err, f"{method}{args}: want {error}, got {err!r}")
+    check(f"GDBus.Error:{error}:" in err, f"{method}{args}: want {error}, got {err!r}")
     check(fragment in err, f"{method}{args}: message {err!r} names the problem ({fragment!r})")
     check(s.vmmd_alive(), "vmmd survives")
     check_eq(snapshot(s), before, f"state after the rejected {method}{args}")
@@ -41,6 +47,7 @@ def test_bad_create_calls(s):
         ("InvalidArgument", "starts with '.'", ("work", "..")),
         ("InvalidArgument", "starts with '.'", ("work", "../../etc")),
         ("InvalidArgument", "control character", ("work", "a\tb")),
+        ("InvalidArgument", "control character", ("work", "a\x1bb")),
         ("InvalidArgument", "is empty", ("work", "")),
         ("InvalidArgument", "longer than 64 bytes", ("work", "x" * 65)),
         ("NoSuchPersona", "\"nope\" does not exist", ("nope", "x")),
@@ -48,34 +55,38 @@ def test_bad_create_calls(s):
         ("Exists", "\"existing\" already exists", ("work", "existing")),
     ]
     for error, fragment, (persona, name) in cases:
-        expect_error(s, E + error, fragment, "CreateVM", "ssa{sv}", persona, name, 0)
+        expect_error(s, E + error, fragment, "CreateVM", gv(persona), gv(name), "@a{sv} {}")
 
     for error, fragment, opts in [
-        ("InvalidArgument", "out of range", ["memory_mib", "t", "16"]),
-        ("InvalidArgument", "out of range", ["memory_mib", "t", "18446744073709551615"]),
-        ("InsufficientMemory", "exceeds the host's memory", ["memory_mib", "t", "65536"]),
-        ("InvalidArgument", "out of range", ["vcpus", "u", "4294967295"]),
-        ("InvalidArgument", "out of range", ["vcpus", "u", "65"]),
-        ("InvalidArgument", "must be of type 't'", ["memory_mib", "s", "lots"]),
-        ("InvalidArgument", "must be of type 'b'", ["start", "u", "1"]),
-        ("InvalidArgument", "Unknown option \"colour\"", ["colour", "s", "red"]),
+        ("InvalidArgument", "out of range", "{'memory_mib': <@t 16>}"),
+        ("InvalidArgument", "out of range", "{'memory_mib': <@t 18446744073709551615>}"),
+        ("InsufficientMemory", "exceeds the host's memory", "{'memory_mib': <@t 65536>}"),
+        ("InvalidArgument", "out of range", "{'vcpus': <@u 4294967295>}"),
+        ("InvalidArgument", "out of range", "{'vcpus': <@u 65>}"),
+        ("InvalidArgument", "must be of type 't'", "{'memory_mib': <'lots'>}"),
+        ("InvalidArgument", "must be of type 't'", "{'memory_mib': <@i 512>}"),
+        ("InvalidArgument", "must be of type 'b'", "{'start': <@u 1>}"),
+        ("InvalidArgument", "Unknown option \"colour\"", "{'colour': <'red'>}"),
     ]:
-        expect_error(s, E + error, fragment, "CreateVM", "ssa{sv}", "work", "fresh", 1, *opts)
+        expect_error(s, E + error, fragment, "CreateVM", "'work'", "'fresh'", opts)
 
-    # Zero means "the persona's value" for both overrides, so start=false with zeros is fine.
-    ok, data = s.manager_call("CreateVM", "ssa{sv}", "work", "zeros", 3, "start", "b", "false",
-                              "memory_mib", "t", "0", "vcpus", "u", "0")
-    check(ok, f"zero overrides take the persona's values: {data}")
+    # Zero means "the persona's value" for both overrides.
+    ok, out = s.gdbus("/org/vmmd1", "org.vmmd1.Manager", "CreateVM", "'work'", "'zeros'",
+                      "{'start': <false>, 'memory_mib': <@t 0>, 'vcpus': <@u 0>}")
+    check(ok, f"zero overrides take the persona's values: {out}")
     check_eq(s.vmctl_json("show", "zeros")["MemoryMiB"], 512, "persona memory")
 
-    # Calls on VMs in the wrong state.
+    # Calls on VMs in the wrong state, and on VMs that do not exist.
     p = s.vm_path("existing")
-    for method, fragment in [("Pause", "only a running VM"), ("Resume", "only a paused VM")]:
-        expect_error(s, E + "InvalidState", fragment, method, path=p, interface="org.vmmd1.VM")
-    expect_error(s, E + "InvalidState", "not running", "Stop", "b", "false", path=p, interface="org.vmmd1.VM")
-    expect_error(s, E + "NoSuchVM", "No VM named \"ghost\"", "GetVM", "s", "ghost")
-    expect_error(s, E + "NoSuchVM", "No VM named", "SwitchTo", "s", "ghost")
-    expect_error(s, E + "InvalidState", "only a starting, running or paused", "SwitchTo", "s", "existing")
+    vm = dict(path=p, interface="org.vmmd1.VM")
+    expect_error(s, E + "InvalidState", "only a running VM", "Pause", **vm)
+    expect_error(s, E + "InvalidState", "only a paused VM", "Resume", **vm)
+    expect_error(s, E + "InvalidState", "not running", "Stop", "false", **vm)
+    expect_error(s, E + "NoSuchVM", "No VM named \"ghost\"", "GetVM", "'ghost'")
+    expect_error(s, E + "NoSuchVM", "No VM named", "SwitchTo", "'ghost'")
+    expect_error(s, E + "InvalidState", "only a starting, running or paused", "SwitchTo", "'existing'")
+    expect_error(s, "org.freedesktop.DBus.Error.UnknownObject", "", "Start", path="/org/vmmd1/vm/ghost",
+                 interface="org.vmmd1.VM")
 
 
 def test_vmctl_rejects_bad_names_locally(s):
@@ -96,8 +107,8 @@ def test_bad_persona_files(s):
     bad = Session("bad-persona", policy_dir=policy)
     try:
         bad.start_vmmd()
-        ok, err = bad.manager_call("CreateVM", "ssa{sv}", "broken", "", 0)
-        check(not ok and "NoSuchPersona" in err, f"a broken persona is not created: {err}")
+        ok, err = bad.gdbus("/org/vmmd1", "org.vmmd1.Manager", "CreateVM", "'broken'", "''", "@a{sv} {}")
+        check(not ok and E + "NoSuchPersona" in err, f"a broken persona is not created: {err}")
         check("broken.yaml:6" in err and "colour" in err, f"the error names file, line and key: {err!r}")
         check(bad.vmmd_alive(), "vmmd keeps running with a bad persona file")
     finally:

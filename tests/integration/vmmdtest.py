@@ -206,6 +206,14 @@ class Session:
             return False, p.stderr.strip()
         return True, json.loads(p.stdout)["data"] if p.stdout.strip() else None
 
+    def gdbus(self, path, interface, method, *args):
+        """Calls a method with gdbus, whose errors carry the D-Bus error name; args in GVariant text.
+        Returns (ok, stdout or stderr)."""
+        p = subprocess.run(["gdbus", "call", "--session", "--dest", "org.vmmd1", "--object-path", path,
+                            "--method", f"{interface}.{method}", "--", *args],
+                           env=self.env, capture_output=True, text=True, timeout=120)
+        return p.returncode == 0, (p.stdout if p.returncode == 0 else p.stderr).strip()
+
     def manager_call(self, method, signature="", *args):
         return self.call("/org/vmmd1", "org.vmmd1.Manager", method, signature, *args)
 
