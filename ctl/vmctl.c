@@ -100,7 +100,7 @@ static int acquire_bus(sd_bus **ret) {
         sd_bus *bus;
         int r;
 
-        r = bus_connect(arg_user, &bus);
+        r = bus_connect(false, &bus);
         if (r < 0) {
                 log_error_errno(r, "Failed to connect to the %s bus: %m", arg_user ? "user" : "system");
                 return VMCTL_EXIT_UNREACHABLE;
@@ -830,7 +830,7 @@ static void print_help(void) {
                                 break;
                         }
         print_exit_statuses(all);
-        printf("\nWithout a command, vmctl lists the VMs. Global options may also follow the command.\n"
+        printf("\nWithout a command, vmctl lists the VMs. Options may follow the command.\n"
                "See 'vmctl COMMAND --help' for what a command does, waits for and exits with.\n");
 }
 

@@ -347,7 +347,8 @@ static int socket_pair_listen(const char *path, int *ret_listen, int *ret_conn) 
 static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         VM *vm = userdata;
         _cleanup_free_ char *how = NULL, *tail = NULL, *log_path = NULL, *reason = NULL;
-        bool clean = si->si_code == CLD_EXITED && si->si_status == 0;
+        /* A VMM that was asked to stop is stopped however it ended (Stop(force=true) kills it). */
+        bool clean = (si->si_code == CLD_EXITED && si->si_status == 0) || vm->state == VM_STOPPING;
 
         (void) describe_exit(si->si_code, si->si_status, &how);
         log_vm_info(vm->name, "QEMU of %s (pid %d) %s.", vm->name, (int) vm->pid, strna(how));

@@ -90,7 +90,8 @@ class Session:
         with open(conf, "w") as f:
             f.write(BUS_CONFIG.format(path=sock))
         self.bus = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork", "--print-address=1"],
-                                    stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                                    stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                    stderr=open(os.path.join(self.tmp, "bus.log"), "w"))
         self.address = self.bus.stdout.readline().strip()
         check(self.address.startswith("unix:"), f"dbus-daemon printed no address ({self.address!r})")
 
