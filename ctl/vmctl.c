@@ -100,7 +100,7 @@ static int acquire_bus(sd_bus **ret) {
         sd_bus *bus;
         int r;
 
-        r = bus_connect(false, &bus);
+        r = bus_connect(arg_user, &bus);
         if (r < 0) {
                 log_error_errno(r, "Failed to connect to the %s bus: %m", arg_user ? "user" : "system");
                 return VMCTL_EXIT_UNREACHABLE;

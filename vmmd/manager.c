@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Manager: directories, personas, images, host probe, store, restored VMs, orderly exit. */
+#include <cap-ng.h>
 #include <dirent.h>
 #include <systemd/sd-daemon.h>
 
@@ -333,6 +334,15 @@ int manager_startup(Manager *m) {
         r = manager_probe_host(m);
         if (r < 0)
                 return r;
+        /* The probe was the last thing that could use a capability (CAP_SYSLOG for the kernel log).
+         * vmmd's files and /dev/kvm belong to its own uid; its VMMs are its children. */
+        if (geteuid() == 0) {
+                capng_clear(CAPNG_SELECT_BOTH);
+                if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+                        log_warning("Failed to drop capabilities, continuing with them.");
+                else
+                        log_debug("Dropped all capabilities.");
+        }
         if (asprintf(&db, "%s/vmmd.db", m->config.state_dir) < 0)
                 return log_oom();
         r = store_open(db, &m->store, &error);

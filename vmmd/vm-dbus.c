@@ -55,6 +55,8 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         r = vm_start(vm, m, &msg);
         if (r < 0)
                 return reply_errno(error, r, msg, vm, "start");
+        if (r > 0)
+                return sd_bus_reply_method_return(m, NULL);
         return 1; /* answered when the VMM runs */
 }
 

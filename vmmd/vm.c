@@ -575,6 +575,9 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
         Image *image;
         int r;
 
+        /* Like systemctl start: starting what runs (or is on its way) is a success. */
+        if (IN_SET(vm->state, VM_STARTING, VM_RUNNING) && !vm->destroying)
+                return 1; /* the caller answers at once */
         if (!IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED) || vm->destroying) {
                 if (ret_error)
                         (void) asprintf(ret_error, "VM \"%s\" is %s; only a created, stopped or failed VM can start",

@@ -90,8 +90,9 @@ VM *vm_free(VM *vm);
 /* Persists the VM's current record (insert on first save). */
 int vm_save(VM *vm, bool insert);
 
-/* Lifecycle. Each returns -EBUSY/-ESTALE-free errnos: -EINVAL wrong state, else failures to act.
- * 'reply', when not NULL, is answered later through vm_dbus_complete(). */
+/* Lifecycle. -EINVAL: not possible in the VM's state; -EBUSY: the same request is in progress; other
+ * errnos: failures to act. 'reply', when not NULL, is answered later through vm_complete_pending(), except
+ * when vm_start() returns 1: the VM already runs or is starting, and the caller answers at once. */
 int vm_start(VM *vm, sd_bus_message *reply, char **ret_error);
 int vm_stop(VM *vm, bool force);
 int vm_pause(VM *vm, bool pause, sd_bus_message *reply);
