@@ -23,6 +23,7 @@ typedef enum VerbOption {
         VERB_OPTION_VCPUS = 1 << 1,
         VERB_OPTION_NO_START = 1 << 2,
         VERB_OPTION_FORCE = 1 << 3,
+        VERB_OPTION_CREATE_FROM = 1 << 4,
 } VerbOption;
 
 static bool arg_user = false;
@@ -34,6 +35,7 @@ static uint64_t arg_memory_mib = 0; /* 0: the persona's */
 static uint32_t arg_vcpus = 0;      /* 0: the persona's */
 static bool arg_start = true;
 static bool arg_force = false;
+static const char *arg_create_from = NULL; /* start: the persona to create a missing VM from */
 static VerbOption arg_verb_options = 0; /* the verb options given */
 
 typedef struct Verb {
@@ -57,6 +59,7 @@ static const struct {
         { VERB_OPTION_VCPUS, "--vcpus N", "Virtual CPUs, instead of the persona's" },
         { VERB_OPTION_NO_START, "--no-start", "Only create the VM, do not start it" },
         { VERB_OPTION_FORCE, "--force", "End the VMM at once, no guest shutdown" },
+        { VERB_OPTION_CREATE_FROM, "--create-from PERSONA", "Create the VM from PERSONA if it does not exist" },
 };
 
 static const char *const global_option_help[][2] = {
@@ -147,6 +150,8 @@ static const VMOperation vm_operations[] = {
         { "destroy", "Destroy", BUS_LONG_CALL_USEC, &wait_removed },
 };
 
+static int verb_create(int argc, char *argv[]);
+
 /* Runs op on the VM called name and, unless --no-wait, waits for its outcome. Returns an exit status. */
 static int vm_operation_run(const VMOperation *op, sd_bus *bus, VMWait *w, const char *name) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -154,6 +159,11 @@ static int vm_operation_run(const VMOperation *op, sd_bus *bus, VMWait *w, const
         int r;
 
         r = bus_get_vm_path(bus, name, &error, &path);
+        if (r < 0 && arg_create_from && sd_bus_error_has_name(&error, VMMD_ERROR_NO_SUCH_VM)) {
+                /* start --create-from: a personal VM is made on its first boot (vmm-persona@.service). */
+                char *create_argv[] = { (char *) "create", (char *) arg_create_from, (char *) name, NULL };
+                return verb_create(3, create_argv);
+        }
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to %s VM %s", op->verb, name);
 
@@ -721,11 +731,14 @@ static const Verb verbs[] = {
           "state; with --json an object with name, path and state. A VM that\n"
           "fails while starting stays, \"failed\", until it is destroyed.",
           verb_create },
-        { "start", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
+        { "start", "NAME", 1, 1, VERB_OPTION_CREATE_FROM, EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Start a VM and wait until it runs",
           "Start the VM NAME. Waits until its guest agent reports ready (State\n"
           "\"running\"), showing progress on a terminal; with --no-wait returns\n"
-          "once its VMM process runs (\"starting\").",
+          "once its VMM process runs (\"starting\"). Starting a VM that runs or\n"
+          "is starting succeeds. With --create-from PERSONA, a VM NAME that does\n"
+          "not exist yet is created from PERSONA and started (what\n"
+          "vmm-persona@.service does at boot).",
           verb_vm_operation },
         { "stop", "NAME", 1, 1, VERB_OPTION_FORCE, EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Shut a VM down and wait until it stopped",
@@ -897,6 +910,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 ARG_VCPUS,
                 ARG_NO_START,
                 ARG_FORCE,
+                ARG_CREATE_FROM,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -911,6 +925,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 { "vcpus", required_argument, NULL, ARG_VCPUS },
                 { "no-start", no_argument, NULL, ARG_NO_START },
                 { "force", no_argument, NULL, ARG_FORCE },
+                { "create-from", required_argument, NULL, ARG_CREATE_FROM },
                 {}
         };
         bool help = false;
@@ -971,6 +986,15 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 case ARG_FORCE:
                         arg_force = true;
                         arg_verb_options |= VERB_OPTION_FORCE;
+                        break;
+                case ARG_CREATE_FROM:
+                        if (vm_name_invalid_reason(optarg)) {
+                                log_error("Invalid --create-from \"%s\": persona name %s.", optarg,
+                                          vm_name_invalid_reason(optarg));
+                                return -VMCTL_EXIT_USAGE;
+                        }
+                        arg_create_from = optarg;
+                        arg_verb_options |= VERB_OPTION_CREATE_FROM;
                         break;
                 case '?':
                         /* getopt_long() said what is wrong. */

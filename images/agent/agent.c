@@ -46,10 +46,16 @@ static int write_all(int fd, const char *buf, size_t n) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                /* Someone handed us a non-blocking fd: wait like a blocking write would. */
                                 struct pollfd p = { .fd = fd, .events = POLLOUT };
-                                if (poll(&p, 1, -1) < 0 && errno != EINTR)
+
+                                if (poll(&p, 1, -1) < 0) {
+                                        if (errno == EINTR)
+                                                continue;
                                         return -errno;
+                                }
+                                /* A virtio-serial port whose host end closed: the answer is stale. */
+                                if ((p.revents & POLLHUP) && !(p.revents & POLLOUT))
+                                        return -ECONNRESET;
                                 continue;
                         }
                         return -errno;
@@ -60,8 +66,7 @@ static int write_all(int fd, const char *buf, size_t n) {
         return 0;
 }
 
-/* On a virtio-serial port this blocks while the host side is not connected (the kernel reports EPOLLHUP
- * then and holds writers until the host opens its end), so a reply never gets lost in between. */
+/* Returns -ECONNRESET when a virtio-serial port's host end closed meanwhile (see write_all()). */
 static int send_line(int fd, const char *fmt, ...) _printf_(2, 3);
 static int send_line(int fd, const char *fmt, ...) {
         char buf[LINE_MAX_BYTES + 1];
@@ -167,7 +172,9 @@ static int handle_line(int fd, char *line) {
         return send_line(fd, "ERR unknown command '%s'", cmd);
 }
 
-/* Reads and answers lines until the host hangs up or asks to power off. */
+/* Reads and answers lines until the host hangs up or asks to power off. A virtio-serial port's fd is
+ * non-blocking here: a blocked write would go on once a new host connects, and the agent would never
+ * notice the hangup in between (and never greet the new host). */
 static int serve(int fd, ServeResult *ret) {
         char line[LINE_MAX_BYTES];
         size_t len = 0;
@@ -189,10 +196,8 @@ static int serve(int fd, ServeResult *ret) {
                         }
                         return -errno;
                 }
-                if (k == 0) {
-                        *ret = SERVE_HANGUP;
-                        return 0;
-                }
+                if (k == 0) /* virtio-serial: the host end is closed and nothing is left to read */
+                        goto hangup;
 
                 for (ssize_t i = 0; i < k; i++) {
                         char c = buf[i];
@@ -207,6 +212,8 @@ static int serve(int fd, ServeResult *ret) {
                                 line[len] = '\0';
                                 len = 0;
                                 r = handle_line(fd, line);
+                                if (r == -ECONNRESET)
+                                        goto hangup;
                                 if (r < 0)
                                         return r;
                                 if (r > 0) {
@@ -222,6 +229,8 @@ static int serve(int fd, ServeResult *ret) {
                         if (len >= LINE_MAX_BYTES - 1) {
                                 /* Answer at once, then drop the rest up to the next "\n". */
                                 r = send_line(fd, "ERR line too long");
+                                if (r == -ECONNRESET)
+                                        goto hangup;
                                 if (r < 0)
                                         return r;
                                 discarding = true;
@@ -231,6 +240,10 @@ static int serve(int fd, ServeResult *ret) {
                         line[len++] = c;
                 }
         }
+
+hangup:
+        *ret = SERVE_HANGUP;
+        return 0;
 }
 
 /* Opens the port named PORT_NAME if it exists: 1 with the fd, 0 if it is not there (yet). */
@@ -311,6 +324,37 @@ static int port_open(int *ret_fd) {
                         for (char buf[4096]; recv(nl, buf, sizeof buf, 0) > 0;)
                                 ;
         }
+}
+
+/* Sends READY. On a virtio-serial port, first drops what a previous host left unread (drain), then waits
+ * for a host: a blocking write to a port whose host end is closed sleeps until a host opens it. */
+static int greet(int fd, bool virtio, bool drain) {
+        int r;
+
+        if (!virtio)
+                return send_line(fd, "READY " AGENT_VERSION);
+
+        r = fd_nonblock(fd, true);
+        if (r < 0)
+                return r;
+        while (drain) {
+                char buf[1024];
+                ssize_t k = read(fd, buf, sizeof buf);
+
+                if (k > 0 || (k < 0 && errno == EINTR))
+                        continue;
+                if (k < 0 && errno != EAGAIN)
+                        return -errno;
+                break; /* EOF: no host and nothing left; EAGAIN: a new host, nothing sent yet */
+        }
+
+        r = fd_nonblock(fd, false);
+        if (r < 0)
+                return r;
+        r = send_line(fd, "READY " AGENT_VERSION);
+        if (r < 0)
+                return r;
+        return fd_nonblock(fd, true);
 }
 
 static void help(void) {
@@ -409,9 +453,8 @@ int main(int argc, char *argv[]) {
                 }
         }
 
-        for (;;) {
-                /* On a virtio-serial port this waits for the host to connect, also after a hangup. */
-                r = send_line(fd, "READY " AGENT_VERSION);
+        for (bool first = true;; first = false) {
+                r = greet(fd, virtio, !first);
                 if (r < 0)
                         break;
                 r = serve(fd, &result);

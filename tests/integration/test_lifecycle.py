@@ -75,6 +75,19 @@ def test_create_without_start(s):
     check_eq(s.files(), [], "files left after destroying a never-started VM")
 
 
+def test_start_create_from(s):
+    # What vmm-persona@work.service runs at boot: the first time it creates the VM.
+    s.vmctl_ok("start", "--create-from=work", "work")
+    show = s.vmctl_json("show", "work")
+    check_eq((show["State"], show["Persona"]), ("running", "work"), "created and started")
+    # Again, while it runs: a success that changes nothing (like systemctl start).
+    s.vmctl_ok("start", "--create-from=work", "work")
+    check_eq(s.vmctl_json("show", "work")["Leader"], show["Leader"], "the same VMM still runs")
+    p = s.vmctl("start", "--create-from=nope", "other")
+    check_eq(p.returncode, 3, f"an unknown persona is not found: {p.stderr!r}")
+    s.vmctl_ok("destroy", "work")
+
+
 if __name__ == "__main__":
     sys.exit(run([test_throwaway_runs_and_vanishes, test_persistent_vm_survives_stop_and_restart,
-                  test_create_without_start]))
+                  test_create_without_start, test_start_create_from]))
