@@ -110,6 +110,31 @@ int spawn(char * const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pi
         return 0;
 }
 
+int spawn_watched(sd_event *e, char * const *argv, const SpawnOptions *o, sd_event_child_handler_t cb,
+                  void *userdata, sd_event_source **ret_source, pid_t *ret_pid) {
+        _cleanup_close_ int pidfd = -EBADF;
+        sd_event_source *source;
+        pid_t pid;
+        int r;
+
+        r = spawn(argv, o, &pid, &pidfd);
+        if (r < 0)
+                return r;
+        r = sd_event_add_child_pidfd(e, &source, pidfd, WEXITED, cb, userdata);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        (void) sd_event_source_set_child_pidfd_own(source, true);
+        (void) sd_event_source_set_child_process_own(source, true);
+        (void) sd_event_source_set_description(source, argv[0]);
+        TAKE_FD(pidfd);
+        *ret_source = source;
+        *ret_pid = pid;
+        return 0;
+}
+
 int describe_exit(int code, int status, char **ret) {
         int r;
 

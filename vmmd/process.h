@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <systemd/sd-event.h>
 
 #include "util.h"
 
@@ -17,6 +18,11 @@ typedef struct SpawnOptions {
 /* Forks and execs argv[0] (searched in $PATH). Returns the child's pid and a pidfd. The exec is checked:
  * a missing binary is reported here as -ENOENT, not as a child that exits 127. */
 int spawn(char * const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd);
+
+/* spawn(), then an sd-event child source on its pidfd that owns the process: unref'ing the source kills
+ * the child, so nothing outlives its owner by accident. */
+int spawn_watched(sd_event *e, char * const *argv, const SpawnOptions *o, sd_event_child_handler_t cb,
+                  void *userdata, sd_event_source **ret_source, pid_t *ret_pid);
 
 /* "exited with status 1", "was killed by signal 9 (KILL)" */
 int describe_exit(int code, int status, char **ret);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* VM lifecycle: disk overlay, VMM process, QMP and guest agent, stop escalation, destroy. */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -399,7 +401,7 @@ static void vm_on_exit_finish(VM *vm) {
 
 static int vm_spawn_vmm(VM *vm) {
         _cleanup_close_ int qmp_listen = -EBADF, qmp_conn = -EBADF, agent_listen = -EBADF, agent_conn = -EBADF,
-                            log_fd = -EBADF, pidfd = -EBADF;
+                            log_fd = -EBADF;
         _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL, *console_path = NULL, *log_path = NULL,
                             *image_error = NULL;
         _cleanup_strv_free_ char **argv = NULL;
@@ -446,27 +448,16 @@ static int vm_spawn_vmm(VM *vm) {
         if (log_fd < 0)
                 return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
 
-        r = spawn(argv,
-                  &(SpawnOptions) {
-                          .fds = (const int[]) { qmp_listen, agent_listen },
-                          .n_fds = 2,
-                          .output_fd = log_fd,
-                          .drop_privileges = true,
-                  },
-                  &pid, &pidfd);
+        r = spawn_watched(m->event, argv,
+                          &(SpawnOptions) {
+                                  .fds = (const int[]) { qmp_listen, agent_listen },
+                                  .n_fds = 2,
+                                  .output_fd = log_fd,
+                                  .drop_privileges = true,
+                          },
+                          on_vmm_exit, vm, &vm->child_source, &pid);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
-
-        r = sd_event_add_child_pidfd(m->event, &vm->child_source, pidfd, WEXITED, on_vmm_exit, vm);
-        if (r < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return log_vm_error_errno(vm->name, r, "Failed to watch QEMU: %m");
-        }
-        (void) sd_event_source_set_child_pidfd_own(vm->child_source, true);
-        (void) sd_event_source_set_child_process_own(vm->child_source, true);
-        (void) sd_event_source_set_description(vm->child_source, "vmm");
-        TAKE_FD(pidfd);
         vm->pid = pid;
         vm->guest_shutdown = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
@@ -529,7 +520,7 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 /* Creates the qcow2 overlay on the image's disk with qemu-img, asynchronously. */
 static int vm_spawn_overlay(VM *vm, const Image *image) {
         _cleanup_free_ char *log_path = NULL, *backing = NULL, *dir = NULL;
-        _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF;
+        _cleanup_close_ int log_fd = -EBADF;
         Manager *m = vm->manager;
         char *slash;
         pid_t pid;
@@ -554,18 +545,10 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
 
         char *argv[] = { m->config.qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2",
                          (char *) "-F", image->disk_format, (char *) "-b", backing, vm->disk_path, NULL };
-        r = spawn(argv, &(SpawnOptions) { .output_fd = log_fd, .drop_privileges = true }, &pid, &pidfd);
+        r = spawn_watched(m->event, argv, &(SpawnOptions) { .output_fd = log_fd, .drop_privileges = true },
+                          on_helper_exit, vm, &vm->helper_source, &pid);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu_img);
-        r = sd_event_add_child_pidfd(m->event, &vm->helper_source, pidfd, WEXITED, on_helper_exit, vm);
-        if (r < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return log_vm_error_errno(vm->name, r, "Failed to watch qemu-img: %m");
-        }
-        (void) sd_event_source_set_child_pidfd_own(vm->helper_source, true);
-        (void) sd_event_source_set_child_process_own(vm->helper_source, true);
-        TAKE_FD(pidfd);
         vm->helper_pid = pid;
         return 0;
 }
@@ -759,9 +742,14 @@ static bool pid_is_our_vmm(pid_t pid, const char *name) {
 
 int vm_reconcile_after_restart(VM *vm) {
         if (vm->pid > 0 && pid_is_our_vmm(vm->pid, vm->name)) {
-                log_vm_notice(vm->name, "Stopping QEMU of %s (pid %d) left from an earlier vmmd.", vm->name,
+                _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, vm->pid, 0);
+
+                log_vm_notice(vm->name, "Ending QEMU of %s (pid %d) left from an earlier vmmd.", vm->name,
                               (int) vm->pid);
-                (void) kill(vm->pid, SIGKILL);
+                /* Startup, before READY=1: waiting here (bounded) keeps the order simple: the old VMM is
+                 * gone before anyone can start the VM again. */
+                if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) >= 0)
+                        (void) poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 5000);
         }
         vm->pid = 0;
         (void) rm_rf(vm->runtime_dir);

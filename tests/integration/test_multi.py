@@ -69,5 +69,27 @@ def test_killed_vmm_turns_failed(s):
     check_eq(s.files(), [], "nothing left after destroying")
 
 
+def test_vmmd_crash_leaves_consistent_state(s):
+    s.vmctl_ok("create", "work", "w")
+    t = s.vmctl_json("create", "throwaway")["name"]
+    leaders = [s.vmctl_json("show", n)["Leader"] for n in ("w", t)]
+
+    # SIGKILL: no chance to clean up. The QEMUs outlive it.
+    s.kill_vmmd()
+    check(all(pid_alive(p) for p in leaders), "VMMs survive vmmd's death")
+
+    s.start_vmmd()
+    # The new vmmd ends the VMMs it cannot control, removes the throwaway, keeps the persistent record.
+    check(not any(pid_alive(p) for p in leaders), "stale VMMs are ended at startup")
+    check_eq(s.vm_names(), ["w"], "VMs after the restart")
+    show = s.vmctl_json("show", "w")
+    check_eq(show["State"], "failed", "a VM that ran when vmmd died")
+    check("vmmd stopped" in show["FailureReason"], f"FailureReason: {show['FailureReason']!r}")
+    check(not any(t in f for f in s.files()), f"nothing of the throwaway is left: {s.files()}")
+    s.vmctl_ok("start", "w")
+    check_eq(s.vm_state("w"), "running", "the persistent VM starts again, its disk intact")
+    s.vmctl_ok("destroy", "w")
+
+
 if __name__ == "__main__":
-    sys.exit(run([test_two_vms_at_once, test_killed_vmm_turns_failed]))
+    sys.exit(run([test_two_vms_at_once, test_killed_vmm_turns_failed, test_vmmd_crash_leaves_consistent_state]))
