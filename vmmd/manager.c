@@ -252,6 +252,21 @@ int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_erro
         return 0;
 }
 
+/* Hashing an image takes a while (0.3 s for the reference image); do it before READY=1, so the event loop
+ * later only stat()s files that did not change. */
+static void manager_verify_images(Manager *m) {
+        for (size_t i = 0; i < m->n_personas; i++) {
+                _cleanup_free_ char *error = NULL;
+                Image *image;
+                int r;
+
+                r = manager_get_image(m, m->personas[i]->image, &image, &error);
+                if (r < 0)
+                        log_warning_errno(r, "Image \"%s\" of persona \"%s\" is not usable: %s", m->personas[i]->image,
+                                          m->personas[i]->name, error ?: strerror(-r));
+        }
+}
+
 static int manager_probe_host(Manager *m) {
         int r;
 
@@ -348,7 +363,11 @@ int manager_startup(Manager *m) {
         r = store_open(db, &m->store, &error);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the state database '%s': %s", db, error ?: strerror(-r));
-        return manager_restore_vms(m);
+        r = manager_restore_vms(m);
+        if (r < 0)
+                return r;
+        manager_verify_images(m);
+        return 0;
 }
 
 void manager_set_foreground(Manager *m, const char *name) {

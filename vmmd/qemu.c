@@ -3,7 +3,7 @@
 #include "qemu.h"
 
 const char *qemu_cpu_model(const char *accel) {
-        return streq(accel, "kvm") ? "host" : "max,pauth=off";
+        return streq(accel, "kvm") ? "host" : "cortex-a72";
 }
 
 char *qemu_escape_option(const char *s) {
