@@ -53,7 +53,7 @@ stderr_one_line() {
         grep -q '^vmctl: ' "$tmp/err" || fail "stderr does not start with 'vmctl: '"
 }
 
-VERBS='list show create start stop pause resume destroy wait switch personas host help'
+VERBS='list show create start stop pause resume reboot destroy wait switch personas host help'
 
 # --help names every command, every global option and every exit status.
 if expect 0 --help; then

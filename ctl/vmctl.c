@@ -147,6 +147,7 @@ static const VMOperation vm_operations[] = {
         { "stop", "Stop", 0, &wait_stopped, true },
         { "pause", "Pause", 0, &wait_paused },
         { "resume", "Resume", 0, &wait_running },
+        { "reboot", "Reboot", 0, &wait_running },
         { "destroy", "Destroy", BUS_LONG_CALL_USEC, &wait_removed },
 };
 
@@ -755,6 +756,12 @@ static const Verb verbs[] = {
           "Resume a paused VM",
           "Resume the paused VM NAME. Waits until its State is \"running\" (unless\n"
           "--no-wait).",
+          verb_vm_operation },
+        { "reboot", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+          "Reboot a running VM",
+          "Reboot the guest of the running VM NAME (through its agent, else a\n"
+          "reset). Waits until it runs again (unless --no-wait). A guest that\n"
+          "reboots more than 5 times within 60 s is failed.",
           verb_vm_operation },
         { "destroy", "NAME...", 1, UINT_MAX, 0, EXITS_BUS | EXITS_VM | EXIT_BIT(VMCTL_EXIT_TIMEOUT),
           "Power VMs off and delete them with all their data",

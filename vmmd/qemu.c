@@ -62,6 +62,8 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         ADDF("%" PRIu32, c->vcpus);
         ADD("-m");
         ADDF("%" PRIu64 "M", c->memory_mib);
+        /* A reset ends QEMU; vmmd starts a fresh one (and notices reboot loops). */
+        ADD("-no-reboot");
         ADD("-nodefaults");
         ADD("-no-user-config");
         ADD("-display");

@@ -97,6 +97,19 @@ static int method_resume(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return pause_or_resume(m, userdata, false, error);
 }
 
+static int method_reboot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        VM *vm = userdata;
+        int r;
+
+        r = vm_reboot(vm);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "VM \"%s\" is %s; only a running VM can reboot",
+                                         vm->name, vm_state_to_string(vm->state));
+        if (r < 0)
+                return reply_errno(error, r, NULL, vm, "reboot");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         VM *vm = userdata;
         int r;
@@ -154,6 +167,7 @@ const sd_bus_vtable vm_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Pause", NULL, NULL, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Resume", NULL, NULL, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Reboot", NULL, NULL, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Destroy", NULL, NULL, method_destroy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Snapshot", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", name),
                                 method_snapshot_unsupported, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -253,12 +253,16 @@ static void on_qmp_ready(QmpClient *c, void *userdata) {
 
 static void on_qmp_event(QmpClient *c, const char *event, json_object *data, void *userdata) {
         VM *vm = userdata;
-        json_object *guest;
+        json_object *reason;
 
         log_vm_debug(vm->name, "QMP event %s", event);
-        if (streq(event, "SHUTDOWN") && data && json_object_object_get_ex(data, "guest", &guest) &&
-            json_object_get_boolean(guest))
-                vm->guest_shutdown = true;
+        /* With -no-reboot a reset ends QEMU too; the reason tells a reboot from a power-off. */
+        if (streq(event, "SHUTDOWN") && data && json_object_object_get_ex(data, "reason", &reason) &&
+            json_object_is_type(reason, json_type_string)) {
+                const char *r = json_object_get_string(reason);
+
+                vm->reset_requested = streq(r, "guest-reset") || streq(r, "host-qmp-system-reset");
+        }
 }
 
 static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void *userdata) {
@@ -374,6 +378,37 @@ static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
         return 0;
 }
 
+#define REBOOT_WINDOW_USEC (60 * USEC_PER_SEC)
+#define REBOOTS_PER_WINDOW_MAX 5
+
+static int vm_spawn_vmm(VM *vm);
+
+/* The guest rebooted: QEMU ran with -no-reboot, so a fresh one boots it again. A guest that reboots
+ * again and again (a kernel panic with panic=-1 does) is failed instead, so it cannot spin forever. */
+static void vm_restart_after_reset(VM *vm) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        if (now - vm->reboot_window_usec > REBOOT_WINDOW_USEC) {
+                vm->reboot_window_usec = now;
+                vm->reboots_in_window = 0;
+        }
+        if (++vm->reboots_in_window > REBOOTS_PER_WINDOW_MAX) {
+                (void) asprintf(&vm->pending_failure, "the guest rebooted more than %d times within %" PRIu64 " s",
+                                REBOOTS_PER_WINDOW_MAX, REBOOT_WINDOW_USEC / USEC_PER_SEC);
+                vm_on_exit_finish(vm);
+                return;
+        }
+        log_vm_info(vm->name, "Guest of %s rebooted, starting it again.", vm->name);
+        vm_set_state(vm, VM_STARTING, NULL);
+        r = vm_spawn_vmm(vm);
+        if (r < 0 && !vm_is_active(vm)) {
+                if (!vm->pending_failure)
+                        (void) asprintf(&vm->pending_failure, "Failed to restart the VMM: %s", strerror(-r));
+                vm_on_exit_finish(vm);
+        }
+}
+
 /* The VMM or the helper is gone: settle the state, answer whoever waits, and remove throwaways. */
 static void vm_on_exit_finish(VM *vm) {
         _cleanup_free_ char *failure = TAKE_PTR(vm->pending_failure);
@@ -386,6 +421,10 @@ static void vm_on_exit_finish(VM *vm) {
 
         if (vm->destroying) {
                 (void) vm_destroy(vm, NULL);
+                return;
+        }
+        if (!failure && vm->reset_requested && vm->state != VM_STOPPING && !vm->manager->exiting) {
+                vm_restart_after_reset(vm);
                 return;
         }
         vm_complete_pending(vm, PENDING_START, VMMD_ERROR_FAILED, failure ?: "The VM stopped while starting");
@@ -459,7 +498,7 @@ static int vm_spawn_vmm(VM *vm) {
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
         vm->pid = pid;
-        vm->guest_shutdown = false;
+        vm->reset_requested = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
 
         /* From here on, failures kill the running VMM and end up in on_vmm_exit(). */
@@ -684,6 +723,32 @@ int vm_pause(VM *vm, bool pause, sd_bus_message *reply) {
                 return r;
         vm->pending[PENDING_PAUSE] = sd_bus_message_ref(reply);
         return 0;
+}
+
+static void on_reset_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
+                           void *userdata) {
+        VM *vm = userdata;
+
+        if (error_class)
+                log_vm_warning_errno(vm->name, 0, "QEMU refused to reset %s: %s", vm->name, strna(error_desc));
+}
+
+int vm_reboot(VM *vm) {
+        int r;
+
+        if (vm->state != VM_RUNNING || vm->destroying || !vm->child_source)
+                return -EINVAL;
+        if (agent_client_is_ready(vm->agent))
+                r = agent_client_send(vm->agent, "REBOOT");
+        else if (vm->qmp)
+                r = qmp_send(vm->qmp, "system_reset", NULL, on_reset_reply, vm);
+        else
+                r = -ENOTCONN;
+        if (r < 0)
+                return r;
+        /* Counted like a guest's own reboot; the boot timeout covers a guest that never comes back. */
+        vm_set_state(vm, VM_STARTING, NULL);
+        return vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
 }
 
 int vm_destroy(VM *vm, sd_bus_message *reply) {

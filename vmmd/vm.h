@@ -70,7 +70,9 @@ struct VM {
         AgentClient *agent;
         sd_event_source *timer; /* boot timeout, or the next stop escalation */
         StopStage stop_stage;
-        bool guest_shutdown; /* QEMU reported a SHUTDOWN the guest asked for */
+        bool reset_requested; /* QEMU (with -no-reboot) ends because of a reset: start it again */
+        uint64_t reboot_window_usec; /* when the current window of counted reboots began */
+        unsigned reboots_in_window;
         char *pending_failure; /* why we are killing the VMM, becomes FailureReason */
 
         /* While qemu-img creates the disk overlay. */
@@ -96,6 +98,8 @@ int vm_save(VM *vm, bool insert);
 int vm_start(VM *vm, sd_bus_message *reply, char **ret_error);
 int vm_stop(VM *vm, bool force);
 int vm_pause(VM *vm, bool pause, sd_bus_message *reply);
+/* The guest reboots: through its agent, else a reset. The VM is "starting" until the agent is back. */
+int vm_reboot(VM *vm);
 int vm_destroy(VM *vm, sd_bus_message *reply);
 
 bool vm_is_active(const VM *vm); /* a VMM process or a helper runs */

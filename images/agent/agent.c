@@ -31,6 +31,7 @@
 typedef enum ServeResult {
         SERVE_HANGUP,   /* the host side closed the port */
         SERVE_POWEROFF, /* POWEROFF was answered */
+        SERVE_REBOOT,   /* REBOOT was answered */
 } ServeResult;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
@@ -134,7 +135,7 @@ static void remount_block_devices_ro(void) {
         endmntent(f);
 }
 
-/* Answers one line (without its "\n"). Returns 1 after POWEROFF was acknowledged. */
+/* Answers one line (without its "\n"). Returns 1 after POWEROFF, 2 after REBOOT was acknowledged. */
 static int handle_line(int fd, char *line) {
         char cmd[65];
         const char *arg;
@@ -153,15 +154,16 @@ static int handle_line(int fd, char *line) {
                 return arg ? send_line(fd, "PONG %s", arg) : send_line(fd, "PONG");
         if (streq(line, "MEMINFO"))
                 return reply_meminfo(fd);
-        if (streq(line, "POWEROFF")) {
+        if (streq(line, "POWEROFF") || streq(line, "REBOOT")) {
+                bool poweroff = line[0] == 'P';
                 int r;
 
                 /* Sync first, so that "OK" means the data disk is safe. */
                 sync();
                 if (arg_poweroff)
                         remount_block_devices_ro();
-                r = send_line(fd, "OK POWEROFF");
-                return r < 0 ? r : 1;
+                r = send_line(fd, poweroff ? "OK POWEROFF" : "OK REBOOT");
+                return r < 0 ? r : poweroff ? 1 : 2;
         }
 
         /* Echo a bounded, printable form of the command word only. */
@@ -217,7 +219,7 @@ static int serve(int fd, ServeResult *ret) {
                                 if (r < 0)
                                         return r;
                                 if (r > 0) {
-                                        *ret = SERVE_POWEROFF;
+                                        *ret = r == 1 ? SERVE_POWEROFF : SERVE_REBOOT;
                                         return 0;
                                 }
                                 continue;
@@ -362,7 +364,7 @@ static void help(void) {
                "Answers vmmd's line protocol on the virtio-serial port " PORT_NAME ".\n\n"
                "  --port PATH     use PATH (socket, fifo, pty...) instead of searching sysfs\n"
                "  --fd N          use the open file descriptor N\n"
-               "  --no-poweroff   answer POWEROFF, then exit 0 instead of powering off\n"
+               "  --no-poweroff   answer POWEROFF or REBOOT, then exit 0 instead of doing it\n"
                "  --version       print the agent version\n");
 }
 
@@ -460,12 +462,13 @@ int main(int argc, char *argv[]) {
                 r = serve(fd, &result);
                 if (r < 0)
                         break;
-                if (result == SERVE_POWEROFF) {
+                if (result == SERVE_POWEROFF || result == SERVE_REBOOT) {
                         if (!arg_poweroff)
                                 return EXIT_SUCCESS;
                         sync();
-                        (void) reboot(RB_POWER_OFF);
-                        fprintf(stderr, "vmmd-agent: cannot power off: %m\n");
+                        (void) reboot(result == SERVE_POWEROFF ? RB_POWER_OFF : RB_AUTOBOOT);
+                        fprintf(stderr, "vmmd-agent: cannot %s: %m\n",
+                                result == SERVE_POWEROFF ? "power off" : "reboot");
                         return EXIT_FAILURE;
                 }
                 /* A socket or fifo that hung up stays so; a virtio-serial port reconnects. */

@@ -201,6 +201,17 @@ static void test_protocol(void) {
         check(agent_wait(&a) == 0);
 }
 
+static void test_reboot(void) {
+        Agent a;
+
+        agent_start(&a, "--no-poweroff");
+        agent_expect_ready(&a);
+        agent_send(&a, "REBOOT\n");
+        agent_expect(&a, "OK REBOOT");
+        check(!agent_read_line(&a));
+        check(agent_wait(&a) == 0);
+}
+
 static void test_hangup(void) {
         Agent a;
 
@@ -221,6 +232,7 @@ int main(int argc, char *argv[]) {
         (void) signal(SIGPIPE, SIG_IGN);
 
         test_protocol();
+        test_reboot();
         test_hangup();
         return EXIT_SUCCESS;
 }

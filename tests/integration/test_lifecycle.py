@@ -75,6 +75,29 @@ def test_create_without_start(s):
     check_eq(s.files(), [], "files left after destroying a never-started VM")
 
 
+def test_reboot(s):
+    s.vmctl_ok("create", "work", "w")
+    before = s.vmctl_json("show", "w")
+    disk = os.path.join(s.state_dir, "vms", "w", "disk.qcow2")
+    # The agent reboots the guest; QEMU (-no-reboot) exits; vmmd boots a fresh one.
+    s.vmctl_ok("reboot", "w")
+    after = s.vmctl_json("show", "w")
+    check_eq(after["State"], "running", "State after reboot")
+    check(after["Leader"] != before["Leader"] and pid_alive(after["Leader"]), "a new VMM runs the guest")
+    check(not pid_alive(before["Leader"]), "the old VMM is gone")
+    check(os.path.exists(disk), "the disk survives a reboot")
+    # A throwaway that reboots is the same throwaway.
+    t = s.vmctl_json("create", "throwaway")["name"]
+    s.vmctl_ok("reboot", t)
+    check_eq(s.vm_state(t), "running", "a rebooted throwaway runs")
+    p = s.vmctl("reboot", "--no-wait", t)
+    check_eq(p.returncode, 0, "reboot --no-wait")
+    p = s.vmctl("reboot", t)
+    check_eq(p.returncode, 4, f"rebooting a VM that is starting is InvalidState: {p.stderr!r}")
+    s.vmctl_ok("wait", t, "running")
+    s.vmctl_ok("destroy", t, "w")
+
+
 def test_start_create_from(s):
     # What vmm-persona@work.service runs at boot: the first time it creates the VM.
     s.vmctl_ok("start", "--create-from=work", "work")
@@ -90,4 +113,4 @@ def test_start_create_from(s):
 
 if __name__ == "__main__":
     sys.exit(run([test_throwaway_runs_and_vanishes, test_persistent_vm_survives_stop_and_restart,
-                  test_create_without_start, test_start_create_from]))
+                  test_create_without_start, test_start_create_from, test_reboot]))
