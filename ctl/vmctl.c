@@ -24,6 +24,7 @@ typedef enum VerbOption {
         VERB_OPTION_NO_START = 1 << 2,
         VERB_OPTION_FORCE = 1 << 3,
         VERB_OPTION_CREATE_FROM = 1 << 4,
+        VERB_OPTION_ACCEL = 1 << 5,
 } VerbOption;
 
 static bool arg_user = false;
@@ -33,6 +34,7 @@ static bool arg_wait = true;
 static uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
 static uint64_t arg_memory_mib = 0; /* 0: the persona's */
 static uint32_t arg_vcpus = 0;      /* 0: the persona's */
+static const char *arg_accel = NULL; /* NULL: what vmmd picks */
 static bool arg_start = true;
 static bool arg_force = false;
 static const char *arg_create_from = NULL; /* start: the persona to create a missing VM from */
@@ -59,6 +61,7 @@ static const struct {
         { VERB_OPTION_VCPUS, "--vcpus N", "Virtual CPUs, instead of the persona's" },
         { VERB_OPTION_NO_START, "--no-start", "Only create the VM, do not start it" },
         { VERB_OPTION_FORCE, "--force", "End the VMM at once, no guest shutdown" },
+        { VERB_OPTION_ACCEL, "--accel kvm|tcg", "Accelerator, instead of what vmmd picks" },
         { VERB_OPTION_CREATE_FROM, "--create-from PERSONA", "Create the VM from PERSONA if it does not exist" },
 };
 
@@ -206,6 +209,11 @@ static int append_create_options(sd_bus_message *m) {
         }
         if (arg_vcpus > 0) {
                 r = sd_bus_message_append(m, "{sv}", "vcpus", "u", arg_vcpus);
+                if (r < 0)
+                        return r;
+        }
+        if (arg_accel) {
+                r = sd_bus_message_append(m, "{sv}", "accel", "s", arg_accel);
                 if (r < 0)
                         return r;
         }
@@ -720,7 +728,8 @@ static const Verb verbs[] = {
           "yes/no, timestamps as dates); with --json as one object keyed by the\n"
           "D-Bus property names. Waits for nothing.",
           verb_show },
-        { "create", "PERSONA [NAME]", 1, 2, VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_NO_START,
+        { "create", "PERSONA [NAME]", 1, 2,
+          VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_ACCEL | VERB_OPTION_NO_START,
           EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Create a VM from a persona and start it",
           "Create a VM from the persona template PERSONA (see 'vmctl personas'),\n"
@@ -918,6 +927,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 ARG_NO_START,
                 ARG_FORCE,
                 ARG_CREATE_FROM,
+                ARG_ACCEL,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -933,6 +943,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 { "no-start", no_argument, NULL, ARG_NO_START },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "create-from", required_argument, NULL, ARG_CREATE_FROM },
+                { "accel", required_argument, NULL, ARG_ACCEL },
                 {}
         };
         bool help = false;
@@ -993,6 +1004,14 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 case ARG_FORCE:
                         arg_force = true;
                         arg_verb_options |= VERB_OPTION_FORCE;
+                        break;
+                case ARG_ACCEL:
+                        if (!streq(optarg, "kvm") && !streq(optarg, "tcg")) {
+                                log_error("Invalid --accel \"%s\": expected kvm or tcg.", optarg);
+                                return -VMCTL_EXIT_USAGE;
+                        }
+                        arg_accel = optarg;
+                        arg_verb_options |= VERB_OPTION_ACCEL;
                         break;
                 case ARG_CREATE_FROM:
                         if (vm_name_invalid_reason(optarg)) {

@@ -49,6 +49,8 @@ int agent_reply_parse(char *line, AgentReply *ret) {
                 bool have[3] = {};
 
                 r.type = AGENT_REPLY_MEMINFO;
+                if (!arg)
+                        return -EBADMSG;
                 for (char *tok, *save = NULL, *p = arg; (tok = strtok_r(p, " ", &save)); p = NULL) {
                         static const char *const keys[3] = { "total_kib=", "free_kib=", "available_kib=" };
                         uint64_t *fields[3] = { &r.total_kib, &r.free_kib, &r.available_kib };

@@ -111,6 +111,7 @@ int main(int argc, char *argv[]) {
         r = manager_connect_bus(m);
         if (r < 0)
                 return EXIT_FAILURE;
+        manager_autostart(m);
 
         log_info("vmmd %s running in %s mode (state in %s).", VERSION, arg_user ? "user" : "system",
                  m->config.state_dir);

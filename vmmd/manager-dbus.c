@@ -14,6 +14,7 @@ typedef struct CreateOptions {
         int start;
         uint64_t memory_mib;
         uint32_t vcpus;
+        const char *accel;
 } CreateOptions;
 
 /* Reads a{sv}; every key is known and of exactly its type, or the call fails naming it. */
@@ -25,6 +26,7 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                 { "start", "b" },
                 { "memory_mib", "t" },
                 { "vcpus", "u" },
+                { "accel", "s" },
         };
         bool seen[ELEMENTSOF(known)] = {};
         int r;
@@ -44,7 +46,7 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                                 break;
                 if (i >= ELEMENTSOF(known))
                         return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT,
-                                                 "Unknown option \"%s\" (known: start, memory_mib, vcpus)", key);
+                                                 "Unknown option \"%s\" (known: start, memory_mib, vcpus, accel)", key);
                 if (seen[i])
                         return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "Option \"%s\" given twice",
                                                  key);
@@ -60,8 +62,10 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                         r = sd_bus_message_read(m, "v", "b", &o->start);
                 else if (i == 1)
                         r = sd_bus_message_read(m, "v", "t", &o->memory_mib);
-                else
+                else if (i == 2)
                         r = sd_bus_message_read(m, "v", "u", &o->vcpus);
+                else
+                        r = sd_bus_message_read(m, "v", "s", &o->accel);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -158,6 +162,16 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                                          "memory_mib %" PRIu64 " exceeds the host's memory (%" PRIu64 " MiB)",
                                          o.memory_mib, m->host.memory_mib);
 
+        /* Forcing TCG is for debugging and for measuring what KVM gains; KVM cannot be forced. */
+        if (!o.accel)
+                o.accel = m->accel;
+        else if (!streq(o.accel, "kvm") && !streq(o.accel, "tcg"))
+                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "accel \"%s\" is neither \"kvm\" nor \"tcg\"",
+                                         o.accel);
+        else if (streq(o.accel, "kvm") && !m->host.kvm_usable)
+                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "accel \"kvm\" is not available: %s",
+                                         m->host.reason);
+
         if (manager_find_vm(m, name))
                 return sd_bus_error_setf(error, VMMD_ERROR_EXISTS, "VM \"%s\" already exists", name);
         if (m->n_vms >= MANAGER_VMS_MAX)
@@ -171,7 +185,7 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(error, VMMD_ERROR_FAILED, "Image \"%s\" of persona \"%s\" is not usable: %s",
                                          p->image, p->name, image_error ?: strerror(-r));
 
-        r = vm_new(m, name, p, p->image, o.memory_mib, o.vcpus, &vm);
+        r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, &vm);
         if (r < 0)
                 return r;
         r = vm_save(vm, true);

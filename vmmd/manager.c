@@ -402,6 +402,22 @@ void manager_notify_status(Manager *m) {
         (void) sd_notifyf(false, "STATUS=%zu VMs, %zu running (%s)", m->n_vms, running, m->accel ?: "?");
 }
 
+void manager_autostart(Manager *m) {
+        for (VM *vm = m->vms, *next; vm; vm = next) {
+                _cleanup_free_ char *error = NULL;
+                Persona *p = manager_find_persona(m, vm->persona);
+                int r;
+
+                next = vm->next;
+                if (!p || !p->autostart || vm->ephemeral || !IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED))
+                        continue;
+                log_vm_info(vm->name, "Starting %s: persona %s starts with vmmd.", vm->name, p->name);
+                r = vm_start(vm, NULL, &error);
+                if (r < 0)
+                        log_vm_error_errno(vm->name, r, "Failed to start %s: %s", vm->name, error ?: strerror(-r));
+        }
+}
+
 static int on_exit_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 

@@ -63,6 +63,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 int manager_startup(Manager *m);
 /* Connects to the bus, registers the objects and takes the name. */
 int manager_connect_bus(Manager *m);
+/* Starts the existing persistent VMs of autostart personas that do not run. */
+void manager_autostart(Manager *m);
 /* Begins an orderly exit: stops every VM, then leaves the event loop. */
 void manager_begin_exit(Manager *m);
 

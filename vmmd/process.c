@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "names.h"
 #include "process.h"
 
 static int pidfd_open_compat(pid_t pid) {
@@ -148,8 +149,8 @@ int describe_exit(int code, int status, char **ret) {
 
 char *log_tail_line(const char *path, size_t max) {
         _cleanup_free_ char *data = NULL;
+        char *start;
         size_t n;
-        char *end, *start;
 
         if (read_full_file(path, &data, &n) < 0)
                 return NULL;
@@ -157,14 +158,8 @@ char *log_tail_line(const char *path, size_t max) {
                 data[--n] = 0;
         if (n == 0)
                 return NULL;
-        end = data + n;
         start = memrchr(data, '\n', n);
         start = start ? start + 1 : data;
-        if ((size_t) (end - start) > max)
-                start = end - max;
-        /* A failure reason goes over D-Bus: keep it printable ASCII. */
-        for (char *c = start; c < end; c++)
-                if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
-                        *c = '?';
-        return strndup(start, end - start);
+        /* A failure reason goes over D-Bus: printable UTF-8 only. */
+        return utf8_printable(start, max);
 }

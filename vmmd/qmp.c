@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "names.h"
 #include "qmp.h"
 
 #define QMP_READ_CHUNK (16U * 1024U)
@@ -435,21 +436,24 @@ static void qmp_client_dispatch_reply(QmpClient *c, const QmpMessage *m) {
         memmove(c->pending + i, c->pending + i + 1, (c->n_pending - i - 1) * sizeof(QmpPending));
         c->n_pending--;
 
-        if (p.cb) {
-                if (m->type == QMP_MESSAGE_RETURN)
-                        p.cb(c, m->value, NULL, NULL, p.userdata);
-                else
-                        p.cb(c, NULL, m->error_class, m->error_desc, p.userdata);
+        /* QEMU's words end up in D-Bus errors and FailureReason: printable UTF-8 only. */
+        if (m->type == QMP_MESSAGE_ERROR) {
+                _cleanup_free_ char *class = utf8_printable(m->error_class, 64);
+                _cleanup_free_ char *desc = utf8_printable(m->error_desc, 200);
+
+                if (p.cb) {
+                        p.cb(c, NULL, class ?: "GenericError", desc ?: "", p.userdata);
+                        return;
+                }
+                /* Our own qmp_capabilities. */
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "qmp_capabilities failed: %s: %s", strna(class), strna(desc)) < 0)
+                        msg = NULL;
+                qmp_client_disconnect(c, -EPROTO, msg ?: "qmp_capabilities failed");
                 return;
         }
-
-        /* Our own qmp_capabilities. */
-        if (m->type == QMP_MESSAGE_ERROR) {
-                char desc[256];
-
-                (void) snprintf(desc, sizeof(desc), "qmp_capabilities failed: %s: %s", m->error_class,
-                                m->error_desc);
-                qmp_client_disconnect(c, -EPROTO, desc);
+        if (p.cb) {
+                p.cb(c, m->value, NULL, NULL, p.userdata);
                 return;
         }
         c->state = QMP_STATE_READY;

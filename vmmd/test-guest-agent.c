@@ -30,6 +30,8 @@ int main(void) {
         assert(parse("HELLO", &r) == -EBADMSG);
         assert(parse("ready 1", &r) == -EBADMSG);
         assert(parse("MEMINFO total_kib=1 free_kib=2", &r) == -EBADMSG);
+        assert(parse("MEMINFO", &r) == -EBADMSG);
+        assert(parse("MEMINFO ", &r) == -EBADMSG);
         assert(parse("MEMINFO total_kib=-1 free_kib=2 available_kib=3", &r) == -EBADMSG);
         assert(parse("MEMINFO total_kib=99999999999999999999999 free_kib=2 available_kib=3", &r) == -EBADMSG);
         assert(parse("MEMINFO total_kib=1x free_kib=2 available_kib=3", &r) == -EBADMSG);

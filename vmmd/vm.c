@@ -49,8 +49,8 @@ static void vm_link(VM *vm) {
         m->n_vms++;
 }
 
-int vm_new(Manager *m, const char *name, const Persona *p, const char *image, uint64_t memory_mib,
-           uint32_t vcpus, VM **ret) {
+int vm_new(Manager *m, const char *name, const Persona *p, uint64_t memory_mib, uint32_t vcpus,
+           const char *accel, VM **ret) {
         VM *vm;
         int r;
 
@@ -65,8 +65,8 @@ int vm_new(Manager *m, const char *name, const Persona *p, const char *image, ui
         vm->created_usec = now_usec(CLOCK_REALTIME);
         vm->name = strdup(name);
         vm->persona = strdup(p->name);
-        vm->image = strdup(image);
-        vm->accel = strdup(m->accel);
+        vm->image = strdup(p->image);
+        vm->accel = strdup(accel);
         if (!vm->name || !vm->persona || !vm->image || !vm->accel) {
                 vm_free(vm);
                 return -ENOMEM;

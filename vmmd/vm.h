@@ -83,8 +83,8 @@ struct VM {
         bool destroying;
 };
 
-int vm_new(Manager *m, const char *name, const Persona *p, const char *image, uint64_t memory_mib,
-           uint32_t vcpus, VM **ret);
+int vm_new(Manager *m, const char *name, const Persona *p, uint64_t memory_mib, uint32_t vcpus,
+           const char *accel, VM **ret);
 /* Recreates a VM from its record after a restart of vmmd. */
 int vm_new_from_record(Manager *m, const VMRecord *r, VM **ret);
 VM *vm_free(VM *vm);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Device check: KVM/arm64 runs a guest: a vCPU does an MMIO write and a PSCI SYSTEM_OFF, and we see both exits. */
+/* Device check: a KVM/arm64 vCPU runs guest code; we see its MMIO write and its PSCI SYSTEM_OFF as exits. */
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -135,9 +135,8 @@ static int smoke_setup(Smoke *s, const char **ret_step) {
 
         /* After init the vCPU is in EL1h with the MMU off and all interrupts masked; only PC is ours. */
         *ret_step = "KVM_SET_ONE_REG pc";
-        return set_one_reg(s->vcpu_fd,
-                           KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(regs.pc),
-                           GUEST_RAM_ADDR);
+        uint64_t pc_id = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(regs.pc);
+        return set_one_reg(s->vcpu_fd, pc_id, GUEST_RAM_ADDR);
 }
 
 static const char *exit_reason_name(uint32_t reason) {
@@ -192,7 +191,8 @@ int main(void) {
         uint32_t value;
         memcpy(&value, s.run->mmio.data, sizeof(value));
         printf("kvm-smoke: MMIO %s at 0x%" PRIx64 ", %" PRIu32 " bytes, data 0x%08" PRIx32 "\n",
-               s.run->mmio.is_write ? "write" : "read", (uint64_t) s.run->mmio.phys_addr, s.run->mmio.len, value);
+               s.run->mmio.is_write ? "write" : "read", (uint64_t) s.run->mmio.phys_addr, s.run->mmio.len,
+               value);
         if (!s.run->mmio.is_write || s.run->mmio.phys_addr != MMIO_ADDR || s.run->mmio.len != sizeof(value) ||
             value != MMIO_VALUE) {
                 fprintf(stderr, "kvm-smoke: expected a write of 0x%08" PRIx32 " (4 bytes) at 0x%" PRIx64 "\n",

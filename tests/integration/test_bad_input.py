@@ -67,6 +67,9 @@ def test_bad_create_calls(s):
         ("InvalidArgument", "must be of type 't'", "{'memory_mib': <@i 512>}"),
         ("InvalidArgument", "must be of type 'b'", "{'start': <@u 1>}"),
         ("InvalidArgument", "Unknown option \"colour\"", "{'colour': <'red'>}"),
+        ("InvalidArgument", "neither \"kvm\" nor \"tcg\"", "{'accel': <'hvf'>}"),
+        ("InvalidArgument", "accel \"kvm\" is not available: KVM cannot run arm64 guests", "{'accel': <'kvm'>}"),
+        ("InvalidArgument", "must be of type 's'", "{'accel': <@u 1>}"),
     ]:
         expect_error(s, E + error, fragment, "CreateVM", "'work'", "'fresh'", opts)
 
@@ -100,7 +103,7 @@ def test_vmctl_rejects_bad_names_locally(s):
 
 def test_bad_persona_files(s):
     # A second daemon on its own bus with a persona file that has an unknown key and a bad value.
-    policy = os.path.join(s.tmp, "policies")
+    policy = os.path.join(s.tmp, "bad-policies")
     shutil.copytree(POLICY_DIR, policy)
     with open(os.path.join(policy, "personas", "broken.yaml"), "w") as f:
         f.write("description: broken\nmemory_mib: 512\nvcpus: 1\nimage: reference\ndisk: ephemeral\ncolour: red\n")

@@ -43,7 +43,7 @@ def test_throwaway_runs_and_vanishes(s):
 
 
 def test_persistent_vm_survives_stop_and_restart(s):
-    s.vmctl_ok("create", "work", "mywork")
+    s.vmctl_ok("create", "manual", "mywork")
     show = s.vmctl_json("show", "mywork")
     check_eq(show["State"], "running", "State")
     check_eq(show["Ephemeral"], False, "Ephemeral")
@@ -65,6 +65,17 @@ def test_persistent_vm_survives_stop_and_restart(s):
     s.vmctl_ok("destroy", "mywork")
     check_eq(s.vm_names(), [], "VMs after destroy")
     check(not os.path.exists(os.path.dirname(disk)), "destroy removes the VM's disk")
+
+
+def test_autostart_persona_starts_with_vmmd(s):
+    # work has autostart: true; it is stopped when vmmd goes, and comes back with the next vmmd.
+    s.vmctl_ok("create", "work", "w")
+    s.vmctl_ok("create", "--no-start", "manual", "m")
+    s.stop_vmmd()
+    s.start_vmmd()
+    s.vmctl_ok("wait", "--timeout=120", "w", "running")
+    check_eq(s.vm_state("m"), "created", "a persona without autostart stays as it was")
+    s.vmctl_ok("destroy", "w", "m")
 
 
 def test_create_without_start(s):
@@ -113,4 +124,5 @@ def test_start_create_from(s):
 
 if __name__ == "__main__":
     sys.exit(run([test_throwaway_runs_and_vanishes, test_persistent_vm_survives_stop_and_restart,
-                  test_create_without_start, test_start_create_from, test_reboot]))
+                  test_autostart_persona_starts_with_vmmd, test_create_without_start, test_start_create_from,
+                  test_reboot]))

@@ -46,7 +46,7 @@ def test_two_vms_at_once(s):
 
 
 def test_killed_vmm_turns_failed(s):
-    s.vmctl_ok("create", "work", "w")
+    s.vmctl_ok("create", "manual", "w")
     leader = s.vmctl_json("show", "w")["Leader"]
     os.kill(leader, signal.SIGKILL)
     # vmctl wait follows PropertiesChanged: no polling, no sleeps.
@@ -70,7 +70,7 @@ def test_killed_vmm_turns_failed(s):
 
 
 def test_vmmd_crash_leaves_consistent_state(s):
-    s.vmctl_ok("create", "work", "w")
+    s.vmctl_ok("create", "manual", "w")
     t = s.vmctl_json("create", "throwaway")["name"]
     leaders = [s.vmctl_json("show", n)["Leader"] for n in ("w", t)]
 
@@ -88,7 +88,14 @@ def test_vmmd_crash_leaves_consistent_state(s):
     check(not any(t in f for f in s.files()), f"nothing of the throwaway is left: {s.files()}")
     s.vmctl_ok("start", "w")
     check_eq(s.vm_state("w"), "running", "the persistent VM starts again, its disk intact")
-    s.vmctl_ok("destroy", "w")
+
+    # An autostart persona's VM comes back by itself after a crash.
+    s.vmctl_ok("create", "work", "auto")
+    s.kill_vmmd()
+    s.start_vmmd()
+    s.vmctl_ok("wait", "--timeout=120", "auto", "running")
+    check_eq(s.vm_state("w"), "failed", "the VM without autostart waits for its user")
+    s.vmctl_ok("destroy", "w", "auto")
 
 
 if __name__ == "__main__":

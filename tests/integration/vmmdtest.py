@@ -23,6 +23,7 @@ VMMD = os.path.join(BUILD_ROOT, "vmmd/vmmd")
 VMCTL = os.path.join(BUILD_ROOT, "ctl/vmctl")
 IMAGE_DIR = os.environ.get("VMMD_TEST_IMAGE_DIR", os.path.join(BUILD_ROOT, "images"))
 POLICY_DIR = os.path.join(SOURCE_ROOT, "policies")
+TEST_PERSONAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "personas")
 
 SKIP = 77
 
@@ -68,8 +69,14 @@ def require_image():
 class Session:
     """One private bus with one vmmd --user on it."""
 
-    def __init__(self, name, policy_dir=POLICY_DIR, image_dir=IMAGE_DIR, env=None):
+    def __init__(self, name, policy_dir=None, image_dir=IMAGE_DIR, env=None):
         self.tmp = tempfile.mkdtemp(prefix=f"vmmd-{name}-")
+        if policy_dir is None:
+            # The shipped personas plus the tests' own (tests/integration/personas).
+            policy_dir = os.path.join(self.tmp, "policies")
+            shutil.copytree(POLICY_DIR, policy_dir)
+            for f in os.listdir(TEST_PERSONAS):
+                shutil.copy(os.path.join(TEST_PERSONAS, f), os.path.join(policy_dir, "personas"))
         self.policy_dir = policy_dir
         self.image_dir = image_dir
         self.extra_env = env or {}

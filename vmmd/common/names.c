@@ -42,6 +42,34 @@ bool utf8_is_valid(const char *s) {
         return true;
 }
 
+char *utf8_printable(const char *s, size_t max) {
+        size_t n = 0;
+        char *r;
+
+        r = malloc(MIN(strlen(s), max) + 1);
+        if (!r)
+                return NULL;
+        while (*s) {
+                uint32_t cp;
+                int k = utf8_decode(s, &cp);
+
+                if (k < 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+                        if (n + 1 > max)
+                                break;
+                        r[n++] = '?';
+                        s += k < 0 ? 1 : k;
+                        continue;
+                }
+                if (n + (size_t) k > max)
+                        break;
+                memcpy(r + n, s, k);
+                n += k;
+                s += k;
+        }
+        r[n] = 0;
+        return r;
+}
+
 const char *vm_name_invalid_reason(const char *name) {
         if (!name || !*name)
                 return "is empty";

@@ -16,3 +16,6 @@ static inline bool vm_name_is_valid(const char *name) {
 /* Decodes one UTF-8 code point at s; returns its length or -EINVAL for an invalid sequence. */
 int utf8_decode(const char *s, uint32_t *ret_cp);
 bool utf8_is_valid(const char *s);
+/* A copy of s fit to show a person and to send over D-Bus: valid UTF-8, control characters and invalid bytes
+ * as '?', at most max bytes, cut at a character boundary. NULL only when out of memory. */
+char *utf8_printable(const char *s, size_t max);

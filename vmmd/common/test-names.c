@@ -32,7 +32,21 @@ static void test_invalid(void) {
                      "is longer than 64 bytes"));
 }
 
+static void test_printable(void) {
+        _cleanup_free_ char *a = utf8_printable("QEMU said \x1b[31mno\x1b[0m", 100);
+        _cleanup_free_ char *b = utf8_printable("B\xc3\xbcro", 2);   /* "Bü" would be 3 bytes */
+        _cleanup_free_ char *c = utf8_printable("x\xffy\xe2\x82", 100);
+        _cleanup_free_ char *d = utf8_printable("Büro", 100);
+
+        assert(streq(a, "QEMU said ?[31mno?[0m"));
+        assert(streq(b, "B"));
+        assert(streq(c, "x?y??"));
+        assert(streq(d, "Büro"));
+        assert(utf8_is_valid(c));
+}
+
 int main(void) {
+        test_printable();
         test_valid();
         test_invalid();
         return 0;

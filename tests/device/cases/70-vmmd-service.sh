@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Device case: vmmd.service started at boot as a Type=notify system service that owns org.vmmd1 on the
+# system bus, and the shipped D-Bus policy lets everyone read but only root and group vmmd change VMs.
+set -eu
+systemctl is-active --quiet vmmd.service
+[ "$(systemctl show -P Type vmmd.service)" = notify ]
+[ "$(systemctl show -P BusName vmmd.service)" = org.vmmd1 ]
+status="$(systemctl show -P StatusText vmmd.service)"
+echo "status: $status"
+[[ "$status" == *VMs* ]]
+# The name's owner is vmmd's main process.
+pid="$(systemctl show -P MainPID vmmd.service)"
+owner="$(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+        GetConnectionUnixProcessID s org.vmmd1)"
+echo "owner: $owner, MainPID: $pid"
+[ "$owner" = "u $pid" ]
+test -f /usr/share/dbus-1/system.d/org.vmmd1.conf
+test -f /usr/share/dbus-1/interfaces/org.vmmd1.Manager.xml
+# The daemon runs without capabilities once it probed the host.
+grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$pid/status"
+
+# Policy: an ordinary user reads, but may not create.
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+as_nobody busctl --system call org.vmmd1 /org/vmmd1 org.vmmd1.Manager ListPersonas | grep -q throwaway
+if out="$(as_nobody busctl --system call org.vmmd1 /org/vmmd1 org.vmmd1.Manager CreateVM 'ssa{sv}' \
+        throwaway '' 0 2>&1)"; then
+        echo "nobody could create a VM: $out"
+        exit 1
+fi
+echo "nobody's CreateVM: $out"
+[[ "$out" == *"Access denied"* || "$out" == *AccessDenied* ]]

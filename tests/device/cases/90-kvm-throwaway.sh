@@ -1,0 +1,21 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Device case: vmctl create throwaway boots a persona with -accel kvm to agent-ready; vmmd's journal
+# entries carry the VM's name as a field; the throwaway leaves nothing behind.
+set -eu
+start=$(date +%s%N)
+name="$(vmctl --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')"
+echo "created $name (agent ready) in $((($(date +%s%N) - start) / 1000000)) ms"
+[ -n "$name" ]
+vmctl show "$name"
+[ "$(vmctl show "$name" | sed -n 's/^State=//p')" = running ]
+[ "$(vmctl show "$name" | sed -n 's/^Accel=//p')" = kvm ]
+leader="$(vmctl show "$name" | sed -n 's/^Leader=//p')"
+tr '\0' ' ' <"/proc/$leader/cmdline" | grep -q -- '-accel kvm -cpu host'
+
+# Structured logging: vmmd's lines about this VM have VM_NAME=.
+journalctl --no-pager -u vmmd.service "VM_NAME=$name" -o cat | tee /dev/stderr | grep -q "is running"
+
+vmctl stop "$name"
+! vmctl show "$name" >/dev/null 2>&1
+[ -z "$(ls -A /run/vmmd/vms 2>/dev/null)" ]

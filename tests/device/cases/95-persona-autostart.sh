@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Device case: systemctl enable vmm-persona@work, reboot the device: the work persona runs after boot
+# (created from the persona on the first boot, with KVM); at the next shutdown the unit stops it cleanly
+# (its guest powers off, no kill) and after that boot it runs again.
+set -eu
+state() { vmctl show work | sed -n "s/^$1=//p"; }
+case "$VMMD_DEVICE_BOOT" in
+1)
+        # The journal must survive the reboots: it shows how the VM was stopped.
+        mkdir -p /var/log/journal
+        journalctl --flush
+        systemctl enable vmm-persona@work.service
+        device-reboot
+        ;;
+2)
+        systemctl is-active vmm-persona@work.service
+        vmctl show work
+        [ "$(state State)" = running ]
+        [ "$(state Accel)" = kvm ]
+        device-reboot
+        ;;
+*)
+        # The shutdown before this boot stopped the VM through the unit's ExecStop.
+        journalctl --no-pager -b -1 -u vmmd.service VM_NAME=work -o cat | tee /dev/stderr >"$VMMD_CASE_STATE/log"
+        grep -q "is stopping" "$VMMD_CASE_STATE/log"
+        grep -q "is stopped" "$VMMD_CASE_STATE/log"
+        ! grep -q "failed" "$VMMD_CASE_STATE/log"
+        systemctl is-active vmm-persona@work.service
+        [ "$(state State)" = running ]
+        systemctl disable --now vmm-persona@work.service
+        [ "$(state State)" = stopped ]
+        vmctl destroy work
+        ;;
+esac
