@@ -51,39 +51,27 @@ static void vm_link(VM *vm) {
 
 int vm_new(Manager *m, const char *name, const Persona *p, uint64_t memory_mib, uint32_t vcpus,
            const char *accel, VM **ret) {
-        VM *vm;
-        int r;
+        _cleanup_free_ char *disk_path = NULL;
+        bool ephemeral = p->disk == DISK_EPHEMERAL;
 
-        vm = calloc(1, sizeof(VM));
-        if (!vm)
+        if (asprintf(&disk_path, "%s/vms/%s/disk.qcow2", ephemeral ? m->config.runtime_dir : m->config.state_dir,
+                     name) < 0)
                 return -ENOMEM;
-        vm->manager = m;
-        vm->state = VM_CREATED;
-        vm->ephemeral = p->disk == DISK_EPHEMERAL;
-        vm->memory_mib = memory_mib;
-        vm->vcpus = vcpus;
-        vm->created_usec = now_usec(CLOCK_REALTIME);
-        vm->name = strdup(name);
-        vm->persona = strdup(p->name);
-        vm->image = strdup(p->image);
-        vm->accel = strdup(accel);
-        if (!vm->name || !vm->persona || !vm->image || !vm->accel) {
-                vm_free(vm);
-                return -ENOMEM;
-        }
-        r = vm_init_paths(vm);
-        if (r >= 0)
-                r = asprintf(&vm->disk_path, "%s/vms/%s/disk.qcow2",
-                             vm->ephemeral ? m->config.runtime_dir : m->config.state_dir, name) < 0
-                            ? -ENOMEM
-                            : 0;
-        if (r < 0) {
-                vm_free(vm);
-                return r;
-        }
-        vm_link(vm);
-        *ret = vm;
-        return 0;
+        /* A new VM is the record it will be stored as. */
+        return vm_new_from_record(m,
+                                  &(VMRecord) {
+                                          .name = (char *) name,
+                                          .persona = p->name,
+                                          .image = p->image,
+                                          .state = (char *) vm_state_to_string(VM_CREATED),
+                                          .ephemeral = ephemeral,
+                                          .memory_mib = memory_mib,
+                                          .vcpus = vcpus,
+                                          .accel = (char *) accel,
+                                          .disk_path = disk_path,
+                                          .created_usec = now_usec(CLOCK_REALTIME),
+                                  },
+                                  ret);
 }
 
 int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
