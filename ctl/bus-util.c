@@ -17,9 +17,16 @@ int bus_connect(bool user, sd_bus **ret) {
         return 0;
 }
 
-int bus_callv(sd_bus *bus, const char *path, const char *interface, const char *member,
-              uint64_t timeout_usec, sd_bus_error *error, sd_bus_message **ret_reply, const char *types,
-              va_list ap) {
+int bus_callv(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *member,
+        uint64_t timeout_usec,
+        sd_bus_error *error,
+        sd_bus_message **ret_reply,
+        const char *types,
+        va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
@@ -39,8 +46,16 @@ int bus_callv(sd_bus *bus, const char *path, const char *interface, const char *
         return 0;
 }
 
-int bus_call(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
-             sd_bus_error *error, sd_bus_message **ret_reply, const char *types, ...) {
+int bus_call(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *member,
+        uint64_t timeout_usec,
+        sd_bus_error *error,
+        sd_bus_message **ret_reply,
+        const char *types,
+        ...) {
         va_list ap;
         int r;
 
@@ -255,7 +270,7 @@ static int read_json_members(sd_bus_message *m, bool dictionary, json_object **r
 
 static bool is_container(char type) {
         return type == SD_BUS_TYPE_ARRAY || type == SD_BUS_TYPE_VARIANT || type == SD_BUS_TYPE_STRUCT ||
-               type == SD_BUS_TYPE_DICT_ENTRY;
+                type == SD_BUS_TYPE_DICT_ENTRY;
 }
 
 int bus_message_read_json(sd_bus_message *m, json_object **ret) {
@@ -282,7 +297,7 @@ int bus_message_read_json(sd_bus_message *m, json_object **ret) {
         else {
                 /* a{sv}, a{ss}, a{os} ... become objects; a{uv} and the like arrays of [key, value]. */
                 dictionary = type == SD_BUS_TYPE_ARRAY && contents[0] == SD_BUS_TYPE_DICT_ENTRY_BEGIN &&
-                             (contents[1] == SD_BUS_TYPE_STRING || contents[1] == SD_BUS_TYPE_OBJECT_PATH);
+                        (contents[1] == SD_BUS_TYPE_STRING || contents[1] == SD_BUS_TYPE_OBJECT_PATH);
                 r = read_json_members(m, dictionary, &o);
         }
         if (r < 0)
@@ -296,13 +311,12 @@ int bus_message_read_json(sd_bus_message *m, json_object **ret) {
         return 0;
 }
 
-int bus_get_properties(sd_bus *bus, const char *path, const char *interface, sd_bus_error *error,
-                       json_object **ret) {
+int bus_get_properties(
+        sd_bus *bus, const char *path, const char *interface, sd_bus_error *error, json_object **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = bus_call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", 0, error, &reply, "s",
-                     interface);
+        r = bus_call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", 0, error, &reply, "s", interface);
         if (r < 0)
                 return r;
         return bus_message_read_json(reply, ret);

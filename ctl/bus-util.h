@@ -16,11 +16,26 @@ int bus_connect(bool user, sd_bus **ret);
 
 /* Calls member on vmmd's object at path, with arguments of the D-Bus signature types (NULL: none).
  * timeout_usec 0 is sd-bus' default. */
-int bus_call(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
-             sd_bus_error *error, sd_bus_message **ret_reply, const char *types, ...);
-int bus_callv(sd_bus *bus, const char *path, const char *interface, const char *member,
-              uint64_t timeout_usec, sd_bus_error *error, sd_bus_message **ret_reply, const char *types,
-              va_list ap);
+int bus_call(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *member,
+        uint64_t timeout_usec,
+        sd_bus_error *error,
+        sd_bus_message **ret_reply,
+        const char *types,
+        ...);
+int bus_callv(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *member,
+        uint64_t timeout_usec,
+        sd_bus_error *error,
+        sd_bus_message **ret_reply,
+        const char *types,
+        va_list ap);
 
 /* The exit status for a failed call: by the D-Bus error's name, else by the negative errno r. */
 VmctlExit bus_error_exit_status(const sd_bus_error *error, int r);
@@ -32,7 +47,7 @@ int log_bus_error(const sd_bus_error *error, int r, const char *what_fmt, ...) _
 int bus_message_read_json(sd_bus_message *m, json_object **ret);
 
 /* All properties of interface on path (GetAll), as a JSON object keyed by property name. */
-int bus_get_properties(sd_bus *bus, const char *path, const char *interface, sd_bus_error *error,
-                       json_object **ret);
+int bus_get_properties(
+        sd_bus *bus, const char *path, const char *interface, sd_bus_error *error, json_object **ret);
 /* The object path of the VM called name (GetVM). */
 int bus_get_vm_path(sd_bus *bus, const char *name, sd_bus_error *error, char **ret);

@@ -151,8 +151,13 @@ const char *format_mib(char buf[static FORMAT_MIB_MAX], uint64_t mib) {
                 (void) snprintf(buf, FORMAT_MIB_MAX, "%" PRIu64 "%c", mib / div, suffixes[i]);
         else
                 /* One decimal, rounded down so that 1023.99G never shows as 1024.0G. */
-                (void) snprintf(buf, FORMAT_MIB_MAX, "%" PRIu64 ".%u%c", mib / div,
-                                (unsigned) ((mib % div) * 10 / div), suffixes[i]);
+                (void) snprintf(
+                        buf,
+                        FORMAT_MIB_MAX,
+                        "%" PRIu64 ".%u%c",
+                        mib / div,
+                        (unsigned) ((mib % div) * 10 / div),
+                        suffixes[i]);
         return buf;
 }
 

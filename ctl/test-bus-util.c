@@ -67,25 +67,57 @@ static void test_read_json(void) {
 
         /* What a GetAll reply on org.vmmd1.VM looks like, with some types the contract does not use yet. */
         assert(sd_bus_message_new_signal(bus, &m, "/org/vmmd1/vm/work", "org.example.Test", "Test") >= 0);
-        assert(sd_bus_message_append(m, "a{sv}", 9,
-                                     "Name", "s", "work",
-                                     "Ephemeral", "b", 0,
-                                     "MemoryMiB", "t", UINT64_MAX,
-                                     "VCPUs", "u", 4,
-                                     "Offset", "x", INT64_MIN,
-                                     "Path", "o", "/org/vmmd1/vm/work",
-                                     "Snapshots", "a(st)", 2, "a", UINT64_C(1), "b", UINT64_C(2),
-                                     "Tags", "as", 2, "x\"y", "z\n",
-                                     "ByCPU", "a{uv}", 1, 7, "v", "s", "deep") >= 0);
+        assert(sd_bus_message_append(
+                       m,
+                       "a{sv}",
+                       9,
+                       "Name",
+                       "s",
+                       "work",
+                       "Ephemeral",
+                       "b",
+                       0,
+                       "MemoryMiB",
+                       "t",
+                       UINT64_MAX,
+                       "VCPUs",
+                       "u",
+                       4,
+                       "Offset",
+                       "x",
+                       INT64_MIN,
+                       "Path",
+                       "o",
+                       "/org/vmmd1/vm/work",
+                       "Snapshots",
+                       "a(st)",
+                       2,
+                       "a",
+                       UINT64_C(1),
+                       "b",
+                       UINT64_C(2),
+                       "Tags",
+                       "as",
+                       2,
+                       "x\"y",
+                       "z\n",
+                       "ByCPU",
+                       "a{uv}",
+                       1,
+                       7,
+                       "v",
+                       "s",
+                       "deep") >= 0);
         assert(sd_bus_message_seal(m, 1, 0) >= 0);
         assert(sd_bus_message_rewind(m, true) >= 0);
 
         assert(bus_message_read_json(m, &o) >= 0);
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!streq(s, "{\"Name\":\"work\",\"Ephemeral\":false,\"MemoryMiB\":18446744073709551615,"
-                      "\"VCPUs\":4,\"Offset\":-9223372036854775808,\"Path\":\"/org/vmmd1/vm/work\","
-                      "\"Snapshots\":[[\"a\",1],[\"b\",2]],\"Tags\":[\"x\\\"y\",\"z\\n\"],"
-                      "\"ByCPU\":[[7,\"deep\"]]}")) {
+        if (!streq(s,
+                   "{\"Name\":\"work\",\"Ephemeral\":false,\"MemoryMiB\":18446744073709551615,"
+                   "\"VCPUs\":4,\"Offset\":-9223372036854775808,\"Path\":\"/org/vmmd1/vm/work\","
+                   "\"Snapshots\":[[\"a\",1],[\"b\",2]],\"Tags\":[\"x\\\"y\",\"z\\n\"],"
+                   "\"ByCPU\":[[7,\"deep\"]]}")) {
                 fprintf(stderr, "got %s\n", s);
                 assert(false);
         }

@@ -22,36 +22,42 @@ static void assert_table(const Table *t, bool header, const char *expected) {
 }
 
 static void test_table(void) {
-        _cleanup_table_free_ Table *t = table_new(3, (const char *[]) { "NAME", "STATE", "MEMORY" });
+        _cleanup_table_free_ Table *t = table_new(3, (const char *[]){ "NAME", "STATE", "MEMORY" });
 
         assert(t);
         assert(table_get_rows(t) == 0);
-        assert(table_add_row(t, (const char *[]) { "work", "running", "2G" }) == 0);
-        assert(table_add_row(t, (const char *[]) { "throwaway-3fa9c1", NULL, "512M" }) == 0);
+        assert(table_add_row(t, (const char *[]){ "work", "running", "2G" }) == 0);
+        assert(table_add_row(t, (const char *[]){ "throwaway-3fa9c1", NULL, "512M" }) == 0);
         assert(table_get_rows(t) == 2);
 
         /* Columns as wide as their widest cell, one space apart, the last one not padded. */
-        assert_table(t, true,
-                     "NAME             STATE   MEMORY\n"
-                     "work             running 2G\n"
-                     "throwaway-3fa9c1 -       512M\n");
+        assert_table(
+                t,
+                true,
+                "NAME             STATE   MEMORY\n"
+                "work             running 2G\n"
+                "throwaway-3fa9c1 -       512M\n");
         /* Without the header, the header does not widen the columns either. */
-        assert_table(t, false,
-                     "work             running 2G\n"
-                     "throwaway-3fa9c1 -       512M\n");
+        assert_table(
+                t,
+                false,
+                "work             running 2G\n"
+                "throwaway-3fa9c1 -       512M\n");
 }
 
 static void test_table_escapes(void) {
-        _cleanup_table_free_ Table *t = table_new(2, (const char *[]) { "NAME", "DESCRIPTION" });
+        _cleanup_table_free_ Table *t = table_new(2, (const char *[]){ "NAME", "DESCRIPTION" });
 
         assert(t);
-        assert(table_add_row(t, (const char *[]) { "evil", "a\033[2Jb\nc" }) == 0);
-        assert(table_add_row(t, (const char *[]) { "Büro", "ok" }) == 0);
+        assert(table_add_row(t, (const char *[]){ "evil", "a\033[2Jb\nc" }) == 0);
+        assert(table_add_row(t, (const char *[]){ "Büro", "ok" }) == 0);
         /* Büro is 4 columns wide, not 5 bytes. */
-        assert_table(t, true,
-                     "NAME DESCRIPTION\n"
-                     "evil a\\x1b[2Jb\\nc\n"
-                     "Büro ok\n");
+        assert_table(
+                t,
+                true,
+                "NAME DESCRIPTION\n"
+                "evil a\\x1b[2Jb\\nc\n"
+                "Büro ok\n");
 }
 
 static void assert_escape(const char *in, const char *expected) {
@@ -90,8 +96,11 @@ static void assert_mib(uint64_t mib, const char *expected) {
         char buf[FORMAT_MIB_MAX];
 
         if (!streq(format_mib(buf, mib), expected)) {
-                fprintf(stderr, "format_mib(%llu) = \"%s\", expected \"%s\"\n", (unsigned long long) mib,
-                        buf, expected);
+                fprintf(stderr,
+                        "format_mib(%llu) = \"%s\", expected \"%s\"\n",
+                        (unsigned long long) mib,
+                        buf,
+                        expected);
                 assert(false);
         }
 }
@@ -115,8 +124,9 @@ static void test_format_timestamp(void) {
         assert(streq(format_timestamp(buf, 0), ""));
         assert(setenv("TZ", "UTC", 1) == 0);
         tzset();
-        assert(streq(format_timestamp(buf, UINT64_C(1732615200) * USEC_PER_SEC + 999999),
-                     "Tue 2024-11-26 10:00:00 UTC"));
+        assert(
+                streq(format_timestamp(buf, UINT64_C(1732615200) * USEC_PER_SEC + 999999),
+                      "Tue 2024-11-26 10:00:00 UTC"));
 }
 
 static void test_json_print(void) {
@@ -135,8 +145,10 @@ static void test_json_print(void) {
         assert(json_print(o, f) == 0);
         assert(fclose(f) == 0);
         /* Not a terminal: one line; '/' is left alone, quotes and newlines escaped, uint64 exact. */
-        assert(streq(buf, "{\"path\":\"/org/vmmd1/vm/work\",\"name\":\"say \\\"hi\\\"\\n\","
-                          "\"memory_mib\":18446744073709551615}\n"));
+        assert(
+                streq(buf,
+                      "{\"path\":\"/org/vmmd1/vm/work\",\"name\":\"say \\\"hi\\\"\\n\","
+                      "\"memory_mib\":18446744073709551615}\n"));
 }
 
 int main(void) {

@@ -32,23 +32,23 @@ static bool arg_json = false;
 static bool arg_legend = true;
 static bool arg_wait = true;
 static uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
-static uint64_t arg_memory_mib = 0; /* 0: the persona's */
-static uint32_t arg_vcpus = 0;      /* 0: the persona's */
+static uint64_t arg_memory_mib = 0;  /* 0: the persona's */
+static uint32_t arg_vcpus = 0;       /* 0: the persona's */
 static const char *arg_accel = NULL; /* NULL: what vmmd picks */
 static bool arg_start = true;
 static bool arg_force = false;
 static const char *arg_create_from = NULL; /* start: the persona to create a missing VM from */
-static VerbOption arg_verb_options = 0; /* the verb options given */
+static VerbOption arg_verb_options = 0;    /* the verb options given */
 
 typedef struct Verb {
         const char *name;
-        const char *synopsis;      /* operands */
+        const char *synopsis; /* operands */
         unsigned min_args;
-        unsigned max_args;         /* UINT_MAX: any number */
+        unsigned max_args; /* UINT_MAX: any number */
         VerbOption options;
-        unsigned exit_statuses;    /* bit mask of the VmctlExit values it can end with, for its help */
-        const char *summary;       /* one line in vmctl --help */
-        const char *description;   /* vmctl VERB --help */
+        unsigned exit_statuses;  /* bit mask of the VmctlExit values it can end with, for its help */
+        const char *summary;     /* one line in vmctl --help */
+        const char *description; /* vmctl VERB --help */
         int (*run)(int argc, char *argv[]); /* argv[0] is the verb; returns an exit status */
 } Verb;
 
@@ -92,7 +92,7 @@ static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
 
 #define EXIT_BIT(x) (1u << (x))
 /* What every verb that talks to vmmd can end with. */
-#define EXITS_BUS                                                                                   \
+#define EXITS_BUS \
         (EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_FAILURE) | EXIT_BIT(VMCTL_EXIT_USAGE) | \
          EXIT_BIT(VMCTL_EXIT_UNREACHABLE) | EXIT_BIT(VMCTL_EXIT_ACCESS_DENIED))
 #define EXITS_WAIT (EXIT_BIT(VMCTL_EXIT_VM_FAILED) | EXIT_BIT(VMCTL_EXIT_TIMEOUT))
@@ -178,11 +178,19 @@ static int vm_operation_run(const VMOperation *op, sd_bus *bus, VMWait *w, const
         }
 
         if (op->force_argument)
-                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL,
-                             "b", (int) arg_force);
+                r = bus_call(
+                        bus,
+                        path,
+                        VMMD_VM_INTERFACE,
+                        op->method,
+                        op->call_timeout_usec,
+                        &error,
+                        NULL,
+                        "b",
+                        (int) arg_force);
         else
-                r = bus_call(bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL,
-                             NULL);
+                r = bus_call(
+                        bus, path, VMMD_VM_INTERFACE, op->method, op->call_timeout_usec, &error, NULL, NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to %s VM %s", op->verb, name);
 
@@ -264,8 +272,8 @@ static int verb_create(int argc, char *argv[]) {
                         return log_bus_error(NULL, r, "Failed to subscribe to the signals of vmmd");
         }
 
-        r = sd_bus_message_new_method_call(bus, &m, VMMD_BUS_NAME, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE,
-                                           "CreateVM");
+        r = sd_bus_message_new_method_call(
+                bus, &m, VMMD_BUS_NAME, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "CreateVM");
         if (r >= 0)
                 r = sd_bus_message_append(m, "ss", persona, name);
         if (r >= 0)
@@ -291,8 +299,8 @@ static int verb_create(int argc, char *argv[]) {
         r = bus_get_properties(bus, path, VMMD_VM_INTERFACE, &error, &props);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to read the properties of the new VM %s", path);
-        return print_created(strna(json_get_string(props, "Name")), path,
-                             strna(json_get_string(props, "State")));
+        return print_created(
+                strna(json_get_string(props, "Name")), path, strna(json_get_string(props, "State")));
 }
 
 static int verb_vm_operation(int argc, char *argv[]) {
@@ -342,8 +350,10 @@ static int verb_wait(int argc, char *argv[]) {
         for (const char *const *s = vm_states; *s; s++)
                 known = known || streq(*s, state);
         if (!known) {
-                log_error("Unknown state \"%s\": expected created, starting, running, paused, stopping, "
-                          "stopped, failed or removed.", state);
+                log_error(
+                        "Unknown state \"%s\": expected created, starting, running, paused, stopping, "
+                        "stopped, failed or removed.",
+                        state);
                 return VMCTL_EXIT_USAGE;
         }
         if (removed)
@@ -377,8 +387,7 @@ static int verb_switch(int argc, char *argv[]) {
         if (r != 0)
                 return r;
 
-        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "SwitchTo", 0, &error, NULL, "s",
-                     argv[1]);
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "SwitchTo", 0, &error, NULL, "s", argv[1]);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to switch to VM %s", argv[1]);
         return VMCTL_EXIT_SUCCESS;
@@ -392,14 +401,14 @@ static int compare_by_name(const void *a, const void *b) {
 
 typedef struct Column {
         const char *header;
-        const char *key;  /* member of the row objects */
-        bool mib;         /* an amount of MiB, printed as 512M, 2G */
+        const char *key; /* member of the row objects */
+        bool mib;        /* an amount of MiB, printed as 512M, 2G */
 } Column;
 
 /* Prints rows (a JSON array of objects), sorted by name, as JSON or as a table of columns with a legend
  * that counts them ("3 VMs listed."). */
-static int print_rows(json_object *rows, const Column *columns, size_t n_columns, const char *singular,
-                      const char *plural) {
+static int print_rows(
+        json_object *rows, const Column *columns, size_t n_columns, const char *singular, const char *plural) {
         _cleanup_table_free_ Table *t = NULL;
         size_t n = json_object_array_length(rows);
         int r;
@@ -456,8 +465,8 @@ static int json_add(json_object *o, const char *key, json_object *v) {
 
 static int verb_list(int argc, char *argv[]) {
         static const Column columns[] = {
-                { "NAME", "name" },     { "PERSONA", "persona" },       { "STATE", "state" },
-                { "ACCEL", "accel" },   { "MEMORY", "memory_mib", true }, { "VCPUS", "vcpus" },
+                { "NAME", "name" },   { "PERSONA", "persona" },         { "STATE", "state" },
+                { "ACCEL", "accel" }, { "MEMORY", "memory_mib", true }, { "VCPUS", "vcpus" },
         };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -532,8 +541,7 @@ static int verb_personas(int argc, char *argv[]) {
         if (r != 0)
                 return r;
 
-        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ListPersonas", 0, &error, &reply,
-                     NULL);
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ListPersonas", 0, &error, &reply, NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to list personas");
 
@@ -676,8 +684,7 @@ static int verb_host(int argc, char *argv[]) {
                         value = strdup("n/a");
                 else if (json_object_is_type(v, json_type_string) && isempty(json_object_get_string(v)))
                         value = strdup("n/a");
-                else if (streq(lines[i].key, "Accel") &&
-                         !isempty(reason = json_get_string(props, "AccelReason"))) {
+                else if (streq(lines[i].key, "Accel") && !isempty(reason = json_get_string(props, "AccelReason"))) {
                         if (asprintf(&value, "%s (%s)", json_object_get_string(v), reason) < 0)
                                 value = NULL;
                 } else
@@ -715,20 +722,33 @@ static int verb_help(int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
-        { "list", "", 0, 0, 0, EXITS_BUS,
+        { "list",
+          "",
+          0,
+          0,
+          0,
+          EXITS_BUS,
           "List the VMs",
           "List the VMs of vmmd, sorted by name, with persona, state, accelerator\n"
           "(kvm or tcg), memory and virtual CPUs. With --json: an array of objects\n"
           "with name, persona, state, accel, memory_mib, vcpus and path (the VM's\n"
           "D-Bus object). Waits for nothing.",
           verb_list },
-        { "show", "NAME", 1, 1, 0, EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
+        { "show",
+          "NAME",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
           "Show all properties of a VM",
           "Show every property of the VM NAME as Key=Value lines (booleans as\n"
           "yes/no, timestamps as dates); with --json as one object keyed by the\n"
           "D-Bus property names. Waits for nothing.",
           verb_show },
-        { "create", "PERSONA [NAME]", 1, 2,
+        { "create",
+          "PERSONA [NAME]",
+          1,
+          2,
           VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_ACCEL | VERB_OPTION_NO_START,
           EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Create a VM from a persona and start it",
@@ -741,7 +761,12 @@ static const Verb verbs[] = {
           "state; with --json an object with name, path and state. A VM that\n"
           "fails while starting stays, \"failed\", until it is destroyed.",
           verb_create },
-        { "start", "NAME", 1, 1, VERB_OPTION_CREATE_FROM, EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
+        { "start",
+          "NAME",
+          1,
+          1,
+          VERB_OPTION_CREATE_FROM,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Start a VM and wait until it runs",
           "Start the VM NAME. Waits until its guest agent reports ready (State\n"
           "\"running\"), showing progress on a terminal; with --no-wait returns\n"
@@ -750,36 +775,66 @@ static const Verb verbs[] = {
           "not exist yet is created from PERSONA and started (what\n"
           "vmm-persona@.service does at boot).",
           verb_vm_operation },
-        { "stop", "NAME", 1, 1, VERB_OPTION_FORCE, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+        { "stop",
+          "NAME",
+          1,
+          1,
+          VERB_OPTION_FORCE,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Shut a VM down and wait until it stopped",
           "Shut the VM NAME down: its guest powers off or, with --force, its VMM\n"
           "is ended at once. Waits until the VM is \"stopped\" or, for a throwaway\n"
           "VM, removed; with --no-wait returns once the stop began (\"stopping\").",
           verb_vm_operation },
-        { "pause", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+        { "pause",
+          "NAME",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Pause a running VM",
           "Pause the virtual CPUs of the VM NAME. Waits until its State is\n"
           "\"paused\" (unless --no-wait).",
           verb_vm_operation },
-        { "resume", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+        { "resume",
+          "NAME",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Resume a paused VM",
           "Resume the paused VM NAME. Waits until its State is \"running\" (unless\n"
           "--no-wait).",
           verb_vm_operation },
-        { "reboot", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM | EXITS_WAIT,
+        { "reboot",
+          "NAME",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT,
           "Reboot a running VM",
           "Reboot the guest of the running VM NAME (through its agent, else a\n"
           "reset). Waits until it runs again (unless --no-wait). A guest that\n"
           "reboots more than 5 times within 60 s is failed.",
           verb_vm_operation },
-        { "destroy", "NAME...", 1, UINT_MAX, 0, EXITS_BUS | EXITS_VM | EXIT_BIT(VMCTL_EXIT_TIMEOUT),
+        { "destroy",
+          "NAME...",
+          1,
+          UINT_MAX,
+          0,
+          EXITS_BUS | EXITS_VM | EXIT_BIT(VMCTL_EXIT_TIMEOUT),
           "Power VMs off and delete them with all their data",
           "Destroy each VM NAME: its VMM is ended, its disks, snapshots and state\n"
           "are deleted. Waits until vmmd reports each VM removed (unless\n"
           "--no-wait). Goes on with the other VMs when one fails, unless vmmd\n"
           "cannot be reached; ends with the exit status of the first failure.",
           verb_vm_operation },
-        { "wait", "NAME STATE", 2, 2, 0, EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXITS_WAIT,
+        { "wait",
+          "NAME STATE",
+          2,
+          2,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXITS_WAIT,
           "Wait until a VM is in a state",
           "Wait until the VM NAME is in STATE: created, starting, running, paused,\n"
           "stopping, stopped or failed; or, with STATE \"removed\", until it is\n"
@@ -787,18 +842,33 @@ static const Verb verbs[] = {
           "--timeout applies. Ends with exit status 5 if the VM fails meanwhile\n"
           "(unless STATE is \"failed\") or is removed (unless STATE is \"removed\").",
           verb_wait },
-        { "switch", "NAME", 1, 1, 0, EXITS_BUS | EXITS_VM,
+        { "switch",
+          "NAME",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXITS_VM,
           "Make a VM the foreground persona",
           "Make the VM NAME the foreground persona: the one whose display and\n"
           "input the phone shows. Returns when vmmd has switched.",
           verb_switch },
-        { "personas", "", 0, 0, 0, EXITS_BUS,
+        { "personas",
+          "",
+          0,
+          0,
+          0,
+          EXITS_BUS,
           "List the persona templates",
           "List the persona templates that VMs are created from, with their\n"
           "descriptions. With --json: an array of objects with name and\n"
           "description. Waits for nothing.",
           verb_personas },
-        { "host", "", 0, 0, 0, EXITS_BUS,
+        { "host",
+          "",
+          0,
+          0,
+          0,
+          EXITS_BUS,
           "Show the host: accelerator, KVM, GIC, memory, CPUs",
           "Show what vmmd found on the host: the accelerator new VMs get (kvm or\n"
           "tcg) and why, the architecture, the KVM mode (vhe, nvhe, protected),\n"
@@ -806,7 +876,12 @@ static const Verb verbs[] = {
           "memory and CPUs, and the foreground VM. With --json: vmmd's Manager\n"
           "properties as one object keyed by their D-Bus names.",
           verb_host },
-        { "help", "[COMMAND]", 0, 1, 0, EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_USAGE),
+        { "help",
+          "[COMMAND]",
+          0,
+          1,
+          0,
+          EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_USAGE),
           "Show this help, or a command's",
           "Show the help of vmctl, or of COMMAND.",
           verb_help },
@@ -854,8 +929,10 @@ static void print_help(void) {
         for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
                 for (size_t j = 0; j < ELEMENTSOF(verbs); j++)
                         if (verbs[j].options & verb_option_help[i].option) {
-                                printf("  %-20s %s (%s)\n", verb_option_help[i].synopsis,
-                                       verb_option_help[i].help, verbs[j].name);
+                                printf("  %-20s %s (%s)\n",
+                                       verb_option_help[i].synopsis,
+                                       verb_option_help[i].help,
+                                       verbs[j].name);
                                 break;
                         }
         print_exit_statuses(all);
@@ -870,8 +947,7 @@ static void print_verb_help(const Verb *v) {
                 printf("\nOptions of %s:\n", v->name);
                 for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
                         if (v->options & verb_option_help[i].option)
-                                printf("  %-20s %s\n", verb_option_help[i].synopsis,
-                                       verb_option_help[i].help);
+                                printf("  %-20s %s\n", verb_option_help[i].synopsis, verb_option_help[i].help);
         }
         printf("\nGlobal options:\n");
         print_global_options();
@@ -929,23 +1005,21 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 ARG_CREATE_FROM,
                 ARG_ACCEL,
         };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "user", no_argument, NULL, ARG_USER },
-                { "system", no_argument, NULL, ARG_SYSTEM },
-                { "json", no_argument, NULL, ARG_JSON },
-                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
-                { "no-wait", no_argument, NULL, ARG_NO_WAIT },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "memory", required_argument, NULL, ARG_MEMORY },
-                { "vcpus", required_argument, NULL, ARG_VCPUS },
-                { "no-start", no_argument, NULL, ARG_NO_START },
-                { "force", no_argument, NULL, ARG_FORCE },
-                { "create-from", required_argument, NULL, ARG_CREATE_FROM },
-                { "accel", required_argument, NULL, ARG_ACCEL },
-                {}
-        };
+        static const struct option options[] = { { "help", no_argument, NULL, 'h' },
+                                                 { "version", no_argument, NULL, ARG_VERSION },
+                                                 { "user", no_argument, NULL, ARG_USER },
+                                                 { "system", no_argument, NULL, ARG_SYSTEM },
+                                                 { "json", no_argument, NULL, ARG_JSON },
+                                                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                                                 { "no-wait", no_argument, NULL, ARG_NO_WAIT },
+                                                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                                                 { "memory", required_argument, NULL, ARG_MEMORY },
+                                                 { "vcpus", required_argument, NULL, ARG_VCPUS },
+                                                 { "no-start", no_argument, NULL, ARG_NO_START },
+                                                 { "force", no_argument, NULL, ARG_FORCE },
+                                                 { "create-from", required_argument, NULL, ARG_CREATE_FROM },
+                                                 { "accel", required_argument, NULL, ARG_ACCEL },
+                                                 {} };
         bool help = false;
         uint64_t u;
         int c;
@@ -976,15 +1050,13 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         break;
                 case ARG_TIMEOUT:
                         if (parse_timeout(optarg, &arg_timeout) < 0) {
-                                log_error("Invalid --timeout \"%s\": expected seconds, or \"infinity\".",
-                                          optarg);
+                                log_error("Invalid --timeout \"%s\": expected seconds, or \"infinity\".", optarg);
                                 return -VMCTL_EXIT_USAGE;
                         }
                         break;
                 case ARG_MEMORY:
                         if (parse_uint64(optarg, &arg_memory_mib) < 0 || arg_memory_mib == 0) {
-                                log_error("Invalid --memory \"%s\": expected a positive number of MiB.",
-                                          optarg);
+                                log_error("Invalid --memory \"%s\": expected a positive number of MiB.", optarg);
                                 return -VMCTL_EXIT_USAGE;
                         }
                         arg_verb_options |= VERB_OPTION_MEMORY;
@@ -1015,8 +1087,10 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         break;
                 case ARG_CREATE_FROM:
                         if (vm_name_invalid_reason(optarg)) {
-                                log_error("Invalid --create-from \"%s\": persona name %s.", optarg,
-                                          vm_name_invalid_reason(optarg));
+                                log_error(
+                                        "Invalid --create-from \"%s\": persona name %s.",
+                                        optarg,
+                                        vm_name_invalid_reason(optarg));
                                 return -VMCTL_EXIT_USAGE;
                         }
                         arg_create_from = optarg;
@@ -1085,16 +1159,23 @@ int main(int argc, char *argv[]) {
         for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
                 if ((arg_verb_options & verb_option_help[i].option) &&
                     !(v->options & verb_option_help[i].option)) {
-                        log_error("Option %s does not apply to '%s'. See 'vmctl %s --help'.",
-                                  verb_option_name(verb_option_help[i].option), v->name, v->name);
+                        log_error(
+                                "Option %s does not apply to '%s'. See 'vmctl %s --help'.",
+                                verb_option_name(verb_option_help[i].option),
+                                v->name,
+                                v->name);
                         return VMCTL_EXIT_USAGE;
                 }
 
         n = (unsigned) verb_argc - 1;
         if (n < v->min_args || n > v->max_args) {
-                log_error("%s: %s. Usage: vmctl [OPTIONS...] %s%s%s", v->name,
-                          n < v->min_args ? "missing argument" : "too many arguments", v->name,
-                          isempty(v->synopsis) ? "" : " ", v->synopsis);
+                log_error(
+                        "%s: %s. Usage: vmctl [OPTIONS...] %s%s%s",
+                        v->name,
+                        n < v->min_args ? "missing argument" : "too many arguments",
+                        v->name,
+                        isempty(v->synopsis) ? "" : " ",
+                        v->synopsis);
                 return VMCTL_EXIT_USAGE;
         }
 

@@ -14,20 +14,19 @@ const char *const vm_states[] = {
 
 const WaitSpec wait_running = {
         .target = "running",
-        .pending = (const char *const[]) { "starting", "paused", NULL },
+        .pending = (const char *const[]){ "starting", "paused", NULL },
 };
 const WaitSpec wait_stopped = {
         .target = "stopped",
         .removal_ends = true,
-        .pending = (const char *const[]) { "stopping", "running", "starting", "paused", NULL },
+        .pending = (const char *const[]){ "stopping", "running", "starting", "paused", NULL },
 };
 const WaitSpec wait_paused = {
         .target = "paused",
-        .pending = (const char *const[]) { "running", "starting", NULL },
+        .pending = (const char *const[]){ "running", "starting", NULL },
 };
 const WaitSpec wait_removed = {
-        .removal_ends = true,
-        .pending = vm_states, /* a failed VM is destroyed too */
+        .removal_ends = true, .pending = vm_states, /* a failed VM is destroyed too */
 };
 
 static bool strv_contains(const char *const *l, const char *s) {
@@ -134,8 +133,11 @@ void vm_wait_done(VMWait *w) {
 static void progress_draw(VMWait *w, uint64_t now) {
         if (!w->progress)
                 return;
-        printf("\r\033[KWaiting for %s to be %s: %s, %" PRIu64 "s", w->name, w->spec->target ?: "removed",
-               w->state ?: "removed", (now - w->since) / USEC_PER_SEC);
+        printf("\r\033[KWaiting for %s to be %s: %s, %" PRIu64 "s",
+               w->name,
+               w->spec->target ?: "removed",
+               w->state ?: "removed",
+               (now - w->since) / USEC_PER_SEC);
         fflush(stdout);
         w->line_drawn = true;
 }
@@ -215,14 +217,22 @@ static int wait_outcome(VMWait *w) {
                         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                         char *reason = NULL;
 
-                        if (sd_bus_get_property_string(w->bus, VMMD_BUS_NAME, w->path, VMMD_VM_INTERFACE,
-                                                       "FailureReason", &error, &reason) >= 0) {
+                        if (sd_bus_get_property_string(
+                                    w->bus,
+                                    VMMD_BUS_NAME,
+                                    w->path,
+                                    VMMD_VM_INTERFACE,
+                                    "FailureReason",
+                                    &error,
+                                    &reason) >= 0) {
                                 free(w->failure_reason);
                                 w->failure_reason = reason;
                         }
                 }
-                log_error("VM %s failed: %s", w->name,
-                          isempty(w->failure_reason) ? "vmmd gave no reason." : w->failure_reason);
+                log_error(
+                        "VM %s failed: %s",
+                        w->name,
+                        isempty(w->failure_reason) ? "vmmd gave no reason." : w->failure_reason);
         } else
                 log_error("VM %s went to state '%s' instead of '%s'.", w->name, strna(w->state), target);
         return VMCTL_EXIT_VM_FAILED;
@@ -242,8 +252,7 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
                 return log_oom(), VMCTL_EXIT_FAILURE;
         /* Until the Name property is read: the name from the path, for messages. */
         (void) free_and_strdup(&w->name, NULL);
-        if (sd_bus_path_decode(path, VMMD_VM_PATH_PREFIX, &w->name) <= 0 &&
-            free_and_strdup(&w->name, path) < 0)
+        if (sd_bus_path_decode(path, VMMD_VM_PATH_PREFIX, &w->name) <= 0 && free_and_strdup(&w->name, path) < 0)
                 return log_oom(), VMCTL_EXIT_FAILURE;
 
         r = read_initial_state(w);
@@ -263,8 +272,8 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
                 r = sd_bus_process(w->bus, NULL);
                 if (r < 0) {
                         progress_clear(w);
-                        log_error_errno(r, "Lost the connection to the bus while waiting for VM %s: %m",
-                                        w->name);
+                        log_error_errno(
+                                r, "Lost the connection to the bus while waiting for VM %s: %m", w->name);
                         return bus_error_exit_status(NULL, r);
                 }
                 if (r > 0)
@@ -273,9 +282,12 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
                 now = now_usec(CLOCK_MONOTONIC);
                 if (timeout_usec != UINT64_MAX && now - start >= timeout_usec) {
                         progress_clear(w);
-                        log_error("Timed out after %gs waiting for VM %s to be %s; it is %s.",
-                                  (double) timeout_usec / USEC_PER_SEC, w->name, spec->target ?: "removed",
-                                  strna(w->state));
+                        log_error(
+                                "Timed out after %gs waiting for VM %s to be %s; it is %s.",
+                                (double) timeout_usec / USEC_PER_SEC,
+                                w->name,
+                                spec->target ?: "removed",
+                                strna(w->state));
                         return VMCTL_EXIT_TIMEOUT;
                 }
                 left = timeout_usec == UINT64_MAX ? UINT64_MAX : timeout_usec - (now - start);

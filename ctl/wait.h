@@ -7,10 +7,10 @@
 #include "util.h"
 
 typedef struct WaitSpec {
-        const char *target;          /* State that ends the wait; NULL: only the VM's removal does */
-        bool removal_ends;           /* VMRemoved ends the wait successfully (throwaways stop that way) */
-        const char *const *pending;  /* States in which the wait goes on, NULL-terminated; NULL: any but
-                                      * "failed" */
+        const char *target;         /* State that ends the wait; NULL: only the VM's removal does */
+        bool removal_ends;          /* VMRemoved ends the wait successfully (throwaways stop that way) */
+        const char *const *pending; /* States in which the wait goes on, NULL-terminated; NULL: any but
+                                     * "failed" */
 } WaitSpec;
 
 /* Every value of the VM's State property. */
@@ -23,8 +23,8 @@ extern const WaitSpec wait_removed; /* destroy, wait NAME removed */
 
 typedef struct VMWait {
         sd_bus *bus;
-        bool progress;     /* redraw a status line on stdout */
-        uint64_t since;    /* CLOCK_MONOTONIC when the operation began, for the status line */
+        bool progress;  /* redraw a status line on stdout */
+        uint64_t since; /* CLOCK_MONOTONIC when the operation began, for the status line */
         sd_bus_slot *slots[3];
 
         /* The current wait: */
@@ -33,7 +33,7 @@ typedef struct VMWait {
         char *name;
         char *state;
         char *failure_reason;
-        bool stale;        /* dispatching signals older than our own read of the state */
+        bool stale; /* dispatching signals older than our own read of the state */
         bool removed;
         bool vmmd_gone;
         bool line_drawn;

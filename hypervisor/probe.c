@@ -23,12 +23,9 @@
 #define GIC_INTID_HYP_VIRT_TIMER 28 /* CNTHV: EL2 virtual timer */
 #define GIC_INTID_PHYS_TIMER 30     /* CNTP: EL1 non-secure physical timer */
 
-static const char * const kvm_mode_table[_KVM_MODE_MAX] = {
-        [KVM_MODE_NONE] = "none",
-        [KVM_MODE_VHE] = "vhe",
-        [KVM_MODE_NVHE] = "nvhe",
-        [KVM_MODE_PROTECTED] = "protected",
-        [KVM_MODE_UNKNOWN] = "unknown",
+static const char *const kvm_mode_table[_KVM_MODE_MAX] = {
+        [KVM_MODE_NONE] = "none",           [KVM_MODE_VHE] = "vhe",         [KVM_MODE_NVHE] = "nvhe",
+        [KVM_MODE_PROTECTED] = "protected", [KVM_MODE_UNKNOWN] = "unknown",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(kvm_mode, KvmMode, _KVM_MODE_MAX);
@@ -164,8 +161,7 @@ KvmMode kvm_mode_from_interrupts(const char *interrupts, const char *cmdline) {
                 while ((t = next_token(&p, eol, &n))) {
                         if (token_is(t, n, "arch_timer"))
                                 is_timer = true;
-                        else if (!have_intid && prev && startswith_n(prev, prev_n, "GIC") &&
-                                 token_is_number(t, n, &v))
+                        else if (!have_intid && prev && startswith_n(prev, prev_n, "GIC") && token_is_number(t, n, &v))
                                 have_intid = true;
                         prev = t;
                         prev_n = n;
@@ -258,7 +254,8 @@ static void probe_mode(HostInfo *h) {
                 if (!IN_SET(m, KVM_MODE_UNKNOWN, KVM_MODE_NONE)) {
                         h->mode = m;
                         h->mode_source = m == KVM_MODE_PROTECTED ?
-                                "arch timer interrupt and kernel command line" : "arch timer interrupt";
+                                "arch timer interrupt and kernel command line" :
+                                "arch timer interrupt";
                         return;
                 }
         }
@@ -281,8 +278,8 @@ static void probe_arm64(int kvm_fd, HostInfo *h) {
         vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
         if (vm_fd < 0) {
                 if (ipa > 0)
-                        reason_append(h->reason, sizeof h->reason, "KVM_CREATE_VM failed (%i-bit IPA): %m",
-                                      ipa);
+                        reason_append(
+                                h->reason, sizeof h->reason, "KVM_CREATE_VM failed (%i-bit IPA): %m", ipa);
                 else
                         reason_append(h->reason, sizeof h->reason, "KVM_CREATE_VM failed: %m");
                 return;
@@ -308,8 +305,8 @@ static void probe_arm64(int kvm_fd, HostInfo *h) {
         if (ioctl(vm_fd, KVM_CREATE_DEVICE, &cd) == 0)
                 h->gic_version = 3;
         else {
-                cd = (struct kvm_create_device) { .type = KVM_DEV_TYPE_ARM_VGIC_V2,
-                                                  .flags = KVM_CREATE_DEVICE_TEST };
+                cd = (struct kvm_create_device){ .type = KVM_DEV_TYPE_ARM_VGIC_V2,
+                                                 .flags = KVM_CREATE_DEVICE_TEST };
                 h->gic_version = ioctl(vm_fd, KVM_CREATE_DEVICE, &cd) == 0 ? 2 : 0;
         }
 
@@ -335,11 +332,10 @@ static int open_kvm(const char *path, bool arm64, HostInfo *h, char *why, size_t
                                 (void) read_full_file("/proc/interrupts", &interrupts, NULL);
                         }
                         if (arm64 && cmdline_kvm_arm_mode_is(cmdline, "none"))
-                                reason_append(why, why_size, "no %s (KVM disabled by kvm-arm.mode=none)",
-                                              path);
+                                reason_append(why, why_size, "no %s (KVM disabled by kvm-arm.mode=none)", path);
                         else if (arm64 && kvm_mode_from_interrupts(interrupts, cmdline) == KVM_MODE_NONE)
-                                reason_append(why, why_size,
-                                              "no %s (no EL2: the kernel was not booted at EL2)", path);
+                                reason_append(
+                                        why, why_size, "no %s (no EL2: the kernel was not booted at EL2)", path);
                         else if (arm64)
                                 reason_append(why, why_size, "no %s (module not loaded or no EL2)", path);
                         else
@@ -366,14 +362,13 @@ static int open_kvm(const char *path, bool arm64, HostInfo *h, char *why, size_t
         if (v < 0) {
                 int r = -errno;
 
-                reason_append(why, why_size, "%s is not a KVM device (KVM_GET_API_VERSION failed: %m)",
-                              path);
+                reason_append(why, why_size, "%s is not a KVM device (KVM_GET_API_VERSION failed: %m)", path);
                 return r;
         }
         h->api_version = v;
         if (v != KVM_API_VERSION) {
-                reason_append(why, why_size, "%s speaks KVM API version %i, expected %i", path, v,
-                              KVM_API_VERSION);
+                reason_append(
+                        why, why_size, "%s speaks KVM API version %i, expected %i", path, v, KVM_API_VERSION);
                 return -EPROTO;
         }
 
@@ -390,11 +385,15 @@ static void probe_kvm(const char *kvm_path, HostInfo *h) {
 
         if (!arm64) {
                 /* The architecture is the reason that matters; the state of the device is a footnote. */
-                reason_append(h->reason, sizeof h->reason, "KVM cannot run arm64 guests on %s %s host",
-                              indefinite_article(h->arch), h->arch);
+                reason_append(
+                        h->reason,
+                        sizeof h->reason,
+                        "KVM cannot run arm64 guests on %s %s host",
+                        indefinite_article(h->arch),
+                        h->arch);
                 if (fd >= 0)
-                        reason_append(h->reason, sizeof h->reason, " (%s runs %s guests only)", kvm_path,
-                                      h->arch);
+                        reason_append(
+                                h->reason, sizeof h->reason, " (%s runs %s guests only)", kvm_path, h->arch);
                 else
                         reason_append(h->reason, sizeof h->reason, "; also, %s", why);
                 return;
@@ -407,8 +406,10 @@ static void probe_kvm(const char *kvm_path, HostInfo *h) {
 #if defined(__aarch64__)
         probe_arm64(fd, h);
 #else
-        reason_append(h->reason, sizeof h->reason,
-                      "this build is not for aarch64, so it cannot drive KVM on this aarch64 host");
+        reason_append(
+                h->reason,
+                sizeof h->reason,
+                "this build is not for aarch64, so it cannot drive KVM on this aarch64 host");
 #endif
 }
 

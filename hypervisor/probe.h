@@ -18,10 +18,10 @@ const char *kvm_mode_to_string(KvmMode m);
 KvmMode kvm_mode_from_string(const char *s);
 
 typedef struct HostInfo {
-        char arch[32];           /* uname machine: "aarch64", "x86_64" */
-        bool kvm_usable;         /* arm64 host and KVM_CREATE_VM worked */
-        char reason[256];        /* why KVM is unusable (or "KVM_CREATE_VM succeeded") */
-        int api_version;         /* KVM_GET_API_VERSION, 0 if no device */
+        char arch[32];    /* uname machine: "aarch64", "x86_64" */
+        bool kvm_usable;  /* arm64 host and KVM_CREATE_VM worked */
+        char reason[256]; /* why KVM is unusable (or "KVM_CREATE_VM succeeded") */
+        int api_version;  /* KVM_GET_API_VERSION, 0 if no device */
         KvmMode mode;
         const char *mode_source; /* static string: what 'mode' was read from, NULL if not determined */
         unsigned ipa_bits;       /* KVM_CAP_ARM_VM_IPA_SIZE, 0 if unknown */

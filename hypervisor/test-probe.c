@@ -190,8 +190,15 @@ static void test_real_kvm(void) {
         printf("/dev/kvm:  %s\n", h.reason);
         printf("           arch=%s cpus=%u memory_mib=%" PRIu64 " api_version=%i mode=%s (%s) ipa_bits=%u "
                "gic_version=%u max_vcpus=%u\n",
-               h.arch, h.cpus, h.memory_mib, h.api_version, kvm_mode_to_string(h.mode), strna(h.mode_source),
-               h.ipa_bits, h.gic_version, h.max_vcpus);
+               h.arch,
+               h.cpus,
+               h.memory_mib,
+               h.api_version,
+               kvm_mode_to_string(h.mode),
+               strna(h.mode_source),
+               h.ipa_bits,
+               h.gic_version,
+               h.max_vcpus);
         check_host_fields(&h);
 
 #if defined(__aarch64__)
@@ -262,11 +269,10 @@ static void test_mode_table(void) {
 }
 
 /* Lines as the kernel prints them (syslog prefix included, as klogctl returns them). */
-static const char boot_log[] =
-        "<6>[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x000f0510]\n"
-        "<6>[    0.512009] kvm [1]: IPA Size Limit: 48 bits\n"
-        "<6>[    0.514221] kvm [1]: GICv3: no GICV resource entry\n"
-        "<6>[    0.515555] kvm [1]: vgic interrupt IRQ9\n";
+static const char boot_log[] = "<6>[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x000f0510]\n"
+                               "<6>[    0.512009] kvm [1]: IPA Size Limit: 48 bits\n"
+                               "<6>[    0.514221] kvm [1]: GICv3: no GICV resource entry\n"
+                               "<6>[    0.515555] kvm [1]: vgic interrupt IRQ9\n";
 
 /* The boot log above followed by 'line'. */
 static KvmMode mode_of_log_with(const char *line) {
@@ -323,8 +329,7 @@ static void test_mode_from_interrupts(void) {
         assert(kvm_mode_from_interrupts(buf, "ro kvm-arm.mode=protected quiet\n") == KVM_MODE_PROTECTED);
         /* the last kvm-arm.mode= is the one the kernel applied */
         assert(kvm_mode_from_interrupts(buf, "kvm-arm.mode=protected kvm-arm.mode=nvhe") == KVM_MODE_NVHE);
-        assert(kvm_mode_from_interrupts(buf, "kvm-arm.mode=nvhe kvm-arm.mode=protected") ==
-               KVM_MODE_PROTECTED);
+        assert(kvm_mode_from_interrupts(buf, "kvm-arm.mode=nvhe kvm-arm.mode=protected") == KVM_MODE_PROTECTED);
         assert(kvm_mode_from_interrupts(buf, "xkvm-arm.mode=protected") == KVM_MODE_NVHE);
         assert(kvm_mode_from_interrupts(buf, "kvm-arm.mode=protectedx") == KVM_MODE_NVHE);
         snprintf(buf, sizeof buf, "%s%s%s", head, TIMER("GIC-0", "30"), tail); /* GICv2 */

@@ -19,14 +19,12 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_KVM, ARG_REQUIRE_KVM };
-        static const struct option options[] = {
-                { "help",        no_argument,       NULL, 'h'             },
-                { "version",     no_argument,       NULL, ARG_VERSION     },
-                { "kvm",         required_argument, NULL, ARG_KVM         },
-                { "quiet",       no_argument,       NULL, 'q'             },
-                { "require-kvm", no_argument,       NULL, ARG_REQUIRE_KVM },
-                {}
-        };
+        static const struct option options[] = { { "help", no_argument, NULL, 'h' },
+                                                 { "version", no_argument, NULL, ARG_VERSION },
+                                                 { "kvm", required_argument, NULL, ARG_KVM },
+                                                 { "quiet", no_argument, NULL, 'q' },
+                                                 { "require-kvm", no_argument, NULL, ARG_REQUIRE_KVM },
+                                                 {} };
         const char *kvm_path = "/dev/kvm";
         bool quiet = false, require_kvm = false;
         HostInfo h;
@@ -53,14 +51,15 @@ int main(int argc, char *argv[]) {
                         return 1;
                 }
         if (optind < argc) {
-                fprintf(stderr, "%s: unexpected argument '%s'\n", program_invocation_short_name,
-                        argv[optind]);
+                fprintf(stderr, "%s: unexpected argument '%s'\n", program_invocation_short_name, argv[optind]);
                 return 1;
         }
 
         r = host_probe(kvm_path, &h);
         if (r < 0) {
-                fprintf(stderr, "%s: failed to probe the host: %s\n", program_invocation_short_name,
+                fprintf(stderr,
+                        "%s: failed to probe the host: %s\n",
+                        program_invocation_short_name,
                         strerror(-r));
                 return 1;
         }

@@ -97,7 +97,6 @@ static int agent_flush(AgentClient *a) {
         return sd_event_source_set_io_events(a->io, EPOLLIN | (a->n_out > 0 ? EPOLLOUT : 0));
 }
 
-/* Returns false when a handler disconnected (and maybe freed) us. */
 static void agent_dispatch_line(AgentClient *a, char *line) {
         AgentReply r;
 
@@ -145,8 +144,8 @@ static int agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 agent_disconnect(a, -ECONNRESET, "connection closed");
                 return 0;
         }
-        /* Only the first line's handler may run before we re-check: handlers can free nothing of ours
-         * (the owner frees the client only from the disconnect handler), so a loop is safe. */
+        /* The ready and meminfo handlers never free the client (its owner does that only from the
+         * disconnect handler, which this loop does not call), so going on after them is safe. */
         for (ssize_t i = 0; i < k; i++) {
                 char c = buf[i];
 

@@ -14,8 +14,8 @@ typedef struct AgentHandlers {
         /* "READY <version>": the guest booted. */
         void (*ready)(AgentClient *a, const char *version, void *userdata);
         /* "MEMINFO total_kib=… free_kib=… available_kib=…" */
-        void (*meminfo)(AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib,
-                        void *userdata);
+        void (*meminfo)(
+                AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib, void *userdata);
         /* The connection ended (the guest or QEMU went away) or the guest broke the protocol. */
         void (*disconnect)(AgentClient *a, int error, const char *message, void *userdata);
 } AgentHandlers;

@@ -32,9 +32,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {},
         };
-        static const char *const levels[] = { [LOG_ERR] = "err", [LOG_WARNING] = "warning",
-                                              [LOG_NOTICE] = "notice", [LOG_INFO] = "info",
-                                              [LOG_DEBUG] = "debug" };
+        static const char *const levels[] = {
+                [LOG_ERR] = "err", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug"
+        };
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -93,8 +93,10 @@ int main(int argc, char *argv[]) {
 
         r = manager_config_from_environment(arg_user, &config);
         if (r < 0) {
-                log_error_errno(r, "Failed to determine vmmd's directories%s: %m",
-                                arg_user ? " (is XDG_RUNTIME_DIR set?)" : "");
+                log_error_errno(
+                        r,
+                        "Failed to determine vmmd's directories%s: %m",
+                        arg_user ? " (is XDG_RUNTIME_DIR set?)" : "");
                 return EXIT_FAILURE;
         }
         r = manager_new(&config, &m);
@@ -113,8 +115,11 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         manager_autostart(m);
 
-        log_info("vmmd %s running in %s mode (state in %s).", VERSION, arg_user ? "user" : "system",
-                 m->config.state_dir);
+        log_info(
+                "vmmd %s running in %s mode (state in %s).",
+                VERSION,
+                arg_user ? "user" : "system",
+                m->config.state_dir);
         (void) sd_notify(false, "READY=1");
         manager_notify_status(m);
 

@@ -45,19 +45,26 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                         if (streq(known[i].key, key))
                                 break;
                 if (i >= ELEMENTSOF(known))
-                        return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT,
-                                                 "Unknown option \"%s\" (known: start, memory_mib, vcpus, accel)", key);
+                        return sd_bus_error_setf(
+                                error,
+                                VMMD_ERROR_INVALID_ARGUMENT,
+                                "Unknown option \"%s\" (known: start, memory_mib, vcpus, accel)",
+                                key);
                 if (seen[i])
-                        return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "Option \"%s\" given twice",
-                                                 key);
+                        return sd_bus_error_setf(
+                                error, VMMD_ERROR_INVALID_ARGUMENT, "Option \"%s\" given twice", key);
                 seen[i] = true;
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
                 if (!streq(contents, known[i].type))
-                        return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT,
-                                                 "Option \"%s\" must be of type '%s', not '%s'", key, known[i].type,
-                                                 contents);
+                        return sd_bus_error_setf(
+                                error,
+                                VMMD_ERROR_INVALID_ARGUMENT,
+                                "Option \"%s\" must be of type '%s', not '%s'",
+                                key,
+                                known[i].type,
+                                contents);
                 if (i == 0)
                         r = sd_bus_message_read(m, "v", "b", &o->start);
                 else if (i == 1)
@@ -116,24 +123,29 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (m->exiting)
                 return sd_bus_error_set(error, VMMD_ERROR_BUSY, "vmmd is shutting down");
         if ((why = vm_name_invalid_reason(persona_name)))
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "Persona name \"%s\" %s", persona_name,
-                                         why);
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_INVALID_ARGUMENT, "Persona name \"%s\" %s", persona_name, why);
         p = manager_find_persona(m, persona_name);
         if (!p) {
                 if (m->persona_error)
-                        return sd_bus_error_setf(error, VMMD_ERROR_NO_SUCH_PERSONA,
-                                                 "Persona \"%s\" is not available: the personas failed to load: %s",
-                                                 persona_name, m->persona_error);
-                return sd_bus_error_setf(error, VMMD_ERROR_NO_SUCH_PERSONA, "Persona \"%s\" does not exist",
-                                         persona_name);
+                        return sd_bus_error_setf(
+                                error,
+                                VMMD_ERROR_NO_SUCH_PERSONA,
+                                "Persona \"%s\" is not available: the personas failed to load: %s",
+                                persona_name,
+                                m->persona_error);
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_NO_SUCH_PERSONA, "Persona \"%s\" does not exist", persona_name);
         }
 
         if (isempty(name)) {
                 if (p->disk != DISK_EPHEMERAL)
-                        return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT,
-                                                 "VM name is empty; only ephemeral personas get generated names, "
-                                                 "\"%s\" is persistent",
-                                                 persona_name);
+                        return sd_bus_error_setf(
+                                error,
+                                VMMD_ERROR_INVALID_ARGUMENT,
+                                "VM name is empty; only ephemeral personas get generated names, "
+                                "\"%s\" is persistent",
+                                persona_name);
                 r = generate_name(m, p->name, &generated);
                 if (r < 0)
                         return sd_bus_error_set_errnof(error, r, "Failed to generate a VM name: %m");
@@ -144,33 +156,51 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (o.memory_mib == 0)
                 o.memory_mib = p->memory_mib;
         else if (o.memory_mib < PERSONA_MEMORY_MIN_MIB || o.memory_mib > PERSONA_MEMORY_MAX_MIB)
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT,
-                                         "memory_mib %" PRIu64 " is out of range [%" PRIu64 ", %" PRIu64 "]",
-                                         o.memory_mib, PERSONA_MEMORY_MIN_MIB, PERSONA_MEMORY_MAX_MIB);
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_ARGUMENT,
+                        "memory_mib %" PRIu64 " is out of range [%" PRIu64 ", %" PRIu64 "]",
+                        o.memory_mib,
+                        PERSONA_MEMORY_MIN_MIB,
+                        PERSONA_MEMORY_MAX_MIB);
         if (o.vcpus == 0)
                 o.vcpus = p->vcpus;
         else if (o.vcpus < PERSONA_VCPUS_MIN || o.vcpus > PERSONA_VCPUS_MAX)
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "vcpus %" PRIu32 " is out of range [%u, %u]",
-                                         o.vcpus, PERSONA_VCPUS_MIN, PERSONA_VCPUS_MAX);
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_ARGUMENT,
+                        "vcpus %" PRIu32 " is out of range [%u, %u]",
+                        o.vcpus,
+                        PERSONA_VCPUS_MIN,
+                        PERSONA_VCPUS_MAX);
         if (m->host.max_vcpus > 0 && o.vcpus > m->host.max_vcpus)
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT,
-                                         "vcpus %" PRIu32 " exceeds what KVM supports here (%u)", o.vcpus,
-                                         m->host.max_vcpus);
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_ARGUMENT,
+                        "vcpus %" PRIu32 " exceeds what KVM supports here (%u)",
+                        o.vcpus,
+                        m->host.max_vcpus);
         /* Overcommit is the point, but one guest larger than the whole host can never run. */
         if (m->host.memory_mib > 0 && o.memory_mib > m->host.memory_mib)
-                return sd_bus_error_setf(error, VMMD_ERROR_INSUFFICIENT_MEMORY,
-                                         "memory_mib %" PRIu64 " exceeds the host's memory (%" PRIu64 " MiB)",
-                                         o.memory_mib, m->host.memory_mib);
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INSUFFICIENT_MEMORY,
+                        "memory_mib %" PRIu64 " exceeds the host's memory (%" PRIu64 " MiB)",
+                        o.memory_mib,
+                        m->host.memory_mib);
 
         /* Forcing TCG is for debugging and for measuring what KVM gains; KVM cannot be forced. */
         if (!o.accel)
                 o.accel = m->accel;
         else if (!streq(o.accel, "kvm") && !streq(o.accel, "tcg"))
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "accel \"%s\" is neither \"kvm\" nor \"tcg\"",
-                                         o.accel);
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_ARGUMENT,
+                        "accel \"%s\" is neither \"kvm\" nor \"tcg\"",
+                        o.accel);
         else if (streq(o.accel, "kvm") && !m->host.kvm_usable)
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_ARGUMENT, "accel \"kvm\" is not available: %s",
-                                         m->host.reason);
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_INVALID_ARGUMENT, "accel \"kvm\" is not available: %s", m->host.reason);
 
         if (manager_find_vm(m, name))
                 return sd_bus_error_setf(error, VMMD_ERROR_EXISTS, "VM \"%s\" already exists", name);
@@ -182,8 +212,13 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r == -EBADMSG)
                 return sd_bus_error_setf(error, VMMD_ERROR_IMAGE_CORRUPT, "%s", strna(image_error));
         if (r < 0)
-                return sd_bus_error_setf(error, VMMD_ERROR_FAILED, "Image \"%s\" of persona \"%s\" is not usable: %s",
-                                         p->image, p->name, image_error ?: strerror(-r));
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_FAILED,
+                        "Image \"%s\" of persona \"%s\" is not usable: %s",
+                        p->image,
+                        p->name,
+                        image_error ?: strerror(-r));
 
         r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, &vm);
         if (r < 0)
@@ -191,11 +226,17 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = vm_save(vm, true);
         if (r < 0) {
                 vm_free(vm);
-                return sd_bus_error_setf(error, VMMD_ERROR_FAILED, "Failed to record VM \"%s\": %s", name,
-                                         strerror(-r));
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_FAILED, "Failed to record VM \"%s\": %s", name, strerror(-r));
         }
-        log_vm_info(vm->name, "Created VM %s from persona %s (%" PRIu64 " MiB, %" PRIu32 " vCPUs, %s).", vm->name,
-                    p->name, vm->memory_mib, vm->vcpus, vm->accel);
+        log_vm_info(
+                vm->name,
+                "Created VM %s from persona %s (%" PRIu64 " MiB, %" PRIu32 " vCPUs, %s).",
+                vm->name,
+                p->name,
+                vm->memory_mib,
+                vm->vcpus,
+                vm->accel);
         (void) manager_send_vm_new(m, vm);
         manager_notify_status(m);
 
@@ -203,9 +244,12 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return sd_bus_reply_method_return(msg, "o", vm->path);
         r = vm_start(vm, msg, &start_error);
         if (r < 0)
-                return sd_bus_error_setf(error, r == -EBADMSG ? VMMD_ERROR_IMAGE_CORRUPT : VMMD_ERROR_FAILED,
-                                         "VM \"%s\" was created but did not start: %s", name,
-                                         start_error ?: strerror(-r));
+                return sd_bus_error_setf(
+                        error,
+                        r == -EBADMSG ? VMMD_ERROR_IMAGE_CORRUPT : VMMD_ERROR_FAILED,
+                        "VM \"%s\" was created but did not start: %s",
+                        name,
+                        start_error ?: strerror(-r));
         return 1; /* answered once the VMM runs */
 }
 
@@ -236,8 +280,8 @@ static int method_list_vms(sd_bus_message *msg, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         for (VM *vm = m->vms; vm; vm = vm->next) {
-                r = sd_bus_message_append(reply, "(ssso)", vm->name, vm->persona, vm_state_to_string(vm->state),
-                                          vm->path);
+                r = sd_bus_message_append(
+                        reply, "(ssso)", vm->name, vm->persona, vm_state_to_string(vm->state), vm->path);
                 if (r < 0)
                         return r;
         }
@@ -259,7 +303,8 @@ static int method_list_personas(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (r < 0)
                 return r;
         for (size_t i = 0; i < m->n_personas; i++) {
-                r = sd_bus_message_append(reply, "(ss)", m->personas[i]->name, strempty(m->personas[i]->description));
+                r = sd_bus_message_append(
+                        reply, "(ss)", m->personas[i]->name, strempty(m->personas[i]->description));
                 if (r < 0)
                         return r;
         }
@@ -282,15 +327,24 @@ static int method_switch_to(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (!vm)
                 return sd_bus_error_setf(error, VMMD_ERROR_NO_SUCH_VM, "No VM named \"%s\"", name);
         if (!IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED))
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE,
-                                         "VM \"%s\" is %s; only a starting, running or paused VM can be in front",
-                                         name, vm_state_to_string(vm->state));
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_STATE,
+                        "VM \"%s\" is %s; only a starting, running or paused VM can be in front",
+                        name,
+                        vm_state_to_string(vm->state));
         manager_set_foreground(m, name);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-static int property_get_host(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_host(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
         Manager *m = userdata;
         const HostInfo *h = &m->host;
 
@@ -313,24 +367,45 @@ static int property_get_host(sd_bus *bus, const char *path, const char *interfac
         return -EINVAL;
 }
 
-static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_string_ptr(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", strempty(*(const char **) userdata));
 }
 
-static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_version(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", VERSION);
 }
 
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Accel", "s", property_get_string_ptr, offsetof(Manager, accel), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("AccelReason", "s", property_get_string_ptr, offsetof(Manager, accel_reason),
-                        SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Foreground", "s", property_get_string_ptr, offsetof(Manager, foreground),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "Accel", "s", property_get_string_ptr, offsetof(Manager, accel), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(
+                "AccelReason",
+                "s",
+                property_get_string_ptr,
+                offsetof(Manager, accel_reason),
+                SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(
+                "Foreground",
+                "s",
+                property_get_string_ptr,
+                offsetof(Manager, foreground),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Architecture", "s", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("KVMMode", "s", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("KVMAPIVersion", "i", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -339,16 +414,28 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("MaxVCPUs", "u", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("HostMemoryMiB", "t", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("HostCPUs", "u", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_METHOD_WITH_ARGS("CreateVM", SD_BUS_ARGS("s", persona, "s", name, "a{sv}", options),
-                                SD_BUS_RESULT("o", path), method_create_vm, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetVM", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path), method_get_vm,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListVMs", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssso)", vms), method_list_vms,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListPersonas", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ss)", personas),
-                                method_list_personas, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("SwitchTo", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_switch_to,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "CreateVM",
+                SD_BUS_ARGS("s", persona, "s", name, "a{sv}", options),
+                SD_BUS_RESULT("o", path),
+                method_create_vm,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "GetVM", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path), method_get_vm, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "ListVMs",
+                SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("a(ssso)", vms),
+                method_list_vms,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "ListPersonas",
+                SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("a(ss)", personas),
+                method_list_personas,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "SwitchTo", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_switch_to, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("VMNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("VMRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ForegroundChanged", SD_BUS_ARGS("s", name), 0),
@@ -358,15 +445,15 @@ const sd_bus_vtable manager_vtable[] = {
 int manager_send_vm_new(Manager *m, VM *vm) {
         if (!m->bus)
                 return 0;
-        return sd_bus_emit_signal(m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "VMNew", "so", vm->name,
-                                  vm->path);
+        return sd_bus_emit_signal(
+                m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "VMNew", "so", vm->name, vm->path);
 }
 
 int manager_send_vm_removed(Manager *m, VM *vm) {
         if (!m->bus)
                 return 0;
-        return sd_bus_emit_signal(m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "VMRemoved", "so", vm->name,
-                                  vm->path);
+        return sd_bus_emit_signal(
+                m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "VMRemoved", "so", vm->name, vm->path);
 }
 
 int manager_connect_bus(Manager *m) {
@@ -374,12 +461,14 @@ int manager_connect_bus(Manager *m) {
 
         r = m->config.user ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
         if (r < 0)
-                return log_error_errno(r, "Failed to connect to the %s bus: %m", m->config.user ? "session" : "system");
-        r = sd_bus_add_object_vtable(m->bus, NULL, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, manager_vtable, m);
+                return log_error_errno(
+                        r, "Failed to connect to the %s bus: %m", m->config.user ? "session" : "system");
+        r = sd_bus_add_object_vtable(
+                m->bus, NULL, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the Manager object: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VMMD_VM_PATH_PREFIX, VMMD_VM_INTERFACE, vm_vtable,
-                                       vm_object_find, m);
+        r = sd_bus_add_fallback_vtable(
+                m->bus, NULL, VMMD_VM_PATH_PREFIX, VMMD_VM_INTERFACE, vm_vtable, vm_object_find, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the VM objects: %m");
         r = sd_bus_add_node_enumerator(m->bus, NULL, VMMD_VM_PATH_PREFIX, vm_node_enumerator, m);

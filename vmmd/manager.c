@@ -24,7 +24,7 @@ void manager_config_done(ManagerConfig *c) {
         free(c->qemu);
         free(c->qemu_img);
         free(c->kvm_path);
-        *c = (ManagerConfig) {};
+        *c = (ManagerConfig){};
 }
 
 /* $ENV (systemd's per-service directory, or an XDG base) + suffix, else the fallback. */
@@ -262,8 +262,12 @@ static void manager_verify_images(Manager *m) {
 
                 r = manager_get_image(m, m->personas[i]->image, &image, &error);
                 if (r < 0)
-                        log_warning_errno(r, "Image \"%s\" of persona \"%s\" is not usable: %s", m->personas[i]->image,
-                                          m->personas[i]->name, error ?: strerror(-r));
+                        log_warning_errno(
+                                r,
+                                "Image \"%s\" of persona \"%s\" is not usable: %s",
+                                m->personas[i]->image,
+                                m->personas[i]->name,
+                                error ?: strerror(-r));
         }
 }
 
@@ -275,8 +279,11 @@ static int manager_probe_host(Manager *m) {
                 return log_error_errno(r, "Failed to probe the host: %m");
         m->accel = m->host.kvm_usable ? "kvm" : "tcg";
         if (m->host.kvm_usable)
-                r = asprintf(&m->accel_reason, "KVM works on this %s host (%s)", m->host.arch,
-                             kvm_mode_to_string(m->host.mode));
+                r = asprintf(
+                        &m->accel_reason,
+                        "KVM works on this %s host (%s)",
+                        m->host.arch,
+                        kvm_mode_to_string(m->host.mode));
         else
                 r = asprintf(&m->accel_reason, "KVM unusable: %s; using TCG emulation", m->host.reason);
         if (r < 0)
@@ -337,7 +344,8 @@ int manager_startup(Manager *m) {
         _cleanup_free_ char *db = NULL, *error = NULL;
         int r;
 
-        for (char **d = (char *[]) { m->config.state_dir, m->config.runtime_dir, m->config.cache_dir, NULL }; *d;
+        for (char **d = (char *[]){ m->config.state_dir, m->config.runtime_dir, m->config.cache_dir, NULL };
+             *d;
              d++) {
                 r = mkdir_p(*d, 0700);
                 if (r < 0)
@@ -362,7 +370,8 @@ int manager_startup(Manager *m) {
                 return log_oom();
         r = store_open(db, &m->store, &error);
         if (r < 0)
-                return log_error_errno(r, "Failed to open the state database '%s': %s", db, error ?: strerror(-r));
+                return log_error_errno(
+                        r, "Failed to open the state database '%s': %s", db, error ?: strerror(-r));
         r = manager_restore_vms(m);
         if (r < 0)
                 return r;
@@ -386,8 +395,10 @@ void manager_set_foreground(Manager *m, const char *name) {
         log_info("Foreground VM: \"%s\".", name);
         if (!m->bus)
                 return;
-        (void) sd_bus_emit_properties_changed(m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "Foreground", NULL);
-        (void) sd_bus_emit_signal(m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ForegroundChanged", "s", name);
+        (void) sd_bus_emit_properties_changed(
+                m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "Foreground", NULL);
+        (void) sd_bus_emit_signal(
+                m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ForegroundChanged", "s", name);
         if (old && (vm = manager_find_vm(m, old)))
                 (void) vm_send_changed(vm, "Foreground", NULL);
         if ((vm = manager_find_vm(m, name)))
@@ -409,12 +420,14 @@ void manager_autostart(Manager *m) {
                 int r;
 
                 next = vm->next;
-                if (!p || !p->autostart || vm->ephemeral || !IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED))
+                if (!p || !p->autostart || vm->ephemeral ||
+                    !IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED))
                         continue;
                 log_vm_info(vm->name, "Starting %s: persona %s starts with vmmd.", vm->name, p->name);
                 r = vm_start(vm, NULL, &error);
                 if (r < 0)
-                        log_vm_error_errno(vm->name, r, "Failed to start %s: %s", vm->name, error ?: strerror(-r));
+                        log_vm_error_errno(
+                                vm->name, r, "Failed to start %s: %s", vm->name, error ?: strerror(-r));
         }
 }
 
@@ -436,8 +449,14 @@ void manager_begin_exit(Manager *m) {
                 for (VM *vm = m->vms; vm; vm = vm->next)
                         if (vm_is_active(vm))
                                 (void) vm_stop(vm, false);
-                (void) sd_event_add_time_relative(m->event, &m->exit_timer, CLOCK_MONOTONIC,
-                                                  4 * m->config.stop_timeout_usec, 0, on_exit_timeout, m);
+                (void) sd_event_add_time_relative(
+                        m->event,
+                        &m->exit_timer,
+                        CLOCK_MONOTONIC,
+                        4 * m->config.stop_timeout_usec,
+                        0,
+                        on_exit_timeout,
+                        m);
         }
         for (VM *vm = m->vms; vm; vm = vm->next)
                 active += vm_is_active(vm);

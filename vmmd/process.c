@@ -14,7 +14,7 @@ static int pidfd_open_compat(pid_t pid) {
         return (int) syscall(SYS_pidfd_open, pid, 0);
 }
 
-_Noreturn static void child(char * const *argv, const SpawnOptions *o, int status_fd) {
+_Noreturn static void child(char *const *argv, const SpawnOptions *o, int status_fd) {
         sigset_t ss;
         int nullfd, r;
 
@@ -72,7 +72,7 @@ fail:
         _exit(127);
 }
 
-int spawn(char * const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd) {
+int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, pidfd = -EBADF;
         int p[2], child_errno = 0;
         ssize_t k;
@@ -111,8 +111,14 @@ int spawn(char * const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pi
         return 0;
 }
 
-int spawn_watched(sd_event *e, char * const *argv, const SpawnOptions *o, sd_event_child_handler_t cb,
-                  void *userdata, sd_event_source **ret_source, pid_t *ret_pid) {
+int spawn_watched(
+        sd_event *e,
+        char *const *argv,
+        const SpawnOptions *o,
+        sd_event_child_handler_t cb,
+        void *userdata,
+        sd_event_source **ret_source,
+        pid_t *ret_pid) {
         _cleanup_close_ int pidfd = -EBADF;
         sd_event_source *source;
         pid_t pid;
@@ -142,8 +148,12 @@ int describe_exit(int code, int status, char **ret) {
         if (code == CLD_EXITED)
                 r = asprintf(ret, "exited with status %d", status);
         else
-                r = asprintf(ret, "was killed by signal %d (%s)%s", status, sigabbrev_np(status) ?: "?",
-                             code == CLD_DUMPED ? ", core dumped" : "");
+                r = asprintf(
+                        ret,
+                        "was killed by signal %d (%s)%s",
+                        status,
+                        sigabbrev_np(status) ?: "?",
+                        code == CLD_DUMPED ? ", core dumped" : "");
         return r < 0 ? -ENOMEM : 0;
 }
 

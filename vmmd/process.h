@@ -11,18 +11,24 @@ typedef struct SpawnOptions {
         /* fds[i] becomes fd 3 + i in the child; every other fd is closed. */
         const int *fds;
         size_t n_fds;
-        int output_fd;      /* stdout and stderr; -EBADF for /dev/null */
+        int output_fd;        /* stdout and stderr; -EBADF for /dev/null */
         bool drop_privileges; /* no capabilities, no_new_privs */
 } SpawnOptions;
 
 /* Forks and execs argv[0] (searched in $PATH). Returns the child's pid and a pidfd. The exec is checked:
  * a missing binary is reported here as -ENOENT, not as a child that exits 127. */
-int spawn(char * const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd);
+int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd);
 
 /* spawn(), then an sd-event child source on its pidfd that owns the process: unref'ing the source kills
  * the child, so nothing outlives its owner by accident. */
-int spawn_watched(sd_event *e, char * const *argv, const SpawnOptions *o, sd_event_child_handler_t cb,
-                  void *userdata, sd_event_source **ret_source, pid_t *ret_pid);
+int spawn_watched(
+        sd_event *e,
+        char *const *argv,
+        const SpawnOptions *o,
+        sd_event_child_handler_t cb,
+        void *userdata,
+        sd_event_source **ret_source,
+        pid_t *ret_pid);
 
 /* "exited with status 1", "was killed by signal 9 (KILL)" */
 int describe_exit(int code, int status, char **ret);

@@ -98,7 +98,8 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         if (c->disk_path) {
                 ADD("-blockdev");
                 ADDE("driver=qcow2,node-name=disk0,discard=unmap,file.driver=file,file.filename=",
-                     c->disk_path, "");
+                     c->disk_path,
+                     "");
                 ADD("-device");
                 ADD("virtio-blk-pci,drive=disk0");
         }

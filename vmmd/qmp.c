@@ -35,15 +35,15 @@ struct QmpClient {
         sd_event_source *io;
 
         json_tokener *tokener;
-        bool in_message;        /* the tokener has seen the first byte of a message */
-        size_t message_size;    /* bytes of the current message fed to the tokener */
-        unsigned utf8_need;     /* continuation bytes still expected, and their valid range */
+        bool in_message;     /* the tokener has seen the first byte of a message */
+        size_t message_size; /* bytes of the current message fed to the tokener */
+        unsigned utf8_need;  /* continuation bytes still expected, and their valid range */
         uint8_t utf8_lo, utf8_hi;
 
-        char *out;              /* queued output: out[out_offset..out_size) is still to be written */
+        char *out; /* queued output: out[out_offset..out_size) is still to be written */
         size_t out_offset, out_size, out_allocated;
 
-        QmpPending *pending;    /* in the order the commands were sent */
+        QmpPending *pending; /* in the order the commands were sent */
         size_t n_pending;
         int64_t next_id;
 
@@ -152,8 +152,12 @@ int qmp_client_new(sd_event *e, int fd, QmpClient **ret) {
         return 0;
 }
 
-void qmp_client_set_handlers(QmpClient *c, qmp_ready_handler_t ready, qmp_event_handler_t event,
-                             qmp_disconnect_handler_t disconnect, void *userdata) {
+void qmp_client_set_handlers(
+        QmpClient *c,
+        qmp_ready_handler_t ready,
+        qmp_event_handler_t event,
+        qmp_disconnect_handler_t disconnect,
+        void *userdata) {
         assert(c);
 
         c->ready_cb = ready;
@@ -166,7 +170,7 @@ void qmp_message_done(QmpMessage *m) {
         if (!m)
                 return;
         json_object_put(m->object);
-        *m = (QmpMessage) {
+        *m = (QmpMessage){
                 .type = _QMP_MESSAGE_TYPE_INVALID,
                 .id = -1,
         };
@@ -199,11 +203,10 @@ int qmp_message_parse(json_object *o, QmpMessage *ret, const char **ret_error) {
         is_event = json_object_object_get_ex(o, "event", &event);
         n_kinds = is_greeting + is_return + is_error + is_event;
         if (n_kinds == 0)
-                return qmp_message_fail("QMP message is neither greeting, return, error nor event",
-                                        ret_error);
+                return qmp_message_fail("QMP message is neither greeting, return, error nor event", ret_error);
         if (n_kinds > 1)
-                return qmp_message_fail("QMP message is more than one of greeting, return, error and event",
-                                        ret_error);
+                return qmp_message_fail(
+                        "QMP message is more than one of greeting, return, error and event", ret_error);
 
         if (is_greeting) {
                 if (!json_object_is_type(greeting, json_type_object))
@@ -227,8 +230,8 @@ int qmp_message_parse(json_object *o, QmpMessage *ret, const char **ret_error) {
                 /* "return" or "error": both may carry the id of the command they answer. */
                 if (json_object_object_get_ex(o, "id", &v)) {
                         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
-                                return qmp_message_fail("QMP reply id is not a non-negative integer",
-                                                        ret_error);
+                                return qmp_message_fail(
+                                        "QMP reply id is not a non-negative integer", ret_error);
                         m.id = json_object_get_int64(v);
                 }
 
@@ -243,8 +246,8 @@ int qmp_message_parse(json_object *o, QmpMessage *ret, const char **ret_error) {
                             !json_object_is_type(class, json_type_string) ||
                             !json_object_object_get_ex(error, "desc", &desc) ||
                             !json_object_is_type(desc, json_type_string))
-                                return qmp_message_fail("QMP error reply lacks a class or desc string",
-                                                        ret_error);
+                                return qmp_message_fail(
+                                        "QMP error reply lacks a class or desc string", ret_error);
                         m.type = QMP_MESSAGE_ERROR;
                         m.error_class = json_object_get_string(class);
                         m.error_desc = json_object_get_string(desc);
@@ -289,8 +292,7 @@ static void qmp_client_disconnect(QmpClient *c, int error, const char *message) 
 static int qmp_client_update_events(QmpClient *c) {
         if (!c->io)
                 return 0;
-        return sd_event_source_set_io_events(c->io,
-                                             c->out_offset < c->out_size ? EPOLLIN | EPOLLOUT : EPOLLIN);
+        return sd_event_source_set_io_events(c->io, c->out_offset < c->out_size ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
 /* Adds a member; consumes value, also on failure. */
@@ -368,7 +370,7 @@ static int qmp_client_add_pending(QmpClient *c, qmp_reply_handler_t cb, void *us
         if (!p)
                 return -ENOMEM;
         c->pending = p;
-        c->pending[c->n_pending++] = (QmpPending) {
+        c->pending[c->n_pending++] = (QmpPending){
                 .id = c->next_id,
                 .cb = cb,
                 .userdata = userdata,
@@ -377,8 +379,7 @@ static int qmp_client_add_pending(QmpClient *c, qmp_reply_handler_t cb, void *us
         return 0;
 }
 
-int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_reply_handler_t cb,
-             void *userdata) {
+int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_reply_handler_t cb, void *userdata) {
         _cleanup_(json_object_putp) json_object *args = arguments;
         int64_t id;
         int r;
@@ -556,8 +557,8 @@ static bool qmp_client_utf8_valid(QmpClient *c, const char *p, size_t n) {
 static void qmp_client_disconnect_oversize(QmpClient *c) {
         char buf[80];
 
-        (void) snprintf(buf, sizeof(buf), "QMP message exceeds the size limit of %u bytes",
-                        (unsigned) QMP_MESSAGE_MAX);
+        (void) snprintf(
+                buf, sizeof(buf), "QMP message exceeds the size limit of %u bytes", (unsigned) QMP_MESSAGE_MAX);
         qmp_client_disconnect(c, -EMSGSIZE, buf);
 }
 
@@ -602,8 +603,8 @@ static void qmp_client_parse(QmpClient *c, const char *p, size_t n) {
                 if (jerr != json_tokener_success) {
                         char buf[128];
 
-                        (void) snprintf(buf, sizeof(buf), "malformed JSON from QMP: %s",
-                                        json_tokener_error_desc(jerr));
+                        (void) snprintf(
+                                buf, sizeof(buf), "malformed JSON from QMP: %s", json_tokener_error_desc(jerr));
                         json_tokener_reset(c->tokener);
                         qmp_client_disconnect(c, -EBADMSG, buf);
                         return;
@@ -651,8 +652,7 @@ static void qmp_client_read(QmpClient *c) {
         }
         if (n == 0) {
                 if (c->in_message)
-                        qmp_client_disconnect(c, -EBADMSG,
-                                              "connection closed in the middle of a QMP message");
+                        qmp_client_disconnect(c, -EBADMSG, "connection closed in the middle of a QMP message");
                 else
                         qmp_client_disconnect(c, -ECONNRESET, "connection closed");
                 return;
@@ -667,8 +667,7 @@ static void qmp_client_write(QmpClient *c) {
         while (c->out_offset < c->out_size) {
                 ssize_t n;
 
-                n = send(c->fd, c->out + c->out_offset, c->out_size - c->out_offset,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+                n = send(c->fd, c->out + c->out_offset, c->out_size - c->out_offset, MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

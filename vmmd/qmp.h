@@ -24,8 +24,8 @@ typedef void (*qmp_disconnect_handler_t)(QmpClient *c, int error, const char *me
 /* The reply to one command: on success result is the "return" value and error_class NULL; on failure
  * result is NULL and error_class/error_desc come from QEMU's "error". On disconnect every pending
  * command gets error_class "Disconnected". */
-typedef void (*qmp_reply_handler_t)(QmpClient *c, json_object *result, const char *error_class,
-                                    const char *error_desc, void *userdata);
+typedef void (*qmp_reply_handler_t)(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata);
 
 /* Takes ownership of fd (a connected stream socket) on success. */
 int qmp_client_new(sd_event *e, int fd, QmpClient **ret);
@@ -34,13 +34,16 @@ int qmp_client_new(sd_event *e, int fd, QmpClient **ret);
 QmpClient *qmp_client_free(QmpClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(QmpClient *, qmp_client_free);
 
-void qmp_client_set_handlers(QmpClient *c, qmp_ready_handler_t ready, qmp_event_handler_t event,
-                             qmp_disconnect_handler_t disconnect, void *userdata);
+void qmp_client_set_handlers(
+        QmpClient *c,
+        qmp_ready_handler_t ready,
+        qmp_event_handler_t event,
+        qmp_disconnect_handler_t disconnect,
+        void *userdata);
 
 /* Queues a command; arguments (may be NULL) is consumed. Fails with -ENOTCONN before ready or after
  * disconnect, -EBUSY past QMP_PENDING_MAX. The reply handler runs exactly once, later, from the loop. */
-int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_reply_handler_t cb,
-             void *userdata);
+int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_reply_handler_t cb, void *userdata);
 
 /* The pure parsing layer, also used by the unit tests. */
 typedef enum QmpMessageType {
@@ -54,12 +57,12 @@ typedef enum QmpMessageType {
 
 typedef struct QmpMessage {
         QmpMessageType type;
-        json_object *object;    /* the whole message; owns everything below */
-        json_object *value;     /* "return" value, event "data" or greeting "QMP" object; may be NULL */
-        const char *event;      /* QMP_MESSAGE_EVENT */
+        json_object *object;     /* the whole message; owns everything below */
+        json_object *value;      /* "return" value, event "data" or greeting "QMP" object; may be NULL */
+        const char *event;       /* QMP_MESSAGE_EVENT */
         const char *error_class; /* QMP_MESSAGE_ERROR */
         const char *error_desc;
-        int64_t id;             /* the "id" member of a return/error, -1 if absent */
+        int64_t id; /* the "id" member of a return/error, -1 if absent */
 } QmpMessage;
 
 void qmp_message_done(QmpMessage *m);

@@ -90,9 +90,11 @@ static int migrate(Store *s, char **ret_error) {
         }
         if (version > (int) ELEMENTSOF(migrations)) {
                 if (ret_error)
-                        (void) asprintf(ret_error,
-                                        "Database schema version %d is newer than this vmmd knows (%zu)",
-                                        version, ELEMENTSOF(migrations));
+                        (void) asprintf(
+                                ret_error,
+                                "Database schema version %d is newer than this vmmd knows (%zu)",
+                                version,
+                                ELEMENTSOF(migrations));
                 return -EPROTONOSUPPORT;
         }
         for (; version < (int) ELEMENTSOF(migrations); version++) {
@@ -124,10 +126,11 @@ int store_open(const char *path, Store **ret, char **ret_error) {
         s = calloc(1, sizeof(Store));
         if (!s)
                 return -ENOMEM;
-        rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                                     SQLITE_OPEN_EXRESCODE,
-                             NULL);
+        rc = sqlite3_open_v2(
+                path,
+                &s->db,
+                SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                NULL);
         if (rc != SQLITE_OK) {
                 set_error(ret_error, s->db, "Failed to open the database");
                 return sqlite_to_errno(rc);
@@ -166,7 +169,7 @@ void vm_record_done(VMRecord *r) {
         free(r->failure_reason);
         free(r->accel);
         free(r->disk_path);
-        *r = (VMRecord) {};
+        *r = (VMRecord){};
 }
 
 void vm_record_array_free(VMRecord *r, size_t n) {
@@ -203,8 +206,8 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
         return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 
-#define VM_COLUMNS                                                                                           \
-        "name, persona, image, state, failure_reason, ephemeral, memory_mib, vcpus, accel, disk_path, "     \
+#define VM_COLUMNS \
+        "name, persona, image, state, failure_reason, ephemeral, memory_mib, vcpus, accel, disk_path, " \
         "created_usec, pid"
 
 int store_vm_insert(Store *s, const VMRecord *r) {
@@ -213,10 +216,12 @@ int store_vm_insert(Store *s, const VMRecord *r) {
 }
 
 int store_vm_update(Store *s, const VMRecord *r) {
-        return vm_write(s, r,
-                        "UPDATE vms SET name = ?1, persona = ?2, image = ?3, state = ?4, failure_reason = ?5,"
-                        " ephemeral = ?6, memory_mib = ?7, vcpus = ?8, accel = ?9, disk_path = ?10,"
-                        " created_usec = ?11, pid = ?12 WHERE name = ?1;");
+        return vm_write(
+                s,
+                r,
+                "UPDATE vms SET name = ?1, persona = ?2, image = ?3, state = ?4, failure_reason = ?5,"
+                " ephemeral = ?6, memory_mib = ?7, vcpus = ?8, accel = ?9, disk_path = ?10,"
+                " created_usec = ?11, pid = ?12 WHERE name = ?1;");
 }
 
 int store_vm_delete(Store *s, const char *name) {
@@ -252,8 +257,8 @@ int store_vm_load_all(Store *s, VMRecord **ret, size_t *ret_n) {
         size_t n = 0;
         int rc, r = 0;
 
-        rc = sqlite3_prepare_v2(s->db, "SELECT " VM_COLUMNS " FROM vms ORDER BY created_usec, name;", -1, &st,
-                                NULL);
+        rc = sqlite3_prepare_v2(
+                s->db, "SELECT " VM_COLUMNS " FROM vms ORDER BY created_usec, name;", -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -265,7 +270,7 @@ int store_vm_load_all(Store *s, VMRecord **ret, size_t *ret_n) {
                 }
                 list = t;
                 v = list + n++;
-                *v = (VMRecord) {
+                *v = (VMRecord){
                         .ephemeral = sqlite3_column_int(st, 5),
                         .memory_mib = (uint64_t) sqlite3_column_int64(st, 6),
                         .vcpus = (uint32_t) sqlite3_column_int64(st, 7),

@@ -51,8 +51,8 @@ static int test_persona(const Persona *p, const char *accel) {
                 .kernel = "/usr/share/vmmd/images/reference/vmlinuz",
                 .initrd = "/usr/share/vmmd/images/reference/initrd.img",
                 .cmdline = "console=ttyAMA0 quiet panic=-1",
-                .disk_path = p->disk == DISK_PERSISTENT ? "/var/lib/vmmd/vms/work/disk.qcow2"
-                                                        : "/run/vmmd/vms/throwaway-1/disk.qcow2",
+                .disk_path = p->disk == DISK_PERSISTENT ? "/var/lib/vmmd/vms/work/disk.qcow2" :
+                                                          "/run/vmmd/vms/throwaway-1/disk.qcow2",
                 .console_path = "/run/vmmd/vms/x/console.log",
                 .sandbox = true,
         };
@@ -66,8 +66,14 @@ static void test_escaping(void) {
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *e = qemu_escape_option("a,b,,c");
         QemuConfig c = {
-                .binary = "qemu", .name = "n", .accel = "tcg", .memory_mib = 64, .vcpus = 1,
-                .kernel = "/k", .initrd = "/i", .console_path = "/run/a,b/console.log",
+                .binary = "qemu",
+                .name = "n",
+                .accel = "tcg",
+                .memory_mib = 64,
+                .vcpus = 1,
+                .kernel = "/k",
+                .initrd = "/i",
+                .console_path = "/run/a,b/console.log",
                 .disk_path = "/x,y/disk.qcow2",
         };
         bool console = false, disk = false;

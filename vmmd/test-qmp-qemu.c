@@ -86,7 +86,9 @@ static void on_ready(QmpClient *c, void *userdata) {
 static void on_event(QmpClient *c, const char *event, json_object *data, void *userdata) {
         Test *t = userdata;
 
-        fprintf(stderr, "event: %s %s\n", event,
+        fprintf(stderr,
+                "event: %s %s\n",
+                event,
                 data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
         assert(strv_extend(&t->events, event) >= 0);
 }
@@ -101,8 +103,8 @@ static void on_disconnect(QmpClient *c, int error, const char *message, void *us
         t->client = qmp_client_free(c);
 }
 
-static void on_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
-                     void *userdata) {
+static void on_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
         Test *t = userdata;
 
         assert(!t->replied);
@@ -127,15 +129,15 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /* Runs the loop until cond; QEMU exiting or the connection ending meanwhile fails the test at once. */
-#define RUN_UNTIL(t, cond)                                                                                  \
-        do {                                                                                                \
-                while (!(cond)) {                                                                           \
-                        int _r = sd_event_run((t)->event, UINT64_MAX);                                      \
-                        if (_r < 0)                                                                         \
-                                fail("sd_event_run: %s", strerror(-_r));                                    \
-                        if (!(cond) && ((t)->exited || (t)->n_disconnect > 0))                              \
-                                fail("QEMU exited or QMP disconnected while waiting for %s", #cond);        \
-                }                                                                                           \
+#define RUN_UNTIL(t, cond) \
+        do { \
+                while (!(cond)) { \
+                        int _r = sd_event_run((t)->event, UINT64_MAX); \
+                        if (_r < 0) \
+                                fail("sd_event_run: %s", strerror(-_r)); \
+                        if (!(cond) && ((t)->exited || (t)->n_disconnect > 0)) \
+                                fail("QEMU exited or QMP disconnected while waiting for %s", #cond); \
+                } \
         } while (0)
 
 static bool has_event(Test *t, const char *name) {
@@ -160,7 +162,9 @@ static json_object *call(Test *t, const char *command, json_object *arguments) {
         RUN_UNTIL(t, t->replied);
         if (t->error_class)
                 fail("%s: %s: %s", command, t->error_class, t->error_desc);
-        fprintf(stderr, "%s -> %s\n", command,
+        fprintf(stderr,
+                "%s -> %s\n",
+                command,
                 json_object_to_json_string_ext(t->result, JSON_C_TO_STRING_PLAIN));
         return TAKE_PTR(t->result);
 }
@@ -178,16 +182,23 @@ static void expect_status(Test *t, const char *status, bool running) {
 static pid_t spawn_qemu(const char *qemu, int listen_fd) {
         const char *argv[] = {
                 qemu,
-                "-machine", "virt,gic-version=3",
-                "-accel", "tcg",
-                "-cpu", "max",
+                "-machine",
+                "virt,gic-version=3",
+                "-accel",
+                "tcg",
+                "-cpu",
+                "max",
                 "-nodefaults",
                 "-no-user-config",
-                "-display", "none",
+                "-display",
+                "none",
                 "-S",
-                "-m", "64",
-                "-chardev", "socket,id=qmp,fd=3,server=on,wait=off" /* QMP_FD */,
-                "-mon", "chardev=qmp,mode=control",
+                "-m",
+                "64",
+                "-chardev",
+                "socket,id=qmp,fd=3,server=on,wait=off" /* QMP_FD */,
+                "-mon",
+                "chardev=qmp,mode=control",
                 NULL,
         };
         pid_t pid;
@@ -276,8 +287,7 @@ int main(void) {
         r = sd_event_add_child(t.event, &child, t.pid, WEXITED, on_child, &t);
         if (r < 0)
                 fail("sd_event_add_child: %s", strerror(-r));
-        r = sd_event_add_time_relative(t.event, &timeout, CLOCK_MONOTONIC, TIMEOUT_USEC, 0, on_timeout,
-                                       NULL);
+        r = sd_event_add_time_relative(t.event, &timeout, CLOCK_MONOTONIC, TIMEOUT_USEC, 0, on_timeout, NULL);
         assert(r >= 0);
 
         r = qmp_client_new(t.event, conn_fd, &t.client);

@@ -72,8 +72,10 @@ static void parse_bad(const char *s, const char *expected) {
 static void test_parse_valid(void) {
         QmpMessage m;
 
-        parse_ok("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}}, "
-                 "\"capabilities\": [\"oob\"]}}", &m);
+        parse_ok(
+                "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}}, "
+                "\"capabilities\": [\"oob\"]}}",
+                &m);
         assert_int(m.type, QMP_MESSAGE_GREETING);
         assert(json_object_is_type(m.value, json_type_object));
         assert(json_object_object_get_ex(m.value, "capabilities", NULL));
@@ -99,8 +101,10 @@ static void test_parse_valid(void) {
         assert_int(m.id, 0);
         qmp_message_done(&m);
 
-        parse_ok("{\"error\": {\"class\": \"CommandNotFound\", "
-                 "\"desc\": \"The command foo has not been found\"}, \"id\": 3}", &m);
+        parse_ok(
+                "{\"error\": {\"class\": \"CommandNotFound\", "
+                "\"desc\": \"The command foo has not been found\"}, \"id\": 3}",
+                &m);
         assert_int(m.type, QMP_MESSAGE_ERROR);
         assert_streq(m.error_class, "CommandNotFound");
         assert_streq(m.error_desc, "The command foo has not been found");
@@ -114,8 +118,10 @@ static void test_parse_valid(void) {
         assert(!m.value);
         qmp_message_done(&m);
 
-        parse_ok("{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}, "
-                 "\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}", &m);
+        parse_ok(
+                "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}, "
+                "\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}",
+                &m);
         assert_int(m.type, QMP_MESSAGE_EVENT);
         assert_streq(m.event, "SHUTDOWN");
         assert_streq(json_object_get_string(json_object_object_get(m.value, "reason")), "guest-shutdown");
@@ -139,14 +145,17 @@ static void test_parse_invalid(void) {
         parse_bad("42", "QMP reply is not a JSON object");
         parse_bad("{}", "QMP message is neither greeting, return, error nor event");
         parse_bad("{\"id\": 1, \"foo\": {}}", "QMP message is neither greeting, return, error nor event");
-        parse_bad("{\"return\": {}, \"error\": {\"class\": \"a\", \"desc\": \"b\"}}",
-                  "QMP message is more than one of greeting, return, error and event");
-        parse_bad("{\"event\": \"STOP\", \"return\": {}}",
-                  "QMP message is more than one of greeting, return, error and event");
+        parse_bad(
+                "{\"return\": {}, \"error\": {\"class\": \"a\", \"desc\": \"b\"}}",
+                "QMP message is more than one of greeting, return, error and event");
+        parse_bad(
+                "{\"event\": \"STOP\", \"return\": {}}",
+                "QMP message is more than one of greeting, return, error and event");
         parse_bad("{\"QMP\": []}", "QMP greeting is not a JSON object");
         parse_bad("{\"QMP\": null}", "QMP greeting is not a JSON object");
-        parse_bad("{\"error\": {\"class\": \"GenericError\"}, \"id\": 1}",
-                  "QMP error reply lacks a class or desc string");
+        parse_bad(
+                "{\"error\": {\"class\": \"GenericError\"}, \"id\": 1}",
+                "QMP error reply lacks a class or desc string");
         parse_bad("{\"error\": {\"desc\": \"oops\"}, \"id\": 1}", NO_CLASS_DESC);
         parse_bad("{\"error\": {\"class\": 1, \"desc\": \"oops\"}}", NO_CLASS_DESC);
         parse_bad("{\"error\": {\"class\": \"a\", \"desc\": null}}", NO_CLASS_DESC);
@@ -157,20 +166,21 @@ static void test_parse_invalid(void) {
         parse_bad("{\"return\": {}, \"id\": \"1\"}", "QMP reply id is not a non-negative integer");
         parse_bad("{\"return\": {}, \"id\": -1}", "QMP reply id is not a non-negative integer");
         parse_bad("{\"return\": {}, \"id\": 1.5}", "QMP reply id is not a non-negative integer");
-        parse_bad("{\"error\": {\"class\": \"a\", \"desc\": \"b\"}, \"id\": {}}",
-                  "QMP reply id is not a non-negative integer");
+        parse_bad(
+                "{\"error\": {\"class\": \"a\", \"desc\": \"b\"}, \"id\": {}}",
+                "QMP reply id is not a non-negative integer");
 }
 
 /* ---- the client, with the test as QEMU on the other end of a socketpair ---- */
 
 typedef struct Reply {
         unsigned n_calls;
-        unsigned seq;           /* global order in which handlers ran */
-        char *result;           /* JSON text of the return value */
+        unsigned seq; /* global order in which handlers ran */
+        char *result; /* JSON text of the return value */
         char *error_class;
         char *error_desc;
         struct Fixture *fixture;
-        bool free_client;       /* free the client from inside this handler */
+        bool free_client; /* free the client from inside this handler */
 } Reply;
 
 typedef struct Fixture {
@@ -178,7 +188,7 @@ typedef struct Fixture {
         QmpClient *client;
         int peer;
         sd_event_source *peer_source;
-        char *in;               /* what the client sent, not yet consumed by the test */
+        char *in; /* what the client sent, not yet consumed by the test */
         size_t in_size;
         bool peer_eof;
 
@@ -187,7 +197,7 @@ typedef struct Fixture {
         unsigned n_disconnect;
         int disconnect_error;
         char *disconnect_message;
-        char **events;          /* "NAME DATA-JSON" */
+        char **events; /* "NAME DATA-JSON" */
         unsigned n_events;
 
         bool free_on_disconnect;
@@ -198,11 +208,11 @@ static void reply_done(Reply *r) {
         free(r->result);
         free(r->error_class);
         free(r->error_desc);
-        *r = (Reply) {};
+        *r = (Reply){};
 }
 
-static void on_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
-                     void *userdata) {
+static void on_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
         Reply *r = userdata;
 
         assert(r->fixture);
@@ -236,8 +246,11 @@ static void on_event(QmpClient *c, const char *event, json_object *data, void *u
 
         assert(c == f->client);
         f->n_events++;
-        assert(strv_extendf(&f->events, "%s %s", event,
-                            data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "-") >= 0);
+        assert(strv_extendf(
+                       &f->events,
+                       "%s %s",
+                       event,
+                       data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "-") >= 0);
         if (f->free_on_event)
                 f->client = qmp_client_free(c);
 }
@@ -278,17 +291,16 @@ static int on_peer_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-#define RUN_UNTIL(f, cond)                                                                                  \
-        do {                                                                                                \
-                while (!(cond)) {                                                                           \
-                        int _r = sd_event_run((f)->event, TIMEOUT_USEC);                                    \
-                        assert(_r >= 0);                                                                    \
-                        if (_r == 0) {                                                                      \
-                                fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__,    \
-                                        #cond);                                                             \
-                                abort();                                                                    \
-                        }                                                                                   \
-                }                                                                                           \
+#define RUN_UNTIL(f, cond) \
+        do { \
+                while (!(cond)) { \
+                        int _r = sd_event_run((f)->event, TIMEOUT_USEC); \
+                        assert(_r >= 0); \
+                        if (_r == 0) { \
+                                fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, #cond); \
+                                abort(); \
+                        } \
+                } \
         } while (0)
 
 /* Runs everything that is ready now, without waiting: after a write to a local socket the other end is
@@ -309,7 +321,7 @@ static void drain(Fixture *f) {
 static void fixture_init(Fixture *f) {
         int pair[2];
 
-        *f = (Fixture) {};
+        *f = (Fixture){};
         assert(sd_event_new(&f->event) >= 0);
         assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) >= 0);
         assert(qmp_client_new(f->event, pair[0], &f->client) >= 0);
@@ -327,7 +339,7 @@ static void fixture_done(Fixture *f) {
         free(f->in);
         free(f->disconnect_message);
         strv_free(f->events);
-        *f = (Fixture) {};
+        *f = (Fixture){};
 }
 
 /* Writes everything, letting the loop run while the socket is full. False if the client hung up. */
@@ -395,8 +407,9 @@ static void peer_reply(Fixture *f, int64_t id, const char *result) {
         peer_send(f, buf);
 }
 
-#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, " \
-                 "\"package\": \"Debian 1:7.2+dfsg-7+deb12u18\"}, \"capabilities\": [\"oob\"]}}\r\n"
+#define GREETING \
+        "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, " \
+        "\"package\": \"Debian 1:7.2+dfsg-7+deb12u18\"}, \"capabilities\": [\"oob\"]}}\r\n"
 
 static void handshake(Fixture *f) {
         int64_t id;
@@ -425,8 +438,8 @@ static void test_handshake_and_command(void) {
         json_object_object_add(args, "device", json_object_new_string("virtio-disk0"));
         assert(qmp_send(f.client, "query-block-jobs", args, on_reply, &r) >= 0);
         id = peer_expect(&f, "query-block-jobs", &args);
-        assert_streq(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN),
-                     "{\"device\":\"virtio-disk0\"}");
+        assert_streq(
+                json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN), "{\"device\":\"virtio-disk0\"}");
         json_object_put(args);
         drain(&f);
         assert_int(r.n_calls, 0);
@@ -472,8 +485,10 @@ static void test_out_of_order(void) {
         assert(ida != idb && idb != ide && ida != ide);
 
         /* The error reply split across two writes, the others after it. */
-        peer_send(&f, "{\"error\": {\"class\": \"CommandNotFound\", "
-                      "\"desc\": \"The command no-such-command has not been found\"}, ");
+        peer_send(
+                &f,
+                "{\"error\": {\"class\": \"CommandNotFound\", "
+                "\"desc\": \"The command no-such-command has not been found\"}, ");
         (void) snprintf(buf, sizeof(buf), "\"id\": %" PRIi64 "}\r\n", ide);
         peer_send(&f, buf);
         peer_reply(&f, idb, "{\"name\": \"work\"}");
@@ -503,11 +518,15 @@ static void test_events(void) {
         fixture_init(&f);
         handshake(&f);
 
-        peer_send(&f, "{\"timestamp\": {\"seconds\": 1732540000, \"microseconds\": 5}, "
-                      "\"event\": \"STOP\"}\r\n");
-        peer_send(&f, "{\"event\": \"SHUTDOWN\", "
-                      "\"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}, "
-                      "\"timestamp\": {\"seconds\": 1732540001, \"microseconds\": 6}}\r\n");
+        peer_send(
+                &f,
+                "{\"timestamp\": {\"seconds\": 1732540000, \"microseconds\": 5}, "
+                "\"event\": \"STOP\"}\r\n");
+        peer_send(
+                &f,
+                "{\"event\": \"SHUTDOWN\", "
+                "\"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}, "
+                "\"timestamp\": {\"seconds\": 1732540001, \"microseconds\": 6}}\r\n");
         RUN_UNTIL(&f, f.n_events >= 2);
         assert_int(f.n_events, 2);
         assert_streq(f.events[0], "STOP -");
@@ -519,24 +538,24 @@ static void test_events(void) {
 
 /* Writes every byte on its own and runs the loop in between. Returns how many bytes were written when
  * cond became true, or strlen(s) + 1 if it never did. */
-#define WRITE_BYTEWISE_UNTIL(f, s, cond)                                                                    \
-        ({                                                                                                  \
-                size_t _i, _n = strlen(s);                                                                  \
-                for (_i = 0; _i < _n; _i++) {                                                               \
-                        assert(peer_write((f), (s) + _i, 1));                                               \
-                        drain(f);                                                                           \
-                        if (cond)                                                                           \
-                                break;                                                                      \
-                }                                                                                           \
-                _i + 1;                                                                                     \
+#define WRITE_BYTEWISE_UNTIL(f, s, cond) \
+        ({ \
+                size_t _i, _n = strlen(s); \
+                for (_i = 0; _i < _n; _i++) { \
+                        assert(peer_write((f), (s) + _i, 1)); \
+                        drain(f); \
+                        if (cond) \
+                                break; \
+                } \
+                _i + 1; \
         })
 
 /* Every byte in its own write, with the loop run in between: nothing may depend on write boundaries, and
  * a message is dispatched exactly when its last byte arrives. */
 static void test_fragmented(void) {
-        static const char event[] =
-                "{\"event\": \"BLOCK_IO_ERROR\", \"data\": {\"device\": \"dr\\u00fcck\", "
-                "\"reason\": \"Gr\xc3\xbc\xc3\x9f" "e \\\"quoted\\\" \\\\ \xe2\x82\xac\"}}\r\n";
+        static const char event[] = "{\"event\": \"BLOCK_IO_ERROR\", \"data\": {\"device\": \"dr\\u00fcck\", "
+                                    "\"reason\": \"Gr\xc3\xbc\xc3\x9f"
+                                    "e \\\"quoted\\\" \\\\ \xe2\x82\xac\"}}\r\n";
         Fixture f;
         Reply r = { .fixture = &f };
         char reply[128];
@@ -556,12 +575,14 @@ static void test_fragmented(void) {
         id = peer_expect(&f, "query-x", NULL);
 
         assert_int(WRITE_BYTEWISE_UNTIL(&f, event, f.n_events > 0), strlen(event) - 2);
-        assert_streq(f.events[0],
-                     "BLOCK_IO_ERROR {\"device\":\"dr\xc3\xbc" "ck\",\"reason\":\"Gr\xc3\xbc\xc3\x9f"
-                     "e \\\"quoted\\\" \\\\ \xe2\x82\xac\"}");
+        assert_streq(
+                f.events[0],
+                "BLOCK_IO_ERROR {\"device\":\"dr\xc3\xbc"
+                "ck\",\"reason\":\"Gr\xc3\xbc\xc3\x9f"
+                "e \\\"quoted\\\" \\\\ \xe2\x82\xac\"}");
 
-        (void) snprintf(reply, sizeof(reply),
-                        "{\"return\": [1, 2.5, \"x\", null, true], \"id\": %" PRIi64 "}", id);
+        (void) snprintf(
+                reply, sizeof(reply), "{\"return\": [1, 2.5, \"x\", null, true], \"id\": %" PRIi64 "}", id);
         assert_int(WRITE_BYTEWISE_UNTIL(&f, reply, r.n_calls > 0), strlen(reply));
         assert_streq(r.result, "[1,2.5,\"x\",null,true]");
 
@@ -589,12 +610,15 @@ static void test_coalesced(void) {
         ida = peer_expect(&f, "stop", NULL);
         idb = peer_expect(&f, "cont", NULL);
 
-        (void) snprintf(buf, sizeof(buf),
-                        "{\"return\": {}, \"id\": %" PRIi64 "}\r\n"
-                        "{\"event\": \"STOP\"}{\"event\": \"RESUME\"}\n\n"
-                        "  {\"return\": {\"ok\": 1}, \"id\": %" PRIi64 "}\r\n"
-                        "{\"event\": \"POWERDOWN\", \"da",
-                        ida, idb);
+        (void) snprintf(
+                buf,
+                sizeof(buf),
+                "{\"return\": {}, \"id\": %" PRIi64 "}\r\n"
+                "{\"event\": \"STOP\"}{\"event\": \"RESUME\"}\n\n"
+                "  {\"return\": {\"ok\": 1}, \"id\": %" PRIi64 "}\r\n"
+                "{\"event\": \"POWERDOWN\", \"da",
+                ida,
+                idb);
         peer_send(&f, buf);
         RUN_UNTIL(&f, b.n_calls > 0);
         drain(&f);
@@ -619,61 +643,87 @@ static void test_coalesced(void) {
 typedef struct BadCase {
         const char *name;
         bool before_handshake;
-        const char *input;      /* NULL: qmp_capabilities is refused */
-        size_t size;            /* of input, when it contains NUL bytes */
-        bool shutdown_after;    /* close the peer's write side after the input */
+        const char *input;   /* NULL: qmp_capabilities is refused */
+        size_t size;         /* of input, when it contains NUL bytes */
+        bool shutdown_after; /* close the peer's write side after the input */
         int error;
         const char *message;
 } BadCase;
 
-#define BAD(n, in, err, msg) { .name = n, .input = in, .error = err, .message = msg }
+#define BAD(n, in, err, msg) \
+        { .name = n, .input = in, .error = err, .message = msg }
 #define BAD_EOF(n, in, err, msg) \
         { .name = n, .input = in, .shutdown_after = true, .error = err, .message = msg }
 #define BAD_EARLY(n, in, err, msg) \
         { .name = n, .before_handshake = true, .input = in, .error = err, .message = msg }
 
 static const BadCase bad_cases[] = {
-        BAD("malformed JSON", "{\"return\" {}}\r\n", -EBADMSG,
+        BAD("malformed JSON",
+            "{\"return\" {}}\r\n",
+            -EBADMSG,
             "malformed JSON from QMP: object property name separator ':' expected"),
-        BAD("trailing comma", "{\"return\": {},}\r\n", -EBADMSG,
-            "malformed JSON from QMP: unexpected character"),
+        BAD("trailing comma", "{\"return\": {},}\r\n", -EBADMSG, "malformed JSON from QMP: unexpected character"),
         BAD("stray brace", "}\r\n", -EBADMSG, "malformed JSON from QMP: unexpected character"),
         { .name = "NUL byte", .input = "{\"event\": \"ST\0OP\"}", .size = 18, .error = -EBADMSG },
         BAD("invalid UTF-8", "{\"event\": \"ST\xffOP\"}\r\n", -EBADMSG, "QMP message is not valid UTF-8"),
-        BAD("UTF-8 surrogate", "{\"event\": \"STOP\", \"data\": {\"a\": \"\xed\xa0\x80\"}}\r\n", -EBADMSG,
+        BAD("UTF-8 surrogate",
+            "{\"event\": \"STOP\", \"data\": {\"a\": \"\xed\xa0\x80\"}}\r\n",
+            -EBADMSG,
             "QMP message is not valid UTF-8"),
-        BAD("overlong UTF-8", "{\"event\": \"STOP\", \"data\": {\"a\": \"\xc0\xaf\"}}\r\n", -EBADMSG,
+        BAD("overlong UTF-8",
+            "{\"event\": \"STOP\", \"data\": {\"a\": \"\xc0\xaf\"}}\r\n",
+            -EBADMSG,
             "QMP message is not valid UTF-8"),
-        BAD("truncated UTF-8", "{\"event\": \"STOP\", \"data\": {\"a\": \"\xe2\x82\"}}\r\n", -EBADMSG,
+        BAD("truncated UTF-8",
+            "{\"event\": \"STOP\", \"data\": {\"a\": \"\xe2\x82\"}}\r\n",
+            -EBADMSG,
             "QMP message is not valid UTF-8"),
         BAD("array", "[{\"return\": {}, \"id\": 2}]\r\n", -EBADMSG, "QMP reply is not a JSON object"),
         BAD("string", "\"hello\"\r\n", -EBADMSG, "QMP reply is not a JSON object"),
         BAD("null", "null\r\n", -EBADMSG, "QMP reply is not a JSON object"),
-        BAD("unknown kind", "{\"id\": 2, \"result\": {}}\r\n", -EBADMSG,
+        BAD("unknown kind",
+            "{\"id\": 2, \"result\": {}}\r\n",
+            -EBADMSG,
             "QMP message is neither greeting, return, error nor event"),
-        BAD("error without desc", "{\"error\": {\"class\": \"GenericError\"}, \"id\": 2}\r\n", -EBADMSG,
+        BAD("error without desc",
+            "{\"error\": {\"class\": \"GenericError\"}, \"id\": 2}\r\n",
+            -EBADMSG,
             "QMP error reply lacks a class or desc string"),
-        BAD("error without class", "{\"error\": {\"desc\": \"x\"}, \"id\": 2}\r\n", -EBADMSG,
+        BAD("error without class",
+            "{\"error\": {\"desc\": \"x\"}, \"id\": 2}\r\n",
+            -EBADMSG,
             "QMP error reply lacks a class or desc string"),
         BAD("second greeting", GREETING, -EPROTO, "second QMP greeting"),
         BAD("unknown id", "{\"return\": {}, \"id\": 999}\r\n", -EPROTO, "QMP reply with unknown id 999"),
         BAD("reply without id", "{\"return\": {}}\r\n", -EPROTO, "QMP reply without id"),
         BAD("error without id",
-            "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\r\n", -EPROTO,
+            "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\r\n",
+            -EPROTO,
             "QMP reply without id"),
-        BAD_EARLY("reply before greeting", "{\"return\": {}, \"id\": 1}\r\n", -EPROTO,
-                  "QMP message before the greeting"),
-        BAD_EARLY("event before greeting", "{\"event\": \"STOP\"}\r\n", -EPROTO,
-                  "QMP message before the greeting"),
-        BAD_EARLY("capabilities refused", NULL, -EPROTO,
-                  "qmp_capabilities failed: CommandNotFound: no capabilities here"),
-        BAD_EOF("EOF in message", "{\"event\": \"STOP\", \"data\": {", -EBADMSG,
+        BAD_EARLY(
+                "reply before greeting",
+                "{\"return\": {}, \"id\": 1}\r\n",
+                -EPROTO,
+                "QMP message before the greeting"),
+        BAD_EARLY("event before greeting", "{\"event\": \"STOP\"}\r\n", -EPROTO, "QMP message before the greeting"),
+        BAD_EARLY(
+                "capabilities refused",
+                NULL,
+                -EPROTO,
+                "qmp_capabilities failed: CommandNotFound: no capabilities here"),
+        BAD_EOF("EOF in message",
+                "{\"event\": \"STOP\", \"data\": {",
+                -EBADMSG,
                 "connection closed in the middle of a QMP message"),
         BAD_EOF("EOF in number", "12", -EBADMSG, "connection closed in the middle of a QMP message"),
         BAD_EOF("EOF", "", -ECONNRESET, "connection closed"),
         BAD_EOF("EOF after line end", "{\"event\": \"STOP\"}\r\n", -ECONNRESET, "connection closed"),
-        { .name = "EOF before greeting", .before_handshake = true, .input = "", .shutdown_after = true,
-          .error = -ECONNRESET, .message = "connection closed" },
+        { .name = "EOF before greeting",
+          .before_handshake = true,
+          .input = "",
+          .shutdown_after = true,
+          .error = -ECONNRESET,
+          .message = "connection closed" },
 };
 
 static void test_bad_input_one(const BadCase *c) {
@@ -697,9 +747,12 @@ static void test_bad_input_one(const BadCase *c) {
 
                 peer_send(&f, GREETING);
                 id = peer_expect(&f, "qmp_capabilities", NULL);
-                (void) snprintf(buf, sizeof(buf),
-                                "{\"error\": {\"class\": \"CommandNotFound\", "
-                                "\"desc\": \"no capabilities here\"}, \"id\": %" PRIi64 "}\r\n", id);
+                (void) snprintf(
+                        buf,
+                        sizeof(buf),
+                        "{\"error\": {\"class\": \"CommandNotFound\", "
+                        "\"desc\": \"no capabilities here\"}, \"id\": %" PRIi64 "}\r\n",
+                        id);
                 peer_send(&f, buf);
         }
         if (c->shutdown_after)
@@ -769,8 +822,9 @@ static void test_size_limit_one(size_t size, bool split) {
 
         if (size <= QMP_MESSAGE_MAX) {
                 RUN_UNTIL(&f, f.n_events > 0);
-                assert_int(strlen(f.events[0]),
-                           strlen("BIG {\"pad\":\"\"}") + size - strlen(head) - strlen(tail));
+                assert_int(
+                        strlen(f.events[0]),
+                        strlen("BIG {\"pad\":\"\"}") + size - strlen(head) - strlen(tail));
                 drain(&f);
                 assert_int(f.n_disconnect, 0);
                 assert_int(r.n_calls, 0);
@@ -837,8 +891,13 @@ static void test_free_in_reply(void) {
         assert(qmp_send(f.client, "b", NULL, on_reply, &r2) >= 0);
         id1 = peer_expect(&f, "a", NULL);
         id2 = peer_expect(&f, "b", NULL);
-        (void) snprintf(buf, sizeof(buf), "{\"return\": {}, \"id\": %" PRIi64 "}{\"event\": \"STOP\"}"
-                        "{\"return\": {}, \"id\": %" PRIi64 "}\r\n", id1, id2);
+        (void) snprintf(
+                buf,
+                sizeof(buf),
+                "{\"return\": {}, \"id\": %" PRIi64 "}{\"event\": \"STOP\"}"
+                "{\"return\": {}, \"id\": %" PRIi64 "}\r\n",
+                id1,
+                id2);
         peer_send(&f, buf);
         RUN_UNTIL(&f, !f.client);
         RUN_UNTIL(&f, f.peer_eof);
@@ -945,7 +1004,7 @@ static void test_big_output(void) {
         int64_t ids[N];
 
         /* A small socket buffer on the client's side makes partial writes certain. */
-        f = (Fixture) {};
+        f = (Fixture){};
         assert(sd_event_new(&f.event) >= 0);
         assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) >= 0);
         assert(setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) >= 0);

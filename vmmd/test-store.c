@@ -26,10 +26,17 @@ static void test_fresh_and_roundtrip(void) {
         _cleanup_free_ char *path = db_path("fresh.db");
         _cleanup_(store_freep) Store *s = NULL;
         VMRecord r = {
-                .name = (char *) "work", .persona = (char *) "work", .image = (char *) "reference",
-                .state = (char *) "running", .ephemeral = false, .memory_mib = 512, .vcpus = 2,
-                .accel = (char *) "tcg", .disk_path = (char *) "/var/lib/vmmd/vms/work/disk.qcow2",
-                .created_usec = 1234567, .pid = 42,
+                .name = (char *) "work",
+                .persona = (char *) "work",
+                .image = (char *) "reference",
+                .state = (char *) "running",
+                .ephemeral = false,
+                .memory_mib = 512,
+                .vcpus = 2,
+                .accel = (char *) "tcg",
+                .disk_path = (char *) "/var/lib/vmmd/vms/work/disk.qcow2",
+                .created_usec = 1234567,
+                .pid = 42,
         };
         VMRecord *all = NULL;
         size_t n = 0;

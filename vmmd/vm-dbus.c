@@ -6,26 +6,50 @@
 #include "log.h"
 #include "vm-dbus.h"
 
-static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_state(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
         VM *vm = userdata;
 
         return sd_bus_message_append(reply, "s", vm_state_to_string(vm->state));
 }
 
-static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_string(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
         /* userdata points at the field here (offsetof), which may be NULL: "" then. */
         return sd_bus_message_append(reply, "s", strempty(*(char **) userdata));
 }
 
-static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_bool(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
         return sd_bus_message_append(reply, "b", (int) *(bool *) userdata);
 }
 
-static int property_get_foreground(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_foreground(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
         VM *vm = userdata;
 
         return sd_bus_message_append(reply, "b", (int) streq_ptr(vm->manager->foreground, vm->name));
@@ -34,16 +58,24 @@ static int property_get_foreground(sd_bus *bus, const char *path, const char *in
 static int reply_errno(sd_bus_error *error, int r, const char *message, VM *vm, const char *what) {
         switch (r) {
         case -EINVAL:
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "%s",
-                                         message ?: "The VM is not in a state that allows this");
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_STATE,
+                        "%s",
+                        message ?: "The VM is not in a state that allows this");
         case -EBUSY:
-                return sd_bus_error_setf(error, VMMD_ERROR_BUSY, "VM \"%s\" is busy with another %s", vm->name,
-                                         what);
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_BUSY, "VM \"%s\" is busy with another %s", vm->name, what);
         case -EBADMSG:
                 return sd_bus_error_setf(error, VMMD_ERROR_IMAGE_CORRUPT, "%s", message ?: "Image is corrupt");
         default:
-                return sd_bus_error_setf(error, VMMD_ERROR_FAILED, "Failed to %s VM \"%s\": %s", what, vm->name,
-                                         message ?: strerror(-r));
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_FAILED,
+                        "Failed to %s VM \"%s\": %s",
+                        what,
+                        vm->name,
+                        message ?: strerror(-r));
         }
 }
 
@@ -69,8 +101,12 @@ static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
         r = vm_stop(vm, force);
         if (r == -EINVAL)
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "VM \"%s\" is %s, not running", vm->name,
-                                         vm_state_to_string(vm->state));
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_STATE,
+                        "VM \"%s\" is %s, not running",
+                        vm->name,
+                        vm_state_to_string(vm->state));
         if (r < 0)
                 return reply_errno(error, r, NULL, vm, "stop");
         return sd_bus_reply_method_return(m, NULL);
@@ -81,9 +117,14 @@ static int pause_or_resume(sd_bus_message *m, VM *vm, bool pause, sd_bus_error *
 
         r = vm_pause(vm, pause, m);
         if (r == -EINVAL)
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "VM \"%s\" is %s; only a %s VM can be %s",
-                                         vm->name, vm_state_to_string(vm->state), pause ? "running" : "paused",
-                                         pause ? "paused" : "resumed");
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_STATE,
+                        "VM \"%s\" is %s; only a %s VM can be %s",
+                        vm->name,
+                        vm_state_to_string(vm->state),
+                        pause ? "running" : "paused",
+                        pause ? "paused" : "resumed");
         if (r < 0)
                 return reply_errno(error, r, NULL, vm, pause ? "pause" : "resume");
         return 1;
@@ -103,8 +144,12 @@ static int method_reboot(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
         r = vm_reboot(vm);
         if (r == -EINVAL)
-                return sd_bus_error_setf(error, VMMD_ERROR_INVALID_STATE, "VM \"%s\" is %s; only a running VM can reboot",
-                                         vm->name, vm_state_to_string(vm->state));
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_STATE,
+                        "VM \"%s\" is %s; only a running VM can reboot",
+                        vm->name,
+                        vm_state_to_string(vm->state));
         if (r < 0)
                 return reply_errno(error, r, NULL, vm, "reboot");
         return sd_bus_reply_method_return(m, NULL);
@@ -147,41 +192,80 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("Persona", "s", NULL, offsetof(VM, persona), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Image", "s", NULL, offsetof(VM, image), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("FailureReason", "s", property_get_string, offsetof(VM, failure_reason),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Ephemeral", "b", property_get_bool, offsetof(VM, ephemeral), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(
+                "FailureReason",
+                "s",
+                property_get_string,
+                offsetof(VM, failure_reason),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "Ephemeral", "b", property_get_bool, offsetof(VM, ephemeral), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Foreground", "b", property_get_foreground, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MemoryMiB", "t", NULL, offsetof(VM, memory_mib), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(VM, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Accel", "s", NULL, offsetof(VM, accel), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("CreationTimestamp", "t", NULL, offsetof(VM, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(
+                "CreationTimestamp", "t", NULL, offsetof(VM, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Leader", "u", NULL, offsetof(VM, pid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("AgentVersion", "s", property_get_string, offsetof(VM, agent_version),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("GuestMemoryTotalKiB", "t", NULL, offsetof(VM, guest_memory_total_kib),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("GuestMemoryAvailableKiB", "t", NULL, offsetof(VM, guest_memory_available_kib),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "AgentVersion",
+                "s",
+                property_get_string,
+                offsetof(VM, agent_version),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "GuestMemoryTotalKiB",
+                "t",
+                NULL,
+                offsetof(VM, guest_memory_total_kib),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "GuestMemoryAvailableKiB",
+                "t",
+                NULL,
+                offsetof(VM, guest_memory_available_kib),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("b", force), SD_BUS_NO_RESULT, method_stop,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "Stop", SD_BUS_ARGS("b", force), SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Pause", NULL, NULL, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Resume", NULL, NULL, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reboot", NULL, NULL, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Destroy", NULL, NULL, method_destroy, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Snapshot", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", name),
-                                method_snapshot_unsupported, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Restore", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_snapshot_unsupported,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListSnapshots", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(st)", snapshots),
-                                method_list_snapshots, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteSnapshot", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
-                                method_snapshot_unsupported, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "Snapshot",
+                SD_BUS_ARGS("s", name),
+                SD_BUS_RESULT("s", name),
+                method_snapshot_unsupported,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "Restore",
+                SD_BUS_ARGS("s", name),
+                SD_BUS_NO_RESULT,
+                method_snapshot_unsupported,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "ListSnapshots",
+                SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("a(st)", snapshots),
+                method_list_snapshots,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "DeleteSnapshot",
+                SD_BUS_ARGS("s", name),
+                SD_BUS_NO_RESULT,
+                method_snapshot_unsupported,
+                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
-int vm_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
-                   sd_bus_error *error) {
+int vm_object_find(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        void *userdata,
+        void **ret_found,
+        sd_bus_error *error) {
         _cleanup_free_ char *name = NULL;
         Manager *m = userdata;
         VM *vm;

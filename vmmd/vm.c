@@ -18,8 +18,8 @@
 #include "vm.h"
 
 static const char *const vm_state_table[_VM_STATE_MAX] = {
-        [VM_CREATED] = "created",   [VM_STARTING] = "starting", [VM_RUNNING] = "running",
-        [VM_PAUSED] = "paused",     [VM_STOPPING] = "stopping", [VM_STOPPED] = "stopped",
+        [VM_CREATED] = "created", [VM_STARTING] = "starting", [VM_RUNNING] = "running",
+        [VM_PAUSED] = "paused",   [VM_STOPPING] = "stopping", [VM_STOPPED] = "stopped",
         [VM_FAILED] = "failed",
 };
 
@@ -49,29 +49,39 @@ static void vm_link(VM *vm) {
         m->n_vms++;
 }
 
-int vm_new(Manager *m, const char *name, const Persona *p, uint64_t memory_mib, uint32_t vcpus,
-           const char *accel, VM **ret) {
+int vm_new(
+        Manager *m,
+        const char *name,
+        const Persona *p,
+        uint64_t memory_mib,
+        uint32_t vcpus,
+        const char *accel,
+        VM **ret) {
         _cleanup_free_ char *disk_path = NULL;
         bool ephemeral = p->disk == DISK_EPHEMERAL;
 
-        if (asprintf(&disk_path, "%s/vms/%s/disk.qcow2", ephemeral ? m->config.runtime_dir : m->config.state_dir,
-                     name) < 0)
+        if (asprintf(
+                    &disk_path,
+                    "%s/vms/%s/disk.qcow2",
+                    ephemeral ? m->config.runtime_dir : m->config.state_dir,
+                    name) < 0)
                 return -ENOMEM;
         /* A new VM is the record it will be stored as. */
-        return vm_new_from_record(m,
-                                  &(VMRecord) {
-                                          .name = (char *) name,
-                                          .persona = p->name,
-                                          .image = p->image,
-                                          .state = (char *) vm_state_to_string(VM_CREATED),
-                                          .ephemeral = ephemeral,
-                                          .memory_mib = memory_mib,
-                                          .vcpus = vcpus,
-                                          .accel = (char *) accel,
-                                          .disk_path = disk_path,
-                                          .created_usec = now_usec(CLOCK_REALTIME),
-                                  },
-                                  ret);
+        return vm_new_from_record(
+                m,
+                &(VMRecord){
+                        .name = (char *) name,
+                        .persona = p->name,
+                        .image = p->image,
+                        .state = (char *) vm_state_to_string(VM_CREATED),
+                        .ephemeral = ephemeral,
+                        .memory_mib = memory_mib,
+                        .vcpus = vcpus,
+                        .accel = (char *) accel,
+                        .disk_path = disk_path,
+                        .created_usec = now_usec(CLOCK_REALTIME),
+                },
+                ret);
 }
 
 int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
@@ -185,8 +195,8 @@ static void vm_set_state(VM *vm, VMState state, const char *reason) {
                 (void) log_oom();
         r = vm_save(vm, false);
         if (r < 0)
-                log_vm_error_errno(vm->name, r, "Failed to record state '%s', continuing: %m",
-                                   vm_state_to_string(state));
+                log_vm_error_errno(
+                        vm->name, r, "Failed to record state '%s', continuing: %m", vm_state_to_string(state));
         if (reason)
                 log_vm_notice(vm->name, "VM %s is %s: %s", vm->name, vm_state_to_string(state), reason);
         else
@@ -216,16 +226,19 @@ static void vm_abort(VM *vm, const char *reason) {
 
 static int vm_timer_set(VM *vm, uint64_t usec, sd_event_time_handler_t cb) {
         vm->timer = sd_event_source_disable_unref(vm->timer);
-        return sd_event_add_time_relative(vm->manager->event, &vm->timer, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10,
-                                          cb, vm);
+        return sd_event_add_time_relative(
+                vm->manager->event, &vm->timer, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10, cb, vm);
 }
 
 static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         VM *vm = userdata;
         char reason[128];
 
-        (void) snprintf(reason, sizeof(reason), "the guest agent did not report ready within %" PRIu64 " s",
-                        vm->manager->config.boot_timeout_usec / USEC_PER_SEC);
+        (void) snprintf(
+                reason,
+                sizeof(reason),
+                "the guest agent did not report ready within %" PRIu64 " s",
+                vm->manager->config.boot_timeout_usec / USEC_PER_SEC);
         vm_abort(vm, reason);
         return 0;
 }
@@ -283,8 +296,8 @@ static void on_agent_ready(AgentClient *a, const char *version, void *userdata) 
         }
 }
 
-static void on_agent_meminfo(AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib,
-                             void *userdata) {
+static void on_agent_meminfo(
+        AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib, void *userdata) {
         VM *vm = userdata;
 
         vm->guest_memory_total_kib = total_kib;
@@ -382,8 +395,11 @@ static void vm_restart_after_reset(VM *vm) {
                 vm->reboots_in_window = 0;
         }
         if (++vm->reboots_in_window > REBOOTS_PER_WINDOW_MAX) {
-                (void) asprintf(&vm->pending_failure, "the guest rebooted more than %d times within %" PRIu64 " s",
-                                REBOOTS_PER_WINDOW_MAX, REBOOT_WINDOW_USEC / USEC_PER_SEC);
+                (void) asprintf(
+                        &vm->pending_failure,
+                        "the guest rebooted more than %d times within %" PRIu64 " s",
+                        REBOOTS_PER_WINDOW_MAX,
+                        REBOOT_WINDOW_USEC / USEC_PER_SEC);
                 vm_on_exit_finish(vm);
                 return;
         }
@@ -402,7 +418,7 @@ static void vm_on_exit_finish(VM *vm) {
         _cleanup_free_ char *failure = TAKE_PTR(vm->pending_failure);
         char path[PATH_MAX];
 
-        for (const char *const *n = (const char *const[]) { "qmp.sock", "agent.sock", NULL }; *n; n++) {
+        for (const char *const *n = (const char *const[]){ "qmp.sock", "agent.sock", NULL }; *n; n++) {
                 (void) snprintf(path, sizeof(path), "%s/%s", vm->runtime_dir, *n);
                 (void) unlink(path);
         }
@@ -427,8 +443,8 @@ static void vm_on_exit_finish(VM *vm) {
 }
 
 static int vm_spawn_vmm(VM *vm) {
-        _cleanup_close_ int qmp_listen = -EBADF, qmp_conn = -EBADF, agent_listen = -EBADF, agent_conn = -EBADF,
-                            log_fd = -EBADF;
+        _cleanup_close_ int qmp_listen = -EBADF, qmp_conn = -EBADF, agent_listen = -EBADF,
+                            agent_conn = -EBADF, log_fd = -EBADF;
         _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL, *console_path = NULL, *log_path = NULL,
                             *image_error = NULL;
         _cleanup_strv_free_ char **argv = NULL;
@@ -475,14 +491,19 @@ static int vm_spawn_vmm(VM *vm) {
         if (log_fd < 0)
                 return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
 
-        r = spawn_watched(m->event, argv,
-                          &(SpawnOptions) {
-                                  .fds = (const int[]) { qmp_listen, agent_listen },
-                                  .n_fds = 2,
-                                  .output_fd = log_fd,
-                                  .drop_privileges = true,
-                          },
-                          on_vmm_exit, vm, &vm->child_source, &pid);
+        r = spawn_watched(
+                m->event,
+                argv,
+                &(SpawnOptions){
+                        .fds = (const int[]){ qmp_listen, agent_listen },
+                        .n_fds = 2,
+                        .output_fd = log_fd,
+                        .drop_privileges = true,
+                },
+                on_vmm_exit,
+                vm,
+                &vm->child_source,
+                &pid);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
         vm->pid = pid;
@@ -570,10 +591,25 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
         if (log_fd < 0)
                 return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
 
-        char *argv[] = { m->config.qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2",
-                         (char *) "-F", image->disk_format, (char *) "-b", backing, vm->disk_path, NULL };
-        r = spawn_watched(m->event, argv, &(SpawnOptions) { .output_fd = log_fd, .drop_privileges = true },
-                          on_helper_exit, vm, &vm->helper_source, &pid);
+        char *argv[] = { m->config.qemu_img,
+                         (char *) "create",
+                         (char *) "-q",
+                         (char *) "-f",
+                         (char *) "qcow2",
+                         (char *) "-F",
+                         image->disk_format,
+                         (char *) "-b",
+                         backing,
+                         vm->disk_path,
+                         NULL };
+        r = spawn_watched(
+                m->event,
+                argv,
+                &(SpawnOptions){ .output_fd = log_fd, .drop_privileges = true },
+                on_helper_exit,
+                vm,
+                &vm->helper_source,
+                &pid);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu_img);
         vm->helper_pid = pid;
@@ -590,8 +626,11 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
                 return 1; /* the caller answers at once */
         if (!IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED) || vm->destroying) {
                 if (ret_error)
-                        (void) asprintf(ret_error, "VM \"%s\" is %s; only a created, stopped or failed VM can start",
-                                        vm->name, vm_state_to_string(vm->state));
+                        (void) asprintf(
+                                ret_error,
+                                "VM \"%s\" is %s; only a created, stopped or failed VM can start",
+                                vm->name,
+                                vm_state_to_string(vm->state));
                 return -EINVAL;
         }
         r = manager_get_image(vm->manager, vm->image, &image, &image_error);
@@ -637,8 +676,8 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void on_stop_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
-                          void *userdata) {
+static void on_stop_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
         VM *vm = userdata;
 
         if (error_class && vm->stop_stage < STOP_KILL && vm->child_source)
@@ -681,15 +720,16 @@ int vm_stop(VM *vm, bool force) {
         return vm_stop_step(vm, STOP_AGENT);
 }
 
-static void on_pause_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
-                           void *userdata) {
+static void on_pause_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
         VM *vm = userdata;
         bool pausing = vm->state == VM_RUNNING;
 
         if (error_class) {
                 _cleanup_free_ char *msg = NULL;
 
-                if (asprintf(&msg, "QEMU refused to %s: %s", pausing ? "pause" : "resume", strna(error_desc)) < 0)
+                if (asprintf(&msg, "QEMU refused to %s: %s", pausing ? "pause" : "resume", strna(error_desc)) <
+                    0)
                         msg = NULL;
                 vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, msg ?: "QEMU refused");
                 return;
@@ -713,8 +753,8 @@ int vm_pause(VM *vm, bool pause, sd_bus_message *reply) {
         return 0;
 }
 
-static void on_reset_reply(QmpClient *c, json_object *result, const char *error_class, const char *error_desc,
-                           void *userdata) {
+static void on_reset_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
         VM *vm = userdata;
 
         if (error_class)
@@ -761,7 +801,8 @@ int vm_destroy(VM *vm, sd_bus_message *reply) {
         if (r < 0 && r != -ENOENT) {
                 log_vm_error_errno(vm->name, r, "Failed to remove %s from the store: %m", vm->name);
                 vm->destroying = false;
-                vm_complete_pending(vm, PENDING_DESTROY, VMMD_ERROR_FAILED, "Failed to update the state database");
+                vm_complete_pending(
+                        vm, PENDING_DESTROY, VMMD_ERROR_FAILED, "Failed to update the state database");
                 return r;
         }
         (void) rm_rf(vm->runtime_dir);
@@ -797,12 +838,15 @@ int vm_reconcile_after_restart(VM *vm) {
         if (vm->pid > 0 && pid_is_our_vmm(vm->pid, vm->name)) {
                 _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, vm->pid, 0);
 
-                log_vm_notice(vm->name, "Ending QEMU of %s (pid %d) left from an earlier vmmd.", vm->name,
-                              (int) vm->pid);
+                log_vm_notice(
+                        vm->name,
+                        "Ending QEMU of %s (pid %d) left from an earlier vmmd.",
+                        vm->name,
+                        (int) vm->pid);
                 /* Startup, before READY=1: waiting here (bounded) keeps the order simple: the old VMM is
                  * gone before anyone can start the VM again. */
                 if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) >= 0)
-                        (void) poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 5000);
+                        (void) poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, 5000);
         }
         vm->pid = 0;
         (void) rm_rf(vm->runtime_dir);

@@ -70,7 +70,7 @@ struct VM {
         AgentClient *agent;
         sd_event_source *timer; /* boot timeout, or the next stop escalation */
         StopStage stop_stage;
-        bool reset_requested; /* QEMU (with -no-reboot) ends because of a reset: start it again */
+        bool reset_requested;        /* QEMU (with -no-reboot) ends because of a reset: start it again */
         uint64_t reboot_window_usec; /* when the current window of counted reboots began */
         unsigned reboots_in_window;
         char *pending_failure; /* why we are killing the VMM, becomes FailureReason */
@@ -83,8 +83,14 @@ struct VM {
         bool destroying;
 };
 
-int vm_new(Manager *m, const char *name, const Persona *p, uint64_t memory_mib, uint32_t vcpus,
-           const char *accel, VM **ret);
+int vm_new(
+        Manager *m,
+        const char *name,
+        const Persona *p,
+        uint64_t memory_mib,
+        uint32_t vcpus,
+        const char *accel,
+        VM **ret);
 /* Recreates a VM from its record after a restart of vmmd. */
 int vm_new_from_record(Manager *m, const VMRecord *r, VM **ret);
 VM *vm_free(VM *vm);

@@ -117,8 +117,12 @@ static int reply_meminfo(int fd) {
         if (r < 0)
                 return send_line(fd, "ERR cannot read /proc/meminfo: %s", strerror(-r));
 
-        return send_line(fd, "MEMINFO total_kib=%" PRIu64 " free_kib=%" PRIu64 " available_kib=%" PRIu64,
-                         total, free_kib, avail);
+        return send_line(
+                fd,
+                "MEMINFO total_kib=%" PRIu64 " free_kib=%" PRIu64 " available_kib=%" PRIu64,
+                total,
+                free_kib,
+                avail);
 }
 
 /* Best effort, like a shutdown does: a file system left read-only is clean and needs no journal replay on
@@ -449,7 +453,8 @@ int main(int argc, char *argv[]) {
         } else {
                 r = port_open(&fd);
                 if (r < 0) {
-                        fprintf(stderr, "vmmd-agent: cannot open virtio-serial port " PORT_NAME ": %s\n",
+                        fprintf(stderr,
+                                "vmmd-agent: cannot open virtio-serial port " PORT_NAME ": %s\n",
                                 strerror(-r));
                         return EXIT_FAILURE;
                 }
@@ -467,7 +472,8 @@ int main(int argc, char *argv[]) {
                                 return EXIT_SUCCESS;
                         sync();
                         (void) reboot(result == SERVE_POWEROFF ? RB_POWER_OFF : RB_AUTOBOOT);
-                        fprintf(stderr, "vmmd-agent: cannot %s: %m\n",
+                        fprintf(stderr,
+                                "vmmd-agent: cannot %s: %m\n",
                                 result == SERVE_POWEROFF ? "power off" : "reboot");
                         return EXIT_FAILURE;
                 }

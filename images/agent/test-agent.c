@@ -10,12 +10,12 @@
 #include "util.h"
 
 /* Never compiled out, unlike assert(). */
-#define check(expr)                                                                                          \
-        do {                                                                                                 \
-                if (!(expr)) {                                                                               \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);             \
-                        abort();                                                                             \
-                }                                                                                            \
+#define check(expr) \
+        do { \
+                if (!(expr)) { \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
+                        abort(); \
+                } \
         } while (0)
 
 /* Generous: only a hung agent gets near it. */

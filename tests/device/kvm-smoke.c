@@ -184,19 +184,25 @@ int main(void) {
                 return EXIT_FAILURE;
         }
         if (s.run->exit_reason != KVM_EXIT_MMIO) {
-                fprintf(stderr, "kvm-smoke: expected KVM_EXIT_MMIO, got %s (%" PRIu32 ")\n",
-                        exit_reason_name(s.run->exit_reason), s.run->exit_reason);
+                fprintf(stderr,
+                        "kvm-smoke: expected KVM_EXIT_MMIO, got %s (%" PRIu32 ")\n",
+                        exit_reason_name(s.run->exit_reason),
+                        s.run->exit_reason);
                 return EXIT_FAILURE;
         }
         uint32_t value;
         memcpy(&value, s.run->mmio.data, sizeof(value));
         printf("kvm-smoke: MMIO %s at 0x%" PRIx64 ", %" PRIu32 " bytes, data 0x%08" PRIx32 "\n",
-               s.run->mmio.is_write ? "write" : "read", (uint64_t) s.run->mmio.phys_addr, s.run->mmio.len,
+               s.run->mmio.is_write ? "write" : "read",
+               (uint64_t) s.run->mmio.phys_addr,
+               s.run->mmio.len,
                value);
-        if (!s.run->mmio.is_write || s.run->mmio.phys_addr != MMIO_ADDR || s.run->mmio.len != sizeof(value) ||
-            value != MMIO_VALUE) {
-                fprintf(stderr, "kvm-smoke: expected a write of 0x%08" PRIx32 " (4 bytes) at 0x%" PRIx64 "\n",
-                        MMIO_VALUE, MMIO_ADDR);
+        if (!s.run->mmio.is_write || s.run->mmio.phys_addr != MMIO_ADDR ||
+            s.run->mmio.len != sizeof(value) || value != MMIO_VALUE) {
+                fprintf(stderr,
+                        "kvm-smoke: expected a write of 0x%08" PRIx32 " (4 bytes) at 0x%" PRIx64 "\n",
+                        MMIO_VALUE,
+                        MMIO_ADDR);
                 return EXIT_FAILURE;
         }
 
@@ -207,13 +213,16 @@ int main(void) {
                 return EXIT_FAILURE;
         }
         if (s.run->exit_reason != KVM_EXIT_SYSTEM_EVENT) {
-                fprintf(stderr, "kvm-smoke: expected KVM_EXIT_SYSTEM_EVENT, got %s (%" PRIu32 ")\n",
-                        exit_reason_name(s.run->exit_reason), s.run->exit_reason);
+                fprintf(stderr,
+                        "kvm-smoke: expected KVM_EXIT_SYSTEM_EVENT, got %s (%" PRIu32 ")\n",
+                        exit_reason_name(s.run->exit_reason),
+                        s.run->exit_reason);
                 return EXIT_FAILURE;
         }
         printf("kvm-smoke: system event type %" PRIu32 "\n", s.run->system_event.type);
         if (s.run->system_event.type != KVM_SYSTEM_EVENT_SHUTDOWN) {
-                fprintf(stderr, "kvm-smoke: expected KVM_SYSTEM_EVENT_SHUTDOWN (%d) from PSCI SYSTEM_OFF\n",
+                fprintf(stderr,
+                        "kvm-smoke: expected KVM_SYSTEM_EVENT_SHUTDOWN (%d) from PSCI SYSTEM_OFF\n",
                         KVM_SYSTEM_EVENT_SHUTDOWN);
                 return EXIT_FAILURE;
         }

@@ -31,8 +31,8 @@ static bool stderr_is_journal(void) {
         return st.st_dev == dev && st.st_ino == ino;
 }
 
-int log_internal(int level, int error, const char *vm, const char *file, int line, const char *func,
-                 const char *fmt, ...) {
+int log_internal(
+        int level, int error, const char *vm, const char *file, int line, const char *func, const char *fmt, ...) {
         char buf[2048];
         va_list ap;
 
@@ -55,12 +55,34 @@ int log_internal(int level, int error, const char *vm, const char *file, int lin
                 (void) snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
                 if (vm)
                         (void) sd_journal_send_with_location(
-                                code_file, code_line, func, "MESSAGE=%s", buf, "PRIORITY=%i", level,
-                                "SYSLOG_IDENTIFIER=%s", ident, "VM_NAME=%s", vm, "ERRNO=%i", error, NULL);
+                                code_file,
+                                code_line,
+                                func,
+                                "MESSAGE=%s",
+                                buf,
+                                "PRIORITY=%i",
+                                level,
+                                "SYSLOG_IDENTIFIER=%s",
+                                ident,
+                                "VM_NAME=%s",
+                                vm,
+                                "ERRNO=%i",
+                                error,
+                                NULL);
                 else
                         (void) sd_journal_send_with_location(
-                                code_file, code_line, func, "MESSAGE=%s", buf, "PRIORITY=%i", level,
-                                "SYSLOG_IDENTIFIER=%s", ident, "ERRNO=%i", error, NULL);
+                                code_file,
+                                code_line,
+                                func,
+                                "MESSAGE=%s",
+                                buf,
+                                "PRIORITY=%i",
+                                level,
+                                "SYSLOG_IDENTIFIER=%s",
+                                ident,
+                                "ERRNO=%i",
+                                error,
+                                NULL);
         } else if (vm)
                 (void) fprintf(stderr, "%s: %s: %s\n", ident, vm, buf);
         else

@@ -11,10 +11,11 @@ void log_set_ident(const char *ident);
 
 /* Logs at level; "%m" expands to the errno 'error'. Returns -abs(error), so a caller can log and
  * return in one step. 'vm' adds a VM_NAME= field to the journal entry. */
-int log_internal(int level, int error, const char *vm, const char *file, int line, const char *func,
-                 const char *fmt, ...) _printf_(7, 8);
+int log_internal(
+        int level, int error, const char *vm, const char *file, int line, const char *func, const char *fmt, ...)
+        _printf_(7, 8);
 
-#define log_full_errno(level, error, ...)                                                                    \
+#define log_full_errno(level, error, ...) \
         log_internal(level, error, NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
 #define log_info(...) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
@@ -26,7 +27,7 @@ int log_internal(int level, int error, const char *vm, const char *file, int lin
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)
 #define log_oom() log_full_errno(LOG_ERR, ENOMEM, "Out of memory.")
 
-#define log_vm_full_errno(vm, level, error, ...)                                                             \
+#define log_vm_full_errno(vm, level, error, ...) \
         log_internal(level, error, (vm), __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define log_vm_debug(vm, ...) log_vm_full_errno(vm, LOG_DEBUG, 0, __VA_ARGS__)
 #define log_vm_info(vm, ...) log_vm_full_errno(vm, LOG_INFO, 0, __VA_ARGS__)

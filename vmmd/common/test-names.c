@@ -28,13 +28,14 @@ static void test_invalid(void) {
         assert(streq(vm_name_invalid_reason("\xed\xa0\x80"), "is not valid UTF-8")); /* surrogate */
         assert(streq(vm_name_invalid_reason("a,b"), "contains ','"));
         assert(streq(vm_name_invalid_reason("a b"), "contains a space, quote or backslash"));
-        assert(streq(vm_name_invalid_reason("01234567890123456789012345678901234567890123456789012345678901234"),
-                     "is longer than 64 bytes"));
+        assert(streq(
+                vm_name_invalid_reason("01234567890123456789012345678901234567890123456789012345678901234"),
+                "is longer than 64 bytes"));
 }
 
 static void test_printable(void) {
         _cleanup_free_ char *a = utf8_printable("QEMU said \x1b[31mno\x1b[0m", 100);
-        _cleanup_free_ char *b = utf8_printable("B\xc3\xbcro", 2);   /* "Bü" would be 3 bytes */
+        _cleanup_free_ char *b = utf8_printable("B\xc3\xbcro", 2); /* "Bü" would be 3 bytes */
         _cleanup_free_ char *c = utf8_printable("x\xffy\xe2\x82", 100);
         _cleanup_free_ char *d = utf8_printable("Büro", 100);
 

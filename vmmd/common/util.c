@@ -21,7 +21,7 @@ int free_and_strdup(char **p, const char *s) {
         return 0;
 }
 
-size_t strv_length(char * const *l) {
+size_t strv_length(char *const *l) {
         size_t n = 0;
 
         for (; l && l[n]; n++)

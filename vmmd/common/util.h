@@ -28,38 +28,38 @@
 #define NSEC_PER_USEC ((uint64_t) 1000ULL)
 
 /* True if x equals one of the following values. */
-#define IN_SET(x, ...)                                                                                       \
-        ({                                                                                                   \
-                const __typeof__(x) _set_[] = { __VA_ARGS__ };                                               \
-                __typeof__(x) _x_ = (x);                                                                     \
-                bool _found_ = false;                                                                        \
-                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)                                         \
-                        if (_set_[_i_] == _x_) {                                                             \
-                                _found_ = true;                                                              \
-                                break;                                                                       \
-                        }                                                                                    \
-                _found_;                                                                                     \
+#define IN_SET(x, ...) \
+        ({ \
+                const __typeof__(x) _set_[] = { __VA_ARGS__ }; \
+                __typeof__(x) _x_ = (x); \
+                bool _found_ = false; \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++) \
+                        if (_set_[_i_] == _x_) { \
+                                _found_ = true; \
+                                break; \
+                        } \
+                _found_; \
         })
 
 /* Hands ownership of a pointer or fd on: returns the value and leaves NULL/-EBADF behind. */
-#define TAKE_PTR(p)                                                                                          \
-        ({                                                                                                   \
-                __typeof__(p) _ptr_ = (p);                                                                   \
-                (p) = NULL;                                                                                  \
-                _ptr_;                                                                                       \
+#define TAKE_PTR(p) \
+        ({ \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL; \
+                _ptr_; \
         })
-#define TAKE_FD(fd)                                                                                          \
-        ({                                                                                                   \
-                int _fd_ = (fd);                                                                             \
-                (fd) = -EBADF;                                                                               \
-                _fd_;                                                                                        \
+#define TAKE_FD(fd) \
+        ({ \
+                int _fd_ = (fd); \
+                (fd) = -EBADF; \
+                _fd_; \
         })
 
 /* Declares func##p(type **p), calling func(*p) when *p is not NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                              \
-        static inline void func##p(type *p) {                                                                \
-                if (*p)                                                                                      \
-                        func(*p);                                                                            \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) { \
+                if (*p) \
+                        func(*p); \
         }
 
 static inline void freep(void *p) {
@@ -118,7 +118,7 @@ static inline const char *strna(const char *s) {
 
 /* Replaces *p with a copy of s (or NULL). */
 int free_and_strdup(char **p, const char *s);
-size_t strv_length(char * const *l);
+size_t strv_length(char *const *l);
 /* Appends a copy of s; the list stays NULL-terminated. */
 int strv_extend(char ***l, const char *s);
 int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
@@ -134,17 +134,17 @@ int fd_cloexec(int fd, bool cloexec);
 int fd_nonblock(int fd, bool nonblock);
 
 /* Enum <-> string tables; from_string() answers -EINVAL for unknown strings. */
-#define DEFINE_STRING_TABLE_LOOKUP(name, type, max)                                                          \
-        const char *name##_to_string(type i) {                                                               \
-                if ((int) i < 0 || (size_t) i >= ELEMENTSOF(name##_table))                                   \
-                        return NULL;                                                                         \
-                return name##_table[i];                                                                      \
-        }                                                                                                    \
-        type name##_from_string(const char *s) {                                                             \
-                if (!s)                                                                                      \
-                        return (type) - EINVAL;                                                              \
-                for (size_t i = 0; i < ELEMENTSOF(name##_table); i++)                                        \
-                        if (name##_table[i] && streq(name##_table[i], s))                                    \
-                                return (type) i;                                                             \
-                return (type) - EINVAL;                                                                      \
+#define DEFINE_STRING_TABLE_LOOKUP(name, type, max) \
+        const char *name##_to_string(type i) { \
+                if ((int) i < 0 || (size_t) i >= ELEMENTSOF(name##_table)) \
+                        return NULL; \
+                return name##_table[i]; \
+        } \
+        type name##_from_string(const char *s) { \
+                if (!s) \
+                        return (type) -EINVAL; \
+                for (size_t i = 0; i < ELEMENTSOF(name##_table); i++) \
+                        if (name##_table[i] && streq(name##_table[i], s)) \
+                                return (type) i; \
+                return (type) -EINVAL; \
         }
