@@ -2,6 +2,7 @@
 /* vmmd: the virtual phone daemon. Arguments, startup, READY=1, the event loop. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -82,6 +83,9 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        /* The state directory is traversable by the VMM user's group; what vmmd writes stays its own. */
+        (void) umask(0077);
 
         /* sd-event handles these; child sources need SIGCHLD blocked. */
         (void) sigemptyset(&ss);

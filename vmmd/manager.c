@@ -2,6 +2,9 @@
 /* The Manager: directories, personas, images, host probe, store, restored VMs, orderly exit. */
 #include <cap-ng.h>
 #include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus-errors.h"
@@ -252,6 +255,79 @@ int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_erro
         return 0;
 }
 
+/* Makes dir (owned by vmmd) usable by the VMM user's group, with mode. Needs no
+ * capability: vmmd owns dir and is a member of that group. */
+static int chgrp_dir(Manager *m, const char *dir, mode_t mode) {
+        if (!m->vm_user)
+                return 0;
+        if (chown(dir, (uid_t) -1, m->vm_gid) < 0 || chmod(dir, mode) < 0)
+                return -errno;
+        return 0;
+}
+
+int manager_make_vm_dir(Manager *m, const char *path) {
+        int r;
+
+        r = mkdir_p(path, 0700);
+        if (r < 0)
+                return r;
+        return chgrp_dir(m, path, 0770);
+}
+
+void manager_spawn_user(Manager *m, SpawnOptions *o) {
+        if (!m->vm_user)
+                return;
+        o->switch_user = true;
+        o->uid = m->vm_uid;
+        o->gid = m->vm_gid;
+        o->groups = m->vm_groups;
+        o->n_groups = m->n_vm_groups;
+}
+
+/* System mode: VMMs run as VMM_USER with its group and kvm. vmmd joins that group, so that it can hand
+ * directories to it and clean up after it without CAP_CHOWN or CAP_DAC_OVERRIDE. */
+static int manager_setup_vm_user(Manager *m) {
+        struct passwd *pw;
+        struct group *gr;
+        int r;
+
+        errno = 0;
+        pw = getpwnam(VMM_USER);
+        if (!pw) {
+                log_warning("No user " VMM_USER
+                            " (sysusers.d/vmmd.conf): VMMs run as root, without capabilities.");
+                return 0;
+        }
+        m->vm_uid = pw->pw_uid;
+        m->vm_gid = pw->pw_gid;
+        m->vm_groups[m->n_vm_groups++] = pw->pw_gid;
+        gr = getgrnam("kvm");
+        if (gr)
+                m->vm_groups[m->n_vm_groups++] = gr->gr_gid;
+        if (setgroups(1, &m->vm_gid) < 0)
+                return log_error_errno(errno, "Failed to join the group of " VMM_USER ": %m");
+        m->vm_user = true;
+
+        for (const char *const *base =
+                     (const char *const[]){ m->config.state_dir, m->config.runtime_dir, NULL };
+             *base;
+             base++) {
+                _cleanup_free_ char *vms = NULL;
+
+                if (asprintf(&vms, "%s/vms", *base) < 0)
+                        return log_oom();
+                r = mkdir_p(vms, 0700);
+                if (r >= 0)
+                        r = chgrp_dir(m, *base, 0710);
+                if (r >= 0)
+                        r = chgrp_dir(m, vms, 0710);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to give " VMM_USER " access to '%s': %m", vms);
+        }
+        log_info("VMMs run as " VMM_USER " (uid %u).", (unsigned) m->vm_uid);
+        return 0;
+}
+
 /* Hashing an image takes a while (0.3 s for the reference image); do it before READY=1, so the event loop
  * later only stat()s files that did not change. */
 static void manager_verify_images(Manager *m) {
@@ -357,14 +433,28 @@ int manager_startup(Manager *m) {
         r = manager_probe_host(m);
         if (r < 0)
                 return r;
+        if (!m->config.user && geteuid() == 0) {
+                r = manager_setup_vm_user(m);
+                if (r < 0)
+                        return r;
+        }
         /* The probe was the last thing that could use a capability (CAP_SYSLOG for the kernel log).
-         * vmmd's files and /dev/kvm belong to its own uid; its VMMs are its children. */
+         * vmmd's files and /dev/kvm belong to its own uid; its VMMs are its children. With a VMM user it
+         * keeps what it takes to start VMMs as that user and to stop them. */
         if (geteuid() == 0) {
                 capng_clear(CAPNG_SELECT_BOTH);
+                if (m->vm_user)
+                        (void) capng_updatev(
+                                CAPNG_ADD,
+                                CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+                                CAP_KILL,
+                                CAP_SETUID,
+                                CAP_SETGID,
+                                -1);
                 if (capng_apply(CAPNG_SELECT_BOTH) < 0)
                         log_warning("Failed to drop capabilities, continuing with them.");
                 else
-                        log_debug("Dropped all capabilities.");
+                        log_debug("Dropped capabilities%s.", m->vm_user ? " but KILL, SETUID, SETGID" : "");
         }
         if (asprintf(&db, "%s/vmmd.db", m->config.state_dir) < 0)
                 return log_oom();

@@ -8,10 +8,12 @@
 #include "image.h"
 #include "persona.h"
 #include "probe.h"
+#include "process.h"
 #include "store.h"
 #include "util.h"
 
 #define MANAGER_VMS_MAX 64
+#define VMM_USER "vmmd-vm" /* units/sysusers-vmmd.conf */
 
 typedef struct VM VM;
 
@@ -40,6 +42,13 @@ typedef struct Manager {
         size_t n_images;
 
         HostInfo host;
+
+        /* System mode: VMMs run as this user (VMM_USER), not as root. */
+        bool vm_user;
+        uid_t vm_uid;
+        gid_t vm_gid;
+        gid_t vm_groups[2]; /* its own group and kvm (for /dev/kvm) */
+        size_t n_vm_groups;
         const char *accel; /* what a new VM gets: "kvm" or "tcg" */
         char *accel_reason;
 
@@ -73,4 +82,8 @@ VM *manager_find_vm(Manager *m, const char *name);
 /* Verified image by name, from the cache while its files are unchanged. */
 int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error);
 void manager_set_foreground(Manager *m, const char *name);
+/* Creates a VM's directory so that its VMM (running as VMM_USER) can create files in it. */
+int manager_make_vm_dir(Manager *m, const char *path);
+/* Fills the user the VMM and its helpers run as. */
+void manager_spawn_user(Manager *m, SpawnOptions *o);
 void manager_notify_status(Manager *m);

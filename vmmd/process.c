@@ -2,6 +2,7 @@
 /* fork+exec with a clean fd table, reset signals, and an exec-status pipe. */
 #include <cap-ng.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -56,6 +57,10 @@ _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status
         (void) close_range(status_fd + 1, ~0U, 0);
 
         if (o->drop_privileges) {
+                if (o->switch_user &&
+                    (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+                     setresuid(o->uid, o->uid, o->uid) < 0))
+                        goto fail;
                 capng_clear(CAPNG_SELECT_BOTH);
                 if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0) {
                         errno = EPERM;

@@ -13,6 +13,12 @@ typedef struct SpawnOptions {
         size_t n_fds;
         int output_fd;        /* stdout and stderr; -EBADF for /dev/null */
         bool drop_privileges; /* no capabilities, no_new_privs */
+        /* With drop_privileges: become this user first (needs CAP_SETUID and CAP_SETGID). */
+        bool switch_user;
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups; /* supplementary groups */
+        size_t n_groups;
 } SpawnOptions;
 
 /* Forks and execs argv[0] (searched in $PATH). Returns the child's pid and a pidfd. The exec is checked:

@@ -491,19 +491,14 @@ static int vm_spawn_vmm(VM *vm) {
         if (log_fd < 0)
                 return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
 
-        r = spawn_watched(
-                m->event,
-                argv,
-                &(SpawnOptions){
-                        .fds = (const int[]){ qmp_listen, agent_listen },
-                        .n_fds = 2,
-                        .output_fd = log_fd,
-                        .drop_privileges = true,
-                },
-                on_vmm_exit,
-                vm,
-                &vm->child_source,
-                &pid);
+        SpawnOptions so = {
+                .fds = (const int[]){ qmp_listen, agent_listen },
+                .n_fds = 2,
+                .output_fd = log_fd,
+                .drop_privileges = true,
+        };
+        manager_spawn_user(m, &so);
+        r = spawn_watched(m->event, argv, &so, on_vmm_exit, vm, &vm->child_source, &pid);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
         vm->pid = pid;
@@ -579,7 +574,7 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
                 return -ENOMEM;
         slash = strrchr(dir, '/');
         *slash = 0;
-        r = mkdir_p(dir, 0700);
+        r = manager_make_vm_dir(m, dir);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", dir);
         if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) < 0)
@@ -602,14 +597,9 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
                          backing,
                          vm->disk_path,
                          NULL };
-        r = spawn_watched(
-                m->event,
-                argv,
-                &(SpawnOptions){ .output_fd = log_fd, .drop_privileges = true },
-                on_helper_exit,
-                vm,
-                &vm->helper_source,
-                &pid);
+        SpawnOptions so = { .output_fd = log_fd, .drop_privileges = true };
+        manager_spawn_user(m, &so);
+        r = spawn_watched(m->event, argv, &so, on_helper_exit, vm, &vm->helper_source, &pid);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu_img);
         vm->helper_pid = pid;
@@ -639,7 +629,7 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
                         *ret_error = TAKE_PTR(image_error);
                 return r;
         }
-        r = mkdir_p(vm->runtime_dir, 0700);
+        r = manager_make_vm_dir(vm->manager, vm->runtime_dir);
         if (r < 0) {
                 if (ret_error)
                         (void) asprintf(ret_error, "Failed to create '%s': %s", vm->runtime_dir, strerror(-r));

@@ -17,8 +17,10 @@ echo "owner: $owner, MainPID: $pid"
 [ "$owner" = "u $pid" ]
 test -f /usr/share/dbus-1/system.d/org.vmmd1.conf
 test -f /usr/share/dbus-1/interfaces/org.vmmd1.Manager.xml
-# The daemon runs without capabilities once it probed the host.
-grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$pid/status"
+# Once it probed the host, the daemon keeps only KILL, SETGID and SETUID (to run VMMs as vmmd-vm).
+grep '^Cap' "/proc/$pid/status"
+grep -q '^CapEff:[[:space:]]*00000000000000e0$' "/proc/$pid/status"
+grep -q '^CapBnd:[[:space:]]*00000000000000e0$' "/proc/$pid/status"
 
 # Policy: an ordinary user reads, but may not create.
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }

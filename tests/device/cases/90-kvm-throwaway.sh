@@ -12,6 +12,12 @@ vmctl show "$name"
 [ "$(vmctl show "$name" | sed -n 's/^Accel=//p')" = kvm ]
 leader="$(vmctl show "$name" | sed -n 's/^Leader=//p')"
 tr '\0' ' ' <"/proc/$leader/cmdline" | grep -q -- '-accel kvm -cpu host'
+# The VMM is unprivileged: its own user, no capabilities, no_new_privs, QEMU's seccomp filter.
+[ "$(stat -c %U "/proc/$leader")" = vmmd-vm ]
+grep -E '^(Uid|Gid|Groups|CapEff|NoNewPrivs|Seccomp):' "/proc/$leader/status"
+grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$leader/status"
+grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$leader/status"
+grep -q '^Seccomp:[[:space:]]*2$' "/proc/$leader/status"
 
 # Structured logging: vmmd's lines about this VM have VM_NAME=.
 journalctl --no-pager -u vmmd.service "VM_NAME=$name" -o cat | tee /dev/stderr | grep -q "is running"
