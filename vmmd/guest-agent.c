@@ -108,6 +108,14 @@ static void agent_dispatch_line(AgentClient *a, char *line) {
                 if (a->handlers.ready)
                         a->handlers.ready(a, r.arg, a->userdata);
                 break;
+        case AGENT_REPLY_PONG:
+                /* A host that connects to a running guest pings it: the answer means ready too. */
+                if (!a->ready) {
+                        a->ready = true;
+                        if (a->handlers.ready)
+                                a->handlers.ready(a, NULL, a->userdata);
+                }
+                break;
         case AGENT_REPLY_MEMINFO:
                 if (a->handlers.meminfo)
                         a->handlers.meminfo(a, r.total_kib, r.free_kib, r.available_kib, a->userdata);

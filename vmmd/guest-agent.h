@@ -11,7 +11,7 @@
 typedef struct AgentClient AgentClient;
 
 typedef struct AgentHandlers {
-        /* "READY <version>": the guest booted. */
+        /* "READY <version>": the guest booted; or the first "PONG" (version NULL) of a guest that runs. */
         void (*ready)(AgentClient *a, const char *version, void *userdata);
         /* "MEMINFO total_kib=… free_kib=… available_kib=…" */
         void (*meminfo)(

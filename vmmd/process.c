@@ -62,7 +62,9 @@ _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status
                      setresuid(o->uid, o->uid, o->uid) < 0))
                         goto fail;
                 capng_clear(CAPNG_SELECT_BOTH);
-                if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0) {
+                /* After the switch the bounding set cannot shrink (no CAP_SETPCAP): with no_new_privs and
+                 * a non-root uid nothing in it can be gained back anyway. */
+                if (capng_apply(o->switch_user ? CAPNG_SELECT_CAPS : CAPNG_SELECT_BOTH) < 0 && geteuid() == 0) {
                         errno = EPERM;
                         goto fail;
                 }

@@ -140,6 +140,7 @@ VM *vm_free(VM *vm) {
         }
         /* Freeing the child sources kills what still runs: nothing outlives its VM object by accident. */
         sd_event_source_disable_unref(vm->child_source);
+        sd_event_source_disable_unref(vm->adopted_source);
         sd_event_source_disable_unref(vm->helper_source);
         sd_event_source_disable_unref(vm->timer);
         qmp_client_free(vm->qmp);
@@ -179,8 +180,12 @@ int vm_save(VM *vm, bool insert) {
         return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);
 }
 
+static bool vm_vmm_runs(const VM *vm) {
+        return vm->child_source || vm->adopted_source;
+}
+
 bool vm_is_active(const VM *vm) {
-        return vm->child_source || vm->helper_source;
+        return vm->child_source || vm->adopted_source || vm->helper_source;
 }
 
 /* Every state change goes through here: store, signal, log, in that order. */
@@ -210,6 +215,10 @@ static int vm_kill(VM *vm, int sig) {
 
         if (vm->child_source)
                 r = sd_event_source_send_child_signal(vm->child_source, sig, NULL, 0);
+        else if (
+                vm->adopted_source &&
+                syscall(SYS_pidfd_send_signal, sd_event_source_get_io_fd(vm->adopted_source), sig, NULL, 0) < 0)
+                r = -errno;
         if (vm->helper_source)
                 (void) sd_event_source_send_child_signal(vm->helper_source, sig, NULL, 0);
         return r;
@@ -257,6 +266,8 @@ static void on_qmp_event(QmpClient *c, const char *event, json_object *data, voi
         json_object *reason;
 
         log_vm_debug(vm->name, "QMP event %s", event);
+        if (streq(event, "SHUTDOWN"))
+                vm->shutdown_seen = true;
         /* With -no-reboot a reset ends QEMU too; the reason tells a reboot from a power-off. */
         if (streq(event, "SHUTDOWN") && data && json_object_object_get_ex(data, "reason", &reason) &&
             json_object_is_type(reason, json_type_string)) {
@@ -272,7 +283,7 @@ static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void
         /* QEMU closes QMP when it exits; the child source then tells us how. Anything else while the VMM
          * runs is a broken monitor, and a VMM we cannot control must not keep running. */
         vm->qmp = qmp_client_free(vm->qmp);
-        if (error != -ECONNRESET && vm->child_source) {
+        if (error != -ECONNRESET && vm_vmm_runs(vm)) {
                 _cleanup_free_ char *reason = NULL;
 
                 if (asprintf(&reason, "QMP protocol error: %s", message) < 0)
@@ -286,8 +297,10 @@ static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void
 static void on_agent_ready(AgentClient *a, const char *version, void *userdata) {
         VM *vm = userdata;
 
-        (void) free_and_strdup(&vm->agent_version, version);
-        (void) vm_send_changed(vm, "AgentVersion", NULL);
+        if (version) {
+                (void) free_and_strdup(&vm->agent_version, version);
+                (void) vm_send_changed(vm, "AgentVersion", NULL);
+        }
         /* Running means the agent answers: its first answer is the guest's memory, which clients then
          * see together with the state. */
         if (agent_client_send(a, "MEMINFO") < 0 && vm->state == VM_STARTING) {
@@ -351,16 +364,22 @@ static int socket_pair_listen(const char *path, int *ret_listen, int *ret_conn) 
         return 0;
 }
 
-static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        VM *vm = userdata;
+/* The VMM ended: code and status as from waitid(), or code 0 for an adopted VMM, which is not our child
+ * (its exit status goes to its parent): then QEMU's SHUTDOWN event tells an orderly end. */
+static void vm_vmm_ended(VM *vm, int code, int status) {
         _cleanup_free_ char *how = NULL, *tail = NULL, *log_path = NULL, *reason = NULL;
         /* A VMM that was asked to stop is stopped however it ended (Stop(force=true) kills it). */
-        bool clean = (si->si_code == CLD_EXITED && si->si_status == 0) || vm->state == VM_STOPPING;
+        bool clean = vm->state == VM_STOPPING ||
+                (code == 0 ? vm->shutdown_seen : code == CLD_EXITED && status == 0);
 
-        (void) describe_exit(si->si_code, si->si_status, &how);
+        if (code == 0)
+                how = strdup(vm->shutdown_seen ? "exited after a shutdown" : "ended without a shutdown");
+        else
+                (void) describe_exit(code, status, &how);
         log_vm_info(vm->name, "QEMU of %s (pid %d) %s.", vm->name, (int) vm->pid, strna(how));
 
         vm->child_source = sd_event_source_disable_unref(vm->child_source);
+        vm->adopted_source = sd_event_source_disable_unref(vm->adopted_source);
         vm->timer = sd_event_source_disable_unref(vm->timer);
         vm->qmp = qmp_client_free(vm->qmp);
         vm->agent = agent_client_free(vm->agent);
@@ -376,6 +395,15 @@ static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
         } else if (clean && !vm->pending_failure && vm->state == VM_STARTING && vm->pending[PENDING_START])
                 vm->pending_failure = strdup("QEMU exited before the VM started");
         vm_on_exit_finish(vm);
+}
+
+static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        vm_vmm_ended(userdata, si->si_code, si->si_status);
+        return 0;
+}
+
+static int on_adopted_vmm_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        vm_vmm_ended(userdata, 0, 0);
         return 0;
 }
 
@@ -503,6 +531,7 @@ static int vm_spawn_vmm(VM *vm) {
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
         vm->pid = pid;
         vm->reset_requested = false;
+        vm->shutdown_seen = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
 
         /* From here on, failures kill the running VMM and end up in on_vmm_exit(). */
@@ -670,7 +699,7 @@ static void on_stop_reply(
         QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
         VM *vm = userdata;
 
-        if (error_class && vm->stop_stage < STOP_KILL && vm->child_source)
+        if (error_class && vm->stop_stage < STOP_KILL && vm_vmm_runs(vm))
                 (void) vm_stop_step(vm, vm->stop_stage + 1);
 }
 
@@ -754,7 +783,7 @@ static void on_reset_reply(
 int vm_reboot(VM *vm) {
         int r;
 
-        if (vm->state != VM_RUNNING || vm->destroying || !vm->child_source)
+        if (vm->state != VM_RUNNING || vm->destroying || !vm_vmm_runs(vm))
                 return -EINVAL;
         if (agent_client_is_ready(vm->agent))
                 r = agent_client_send(vm->agent, "REBOOT");
@@ -824,15 +853,96 @@ static bool pid_is_our_vmm(pid_t pid, const char *name) {
         return memmem(cmdline, n, needle, strlen(needle)) != NULL;
 }
 
+/* Connects to a unix socket QEMU listens on. */
+static int socket_connect(const char *path, int *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+/* Takes over the VMM an earlier vmmd started: its pidfd tells when it ends, QMP and the agent accept a new
+ * connection (QEMU's server sockets listen again once the old vmmd's side closed). */
+static int vm_adopt(VM *vm) {
+        _cleanup_close_ int pidfd = -EBADF, qmp_fd = -EBADF, agent_fd = -EBADF;
+        _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL;
+        Manager *m = vm->manager;
+        int r;
+
+        if (asprintf(&qmp_path, "%s/qmp.sock", vm->runtime_dir) < 0 ||
+            asprintf(&agent_path, "%s/agent.sock", vm->runtime_dir) < 0)
+                return -ENOMEM;
+        pidfd = (int) syscall(SYS_pidfd_open, vm->pid, 0);
+        if (pidfd < 0)
+                return -errno;
+        r = socket_connect(qmp_path, &qmp_fd);
+        if (r >= 0)
+                r = socket_connect(agent_path, &agent_fd);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_io(m->event, &vm->adopted_source, pidfd, EPOLLIN, on_adopted_vmm_exit, vm);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_io_fd_own(vm->adopted_source, true);
+        TAKE_FD(pidfd);
+        r = qmp_client_new(m->event, qmp_fd, &vm->qmp);
+        if (r >= 0) {
+                TAKE_FD(qmp_fd);
+                qmp_client_set_handlers(vm->qmp, on_qmp_ready, on_qmp_event, on_qmp_disconnect, vm);
+                r = agent_client_new(m->event, agent_fd, &agent_handlers, vm, &vm->agent);
+        }
+        if (r >= 0) {
+                TAKE_FD(agent_fd);
+                /* The answer tells that the guest runs; the agent also greets a new host with READY. */
+                r = agent_client_send(vm->agent, "PING adopt");
+        }
+        if (r >= 0 && vm->state == VM_STARTING)
+                r = vm_timer_set(vm, m->config.boot_timeout_usec, on_boot_timeout);
+        if (r < 0) {
+                vm->adopted_source = sd_event_source_disable_unref(vm->adopted_source);
+                vm->qmp = qmp_client_free(vm->qmp);
+                vm->agent = agent_client_free(vm->agent);
+                return r;
+        }
+        log_vm_notice(
+                vm->name,
+                "Adopted QEMU of %s (pid %d), %s, from an earlier vmmd.",
+                vm->name,
+                (int) vm->pid,
+                vm_state_to_string(vm->state));
+        if (vm->state == VM_STOPPING)
+                (void) vm_stop_step(vm, STOP_AGENT);
+        return 0;
+}
+
 int vm_reconcile_after_restart(VM *vm) {
+        bool ran = IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING);
+        int r;
+
+        if (ran && vm->pid > 0 && pid_is_our_vmm(vm->pid, vm->name)) {
+                r = vm_adopt(vm);
+                if (r >= 0)
+                        return 0;
+                log_vm_warning_errno(
+                        vm->name,
+                        r,
+                        "Failed to adopt QEMU of %s (pid %d), ending it: %m",
+                        vm->name,
+                        (int) vm->pid);
+        }
         if (vm->pid > 0 && pid_is_our_vmm(vm->pid, vm->name)) {
                 _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, vm->pid, 0);
 
-                log_vm_notice(
-                        vm->name,
-                        "Ending QEMU of %s (pid %d) left from an earlier vmmd.",
-                        vm->name,
-                        (int) vm->pid);
                 /* Startup, before READY=1: waiting here (bounded) keeps the order simple: the old VMM is
                  * gone before anyone can start the VM again. */
                 if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) >= 0)
@@ -841,9 +951,9 @@ int vm_reconcile_after_restart(VM *vm) {
         vm->pid = 0;
         (void) rm_rf(vm->runtime_dir);
         if (vm->ephemeral)
-                /* Throwaways never outlive their vmmd. */
+                /* A throwaway whose VMM is gone leaves nothing behind. */
                 return vm_destroy(vm, NULL);
-        if (IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING))
-                vm_set_state(vm, VM_FAILED, "vmmd stopped while the VM was running");
+        if (ran)
+                vm_set_state(vm, VM_FAILED, "the VMM ended while vmmd was not running");
         return 0;
 }

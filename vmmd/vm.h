@@ -65,12 +65,14 @@ struct VM {
 
         /* While the VMM runs. */
         pid_t pid;
-        sd_event_source *child_source;
+        sd_event_source *child_source;   /* a VMM we started: our child */
+        sd_event_source *adopted_source; /* a VMM an earlier vmmd started: its pidfd */
         QmpClient *qmp;
         AgentClient *agent;
         sd_event_source *timer; /* boot timeout, or the next stop escalation */
         StopStage stop_stage;
         bool reset_requested;        /* QEMU (with -no-reboot) ends because of a reset: start it again */
+        bool shutdown_seen;          /* QEMU reported a SHUTDOWN: its end is orderly */
         uint64_t reboot_window_usec; /* when the current window of counted reboots began */
         unsigned reboots_in_window;
         char *pending_failure; /* why we are killing the VMM, becomes FailureReason */
@@ -110,5 +112,6 @@ int vm_destroy(VM *vm, sd_bus_message *reply);
 
 bool vm_is_active(const VM *vm); /* a VMM process or a helper runs */
 
-/* Cleans up what a VM left behind when vmmd died under it (stale processes, sockets, throwaways). */
+/* After a restart of vmmd: adopts the VMM that still runs (QMP and agent reconnect), or cleans up what
+ * the VM left behind (sockets, a throwaway's files) and records why it no longer runs. */
 int vm_reconcile_after_restart(VM *vm);

@@ -69,34 +69,50 @@ def test_killed_vmm_turns_failed(s):
     check_eq(s.files(), [], "nothing left after destroying")
 
 
-def test_vmmd_crash_leaves_consistent_state(s):
+def test_vmmd_crash_adopts_running_vms(s):
     s.vmctl_ok("create", "manual", "w")
     t = s.vmctl_json("create", "throwaway")["name"]
-    leaders = [s.vmctl_json("show", n)["Leader"] for n in ("w", t)]
+    leaders = {n: s.vmctl_json("show", n)["Leader"] for n in ("w", t)}
 
-    # SIGKILL: no chance to clean up. The QEMUs outlive it.
+    # SIGKILL: no chance to clean up. The VMMs run on; the next vmmd takes them over.
     s.kill_vmmd()
-    check(all(pid_alive(p) for p in leaders), "VMMs survive vmmd's death")
-
+    check(all(pid_alive(p) for p in leaders.values()), "VMMs survive vmmd's death")
     s.start_vmmd()
-    # The new vmmd ends the VMMs it cannot control, removes the throwaway, keeps the persistent record.
-    check(not any(pid_alive(p) for p in leaders), "stale VMMs are ended at startup")
-    check_eq(s.vm_names(), ["w"], "VMs after the restart")
-    show = s.vmctl_json("show", "w")
-    check_eq(show["State"], "failed", "a VM that ran when vmmd died")
-    check("vmmd stopped" in show["FailureReason"], f"FailureReason: {show['FailureReason']!r}")
-    check(not any(t in f for f in s.files()), f"nothing of the throwaway is left: {s.files()}")
+    check_eq(s.vm_names(), sorted(["w", t]), "VMs after the restart")
+    for n, pid in leaders.items():
+        show = s.vmctl_json("show", n)
+        check_eq((show["State"], show["Leader"]), ("running", pid), f"{n} is adopted, not restarted")
+
+    # Control works over the new connections: QMP pauses, the agent powers the throwaway off.
+    s.vmctl_ok("pause", "w")
+    s.vmctl_ok("resume", "w")
+    s.vmctl_ok("stop", t)
+    check(t not in s.vm_names() and not pid_alive(leaders[t]), "the adopted throwaway stopped and is gone")
+
+    # An adopted VMM that dies is noticed through its pidfd.
+    os.kill(leaders["w"], signal.SIGKILL)
+    s.vmctl_ok("wait", "--timeout=60", "w", "failed")
+    reason = s.vmctl_json("show", "w")["FailureReason"]
+    check("without a shutdown" in reason, f"FailureReason: {reason!r}")
+
+    # A VMM that dies while no vmmd runs: its VM is failed, a throwaway's files are gone, and an autostart
+    # persona's VM comes back by itself.
     s.vmctl_ok("start", "w")
-    check_eq(s.vm_state("w"), "running", "the persistent VM starts again, its disk intact")
-
-    # An autostart persona's VM comes back by itself after a crash.
     s.vmctl_ok("create", "work", "auto")
+    t = s.vmctl_json("create", "throwaway")["name"]
+    pids = [s.vmctl_json("show", n)["Leader"] for n in ("w", "auto", t)]
     s.kill_vmmd()
+    for p in pids:
+        os.kill(p, signal.SIGKILL)
     s.start_vmmd()
+    show = s.vmctl_json("show", "w")
+    check_eq(show["State"], "failed", "a VM whose VMM ended while vmmd was down")
+    check("while vmmd was not running" in show["FailureReason"], f"FailureReason: {show['FailureReason']!r}")
+    check(t not in s.vm_names() and not any(t in f for f in s.files()), "nothing of the throwaway is left")
     s.vmctl_ok("wait", "--timeout=120", "auto", "running")
-    check_eq(s.vm_state("w"), "failed", "the VM without autostart waits for its user")
     s.vmctl_ok("destroy", "w", "auto")
+    check_eq(s.files(), [], "nothing left after destroying")
 
 
 if __name__ == "__main__":
-    sys.exit(run([test_two_vms_at_once, test_killed_vmm_turns_failed, test_vmmd_crash_leaves_consistent_state]))
+    sys.exit(run([test_two_vms_at_once, test_killed_vmm_turns_failed, test_vmmd_crash_adopts_running_vms]))
