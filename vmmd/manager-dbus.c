@@ -127,13 +127,15 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                         error, VMMD_ERROR_INVALID_ARGUMENT, "Persona name \"%s\" %s", persona_name, why);
         p = manager_find_persona(m, persona_name);
         if (!p) {
-                if (m->persona_error)
+                const char *broken = manager_persona_error(m, persona_name);
+
+                if (broken)
                         return sd_bus_error_setf(
                                 error,
                                 VMMD_ERROR_NO_SUCH_PERSONA,
-                                "Persona \"%s\" is not available: the personas failed to load: %s",
+                                "Persona \"%s\" is not available: %s",
                                 persona_name,
-                                m->persona_error);
+                                broken);
                 return sd_bus_error_setf(
                         error, VMMD_ERROR_NO_SUCH_PERSONA, "Persona \"%s\" does not exist", persona_name);
         }

@@ -179,6 +179,8 @@ Manager *manager_free(Manager *m) {
                 image_free(m->images[i]);
         free(m->images);
         free(m->persona_error);
+        strv_free(m->broken_personas);
+        strv_free(m->broken_persona_errors);
         free(m->accel_reason);
         free(m->foreground);
         store_free(m->store);
@@ -192,20 +194,54 @@ Manager *manager_free(Manager *m) {
 
 static int manager_load_personas(Manager *m) {
         _cleanup_free_ char *dir = NULL, *error = NULL;
+        _cleanup_strv_free_ char **files = NULL;
         int r;
 
         if (asprintf(&dir, "%s/personas", m->config.policy_dir) < 0)
                 return -ENOMEM;
-        r = persona_load_dir(dir, &m->personas, &m->n_personas, &error);
+        r = persona_list_dir(dir, &files, &error);
         if (r < 0) {
                 /* The daemon still serves its VMs; CreateVM then tells the caller what is wrong. */
-                log_error_errno(r, "Failed to load personas from '%s': %s", dir, error ?: strerror(-r));
-                free(m->persona_error);
+                log_error_errno(r, "Failed to read personas from '%s': %s", dir, error ?: strerror(-r));
                 m->persona_error = error ? TAKE_PTR(error) : strdup(strerror(-r));
                 return 0;
         }
-        log_info("Loaded %zu personas from '%s'.", m->n_personas, dir);
+        m->personas = calloc(strv_length(files) + 1, sizeof(Persona *));
+        if (!m->personas)
+                return log_oom();
+        /* One broken file (say, the employer's work persona) takes only its own persona away. */
+        STRV_FOREACH(f, files) {
+                _cleanup_free_ char *message = NULL, *name = NULL;
+                const char *base = strrchr(*f, '/') + 1;
+
+                r = persona_load(*f, &m->personas[m->n_personas], &message);
+                if (r >= 0) {
+                        m->n_personas++;
+                        continue;
+                }
+                log_error_errno(r, "Ignoring persona: %s", message ?: strerror(-r));
+                name = strndup(base, strlen(base) - strlen(".yaml"));
+                if (!name || strv_extend(&m->broken_personas, name) < 0 ||
+                    strv_extend(&m->broken_persona_errors, message ?: strerror(-r)) < 0)
+                        return log_oom();
+        }
+        log_info(
+                "Loaded %zu personas from '%s' (%zu invalid).",
+                m->n_personas,
+                dir,
+                strv_length(m->broken_personas));
         return 0;
+}
+
+const char *manager_persona_error(Manager *m, const char *name) {
+        size_t i = 0;
+
+        STRV_FOREACH(b, m->broken_personas) {
+                if (streq(*b, name))
+                        return m->broken_persona_errors[i];
+                i++;
+        }
+        return m->persona_error;
 }
 
 Persona *manager_find_persona(Manager *m, const char *name) {

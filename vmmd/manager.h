@@ -36,7 +36,9 @@ typedef struct Manager {
 
         Persona **personas;
         size_t n_personas;
-        char *persona_error; /* why loading the personas failed, if it did */
+        char *persona_error;          /* why the persona directory could not be read, if it could not */
+        char **broken_personas;       /* personas whose file is invalid ... */
+        char **broken_persona_errors; /* ... and why, naming file, line and key */
 
         Image **images;
         size_t n_images;
@@ -78,6 +80,8 @@ void manager_autostart(Manager *m);
 void manager_begin_exit(Manager *m);
 
 Persona *manager_find_persona(Manager *m, const char *name);
+/* Why the persona name is not available, if its file is broken; NULL otherwise. */
+const char *manager_persona_error(Manager *m, const char *name);
 VM *manager_find_vm(Manager *m, const char *name);
 /* Verified image by name, from the cache while its files are unchanged. */
 int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error);

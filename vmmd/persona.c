@@ -112,17 +112,15 @@ static int cmp_string(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int persona_load_dir(const char *dir, Persona ***ret, size_t *ret_n, char **ret_error) {
+int persona_list_dir(const char *dir, char ***ret, char **ret_error) {
         YamlContext c = { .path = dir, .ret_error = ret_error };
         _cleanup_strv_free_ char **files = NULL;
-        Persona **list = NULL;
-        size_t n_files, n = 0;
+        size_t n_files;
         DIR *d;
         int r = 0;
 
         assert(dir);
         assert(ret);
-        assert(ret_n);
 
         d = opendir(dir);
         if (!d)
@@ -166,8 +164,28 @@ int persona_load_dir(const char *dir, Persona ***ret, size_t *ret_n, char **ret_
         n_files = strv_length(files);
         if (n_files > 0)
                 qsort(files, n_files, sizeof(char *), cmp_string);
+        else {
+                files = calloc(1, sizeof(char *));
+                if (!files)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(files);
+        return 0;
+}
 
-        list = calloc(n_files + 1, sizeof(Persona *));
+int persona_load_dir(const char *dir, Persona ***ret, size_t *ret_n, char **ret_error) {
+        _cleanup_strv_free_ char **files = NULL;
+        Persona **list = NULL;
+        size_t n = 0;
+        int r;
+
+        assert(ret);
+        assert(ret_n);
+
+        r = persona_list_dir(dir, &files, ret_error);
+        if (r < 0)
+                return r;
+        list = calloc(strv_length(files) + 1, sizeof(Persona *));
         if (!list)
                 return -ENOMEM;
         STRV_FOREACH(f, files) {

@@ -38,6 +38,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Persona *, persona_free);
  * message naming the file, line and key: "policies/personas/work.yaml:3: key 'memory_mib': ...". */
 int persona_load(const char *path, Persona **ret, char **ret_error);
 
+/* The persona files of dir: every "*.yaml" that is (or links to) a regular file, sorted, as paths. */
+int persona_list_dir(const char *dir, char ***ret, char **ret_error);
+
 /* Loads every "*.yaml" in dir, sorted by name. A single bad file fails the whole load. */
 int persona_load_dir(const char *dir, Persona ***ret, size_t *ret_n, char **ret_error);
 void persona_array_free(Persona **p, size_t n);

@@ -114,6 +114,10 @@ def test_bad_persona_files(s):
         check(not ok and E + "NoSuchPersona" in err, f"a broken persona is not created: {err}")
         check("broken.yaml:6" in err and "colour" in err, f"the error names file, line and key: {err!r}")
         check(bad.vmmd_alive(), "vmmd keeps running with a bad persona file")
+        # The other personas are not affected.
+        names = [p["name"] for p in bad.vmctl_json("personas")]
+        check_eq(sorted(names), ["home", "throwaway", "work"], "personas next to a broken one")
+        bad.vmctl_ok("create", "--no-start", "work", "fine")
     finally:
         bad.close()
 
