@@ -728,6 +728,8 @@ static int vm_stop_step(VM *vm, StopStage stage) {
 }
 
 int vm_stop(VM *vm, bool force) {
+        bool was_starting = vm->state == VM_STARTING;
+
         if (vm->destroying || !IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING) ||
             !vm_is_active(vm))
                 return -EINVAL;
@@ -736,7 +738,8 @@ int vm_stop(VM *vm, bool force) {
         vm_set_state(vm, VM_STOPPING, NULL);
         if (force || vm->helper_source)
                 return vm_stop_step(vm, STOP_KILL);
-        return vm_stop_step(vm, STOP_AGENT);
+        /* A guest that has not booted yet has nothing to shut down. */
+        return vm_stop_step(vm, was_starting ? STOP_QUIT : STOP_AGENT);
 }
 
 static void on_pause_reply(

@@ -85,6 +85,14 @@ def test_create_without_start(s):
     s.vmctl_ok("destroy", "h1")
     check_eq(s.files(), [], "files left after destroying a never-started VM")
 
+    # Stopped while it boots: QEMU quits, the VM is stopped, not failed.
+    s.vmctl_ok("create", "--no-wait", "manual", "early")
+    # (On a very fast host the guest may already run; the stop must work either way.)
+    check(s.vm_state("early") in ("starting", "running"), "State right after create --no-wait")
+    s.vmctl_ok("stop", "early")
+    check_eq(s.vm_state("early"), "stopped", "State after a stop during boot")
+    s.vmctl_ok("destroy", "early")
+
 
 def test_reboot(s):
     s.vmctl_ok("create", "work", "w")
