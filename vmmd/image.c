@@ -227,11 +227,49 @@ static int parse_manifest(int dir_fd, const char *manifest_path, const char *nam
         return 0;
 }
 
-static int verify_file(int dir_fd, const char *name, const ManifestFile *mf, ImageFile *ret, char **ret_error) {
+/* Hashes fd and compares with what the manifest says of the file called path. */
+static int check_digest(
+        int fd,
+        const char *name,
+        const char *path,
+        uint64_t size,
+        const uint8_t sha256[static SHA256_DIGEST_SIZE],
+        char **ret_error) {
         uint8_t digest[SHA256_DIGEST_SIZE];
+        uint64_t n;
+        int r;
+
+        r = sha256_fd(fd, digest, &n);
+        if (r < 0)
+                return set_error(ret_error, r, "image '%s': %s: cannot read: %s", name, path, strerror(-r));
+        if (n != size)
+                return set_error(
+                        ret_error,
+                        -EBADMSG,
+                        "image '%s': %s: size mismatch (expected %" PRIu64 " bytes, read %" PRIu64 ")",
+                        name,
+                        path,
+                        size,
+                        n);
+        if (memcmp(digest, sha256, SHA256_DIGEST_SIZE) != 0) {
+                char expected[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
+
+                return set_error(
+                        ret_error,
+                        -EBADMSG,
+                        "image '%s': %s: sha256 mismatch (expected %s, got %s)",
+                        name,
+                        path,
+                        sha256_to_hex(sha256, expected),
+                        sha256_to_hex(digest, got));
+        }
+        return 0;
+}
+
+static int verify_file(
+        int dir_fd, const char *name, const ManifestFile *mf, bool hash, ImageFile *ret, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
-        uint64_t n;
         int r;
 
         fd = openat(dir_fd, mf->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
@@ -259,38 +297,19 @@ static int verify_file(int dir_fd, const char *name, const ManifestFile *mf, Ima
                         mf->size,
                         (uint64_t) st.st_size);
 
-        r = sha256_fd(fd, digest, &n);
-        if (r < 0)
-                return set_error(ret_error, r, "image '%s': %s: cannot read: %s", name, mf->path, strerror(-r));
-        if (n != mf->size)
-                return set_error(
-                        ret_error,
-                        -EBADMSG,
-                        "image '%s': %s: size mismatch (expected %" PRIu64 " bytes, read %" PRIu64 ")",
-                        name,
-                        mf->path,
-                        mf->size,
-                        n);
-        if (memcmp(digest, mf->sha256, sizeof(digest)) != 0) {
-                char expected[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
-
-                return set_error(
-                        ret_error,
-                        -EBADMSG,
-                        "image '%s': %s: sha256 mismatch (expected %s, got %s)",
-                        name,
-                        mf->path,
-                        sha256_to_hex(mf->sha256, expected),
-                        sha256_to_hex(digest, got));
+        if (hash) {
+                r = check_digest(fd, name, mf->path, mf->size, mf->sha256, ret_error);
+                if (r < 0)
+                        return r;
         }
 
         ret->size = mf->size;
-        memcpy(ret->sha256, digest, sizeof(digest));
+        memcpy(ret->sha256, mf->sha256, SHA256_DIGEST_SIZE);
         ret->st = st;
         return 0;
 }
 
-int image_load(const char *image_root, const char *name, Image **ret, char **ret_error) {
+int image_load_full(const char *image_root, const char *name, bool verify, Image **ret, char **ret_error) {
         _cleanup_free_ char *root = NULL, *dir = NULL, *manifest_path = NULL;
         _cleanup_(manifest_done) Manifest m = {};
         _cleanup_(image_freep) Image *i = NULL;
@@ -353,7 +372,7 @@ int image_load(const char *image_root, const char *name, Image **ret, char **ret
         for (ImageFileKind k = 0; k < _IMAGE_FILE_MAX; k++) {
                 if (!m.files[k].path)
                         continue;
-                r = verify_file(dir_fd, name, &m.files[k], &i->files[k], ret_error);
+                r = verify_file(dir_fd, name, &m.files[k], verify, &i->files[k], ret_error);
                 if (r < 0)
                         return r;
                 if (asprintf(&i->files[k].path, "%s/%s", i->dir, m.files[k].path) < 0)
@@ -370,23 +389,58 @@ int image_load(const char *image_root, const char *name, Image **ret, char **ret
         return 0;
 }
 
+int image_load(const char *image_root, const char *name, Image **ret, char **ret_error) {
+        return image_load_full(image_root, name, true, ret, ret_error);
+}
+
+/* The ctime catches writes that restored the mtime afterwards. */
+static bool stat_same(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+                a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+                a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 bool image_unchanged(const Image *i) {
         assert(i);
 
         for (size_t k = 0; k < _IMAGE_FILE_MAX; k++) {
-                const struct stat *a = &i->files[k].st;
                 struct stat b;
 
                 if (!i->has_file[k])
                         continue;
-                /* lstat: the file was opened with O_NOFOLLOW, so a symlink in its place is a change. The
-                 * ctime catches writes that restored the mtime afterwards. */
-                if (lstat(i->files[k].path, &b) < 0)
-                        return false;
-                if (a->st_dev != b.st_dev || a->st_ino != b.st_ino || a->st_size != b.st_size ||
-                    a->st_mtim.tv_sec != b.st_mtim.tv_sec || a->st_mtim.tv_nsec != b.st_mtim.tv_nsec ||
-                    a->st_ctim.tv_sec != b.st_ctim.tv_sec || a->st_ctim.tv_nsec != b.st_ctim.tv_nsec)
+                /* lstat: the file was opened with O_NOFOLLOW, so a symlink in its place is a change. */
+                if (lstat(i->files[k].path, &b) < 0 || !stat_same(&i->files[k].st, &b))
                         return false;
         }
         return true;
+}
+
+int image_verify(const Image *i, char **ret_error) {
+        assert(i);
+
+        for (size_t k = 0; k < _IMAGE_FILE_MAX; k++) {
+                const ImageFile *f = &i->files[k];
+                _cleanup_close_ int fd = -EBADF;
+                struct stat st;
+                int r;
+
+                if (!i->has_file[k])
+                        continue;
+                fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        return set_error(
+                                ret_error, -errno, "image '%s': %s: %s", i->name, f->path, strerror(errno));
+                /* What is hashed must be the very file that was looked at when the image was loaded. */
+                if (!stat_same(&f->st, &st))
+                        return set_error(
+                                ret_error,
+                                -ESTALE,
+                                "image '%s': %s changed while it was verified",
+                                i->name,
+                                f->path);
+                r = check_digest(fd, i->name, f->path, f->size, f->sha256, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

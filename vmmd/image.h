@@ -41,5 +41,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Image *, image_free);
  * size mismatch (the image is corrupt). ret_error, when not NULL, gets a message naming the file. */
 int image_load(const char *image_root, const char *name, Image **ret, char **ret_error);
 
+/* The same in two steps, so that the slow one can run elsewhere: image_load_full() with verify=false
+ * parses the manifest and checks each file's type and size, recording its stat; image_verify() then
+ * hashes the files, which must still be exactly those (-ESTALE if one changed meanwhile). */
+int image_load_full(const char *image_root, const char *name, bool verify, Image **ret, char **ret_error);
+int image_verify(const Image *i, char **ret_error);
+
 /* True while none of the image's files changed (by stat) since they were verified. */
 bool image_unchanged(const Image *i);

@@ -103,6 +103,12 @@ static int generate_name(Manager *m, const char *persona, char **ret) {
         return -EEXIST;
 }
 
+static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
+static void redispatch_create_vm(sd_bus_message *msg, void *userdata) {
+        bus_redispatch(msg, method_create_vm, userdata);
+}
+
 static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *generated = NULL, *image_error = NULL, *start_error = NULL;
         const char *persona_name, *name, *why;
@@ -209,8 +215,16 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (m->n_vms >= MANAGER_VMS_MAX)
                 return sd_bus_error_setf(error, VMMD_ERROR_BUSY, "Too many VMs (at most %d)", MANAGER_VMS_MAX);
 
-        /* Verify the image before anything is recorded: a corrupt image changes nothing. */
+        /* Verify the image before anything is recorded: a corrupt image changes nothing. Hashing runs
+         * elsewhere; meanwhile the call waits and is handled again once the verdict is in. */
         r = manager_get_image(m, p->image, &image, &image_error);
+        if (r == -EINPROGRESS) {
+                r = image_cache_wait(m->images, p->image, msg, redispatch_create_vm, m);
+                if (r < 0)
+                        return sd_bus_error_setf(
+                                error, VMMD_ERROR_BUSY, "Too many calls wait for image \"%s\"", p->image);
+                return 1;
+        }
         if (r == -EBADMSG)
                 return sd_bus_error_setf(error, VMMD_ERROR_IMAGE_CORRUPT, "%s", strna(image_error));
         if (r < 0)

@@ -162,6 +162,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
+        r = image_cache_new(m->event, m->config.image_dir, &m->images);
+        if (r < 0)
+                return r;
         m->foreground = strdup("");
         if (!m->foreground)
                 return -ENOMEM;
@@ -175,9 +178,7 @@ Manager *manager_free(Manager *m) {
         while (m->vms)
                 vm_free(m->vms);
         persona_array_free(m->personas, m->n_personas);
-        for (size_t i = 0; i < m->n_images; i++)
-                image_free(m->images[i]);
-        free(m->images);
+        image_cache_free(m->images);
         free(m->persona_error);
         strv_free(m->broken_personas);
         strv_free(m->broken_persona_errors);
@@ -259,36 +260,7 @@ VM *manager_find_vm(Manager *m, const char *name) {
 }
 
 int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error) {
-        Image *image = NULL, **t;
-        size_t i;
-        int r;
-
-        for (i = 0; i < m->n_images; i++)
-                if (streq(m->images[i]->name, name))
-                        break;
-        if (i < m->n_images) {
-                if (image_unchanged(m->images[i])) {
-                        *ret = m->images[i];
-                        return 0;
-                }
-                /* Changed on disk since we verified it: verify again. */
-                m->images[i] = image_free(m->images[i]);
-                m->images[i] = m->images[--m->n_images];
-        }
-
-        r = image_load(m->config.image_dir, name, &image, ret_error);
-        if (r < 0)
-                return r;
-        t = reallocarray(m->images, m->n_images + 1, sizeof(Image *));
-        if (!t) {
-                image_free(image);
-                return -ENOMEM;
-        }
-        m->images = t;
-        m->images[m->n_images++] = image;
-        log_info("Verified image '%s' in '%s'.", name, image->dir);
-        *ret = image;
-        return 0;
+        return image_cache_get(m->images, name, ret, ret_error);
 }
 
 /* Makes dir (owned by vmmd) usable by the VMM user's group, with mode. Needs no
@@ -364,15 +336,14 @@ static int manager_setup_vm_user(Manager *m) {
         return 0;
 }
 
-/* Hashing an image takes a while (0.3 s for the reference image); do it before READY=1, so the event loop
- * later only stat()s files that did not change. */
+/* Hashing an image takes a while (0.3 s for the reference image); before READY=1 it may block. Later
+ * verifications (an image that changed) run in a child process (image-cache.c). */
 static void manager_verify_images(Manager *m) {
         for (size_t i = 0; i < m->n_personas; i++) {
                 _cleanup_free_ char *error = NULL;
-                Image *image;
                 int r;
 
-                r = manager_get_image(m, m->personas[i]->image, &image, &error);
+                r = image_cache_verify_now(m->images, m->personas[i]->image, &error);
                 if (r < 0)
                         log_warning_errno(
                                 r,

@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "image-cache.h"
 #include "image.h"
 #include "persona.h"
 #include "probe.h"
@@ -40,8 +41,7 @@ typedef struct Manager {
         char **broken_personas;       /* personas whose file is invalid ... */
         char **broken_persona_errors; /* ... and why, naming file, line and key */
 
-        Image **images;
-        size_t n_images;
+        ImageCache *images;
 
         HostInfo host;
 
@@ -83,7 +83,8 @@ Persona *manager_find_persona(Manager *m, const char *name);
 /* Why the persona name is not available, if its file is broken; NULL otherwise. */
 const char *manager_persona_error(Manager *m, const char *name);
 VM *manager_find_vm(Manager *m, const char *name);
-/* Verified image by name, from the cache while its files are unchanged. */
+/* Verified image by name, from the cache while its files are unchanged. -EINPROGRESS: it is being verified,
+ * wait with image_cache_wait(m->images, ...). */
 int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error);
 void manager_set_foreground(Manager *m, const char *name);
 /* Creates a VM's directory so that its VMM (running as VMM_USER) can create files in it. */

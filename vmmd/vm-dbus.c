@@ -79,12 +79,50 @@ static int reply_errno(sd_bus_error *error, int r, const char *message, VM *vm, 
         }
 }
 
+void bus_redispatch(sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = handler(m, userdata, &error);
+        if (r < 0) {
+                if (sd_bus_error_is_set(&error))
+                        r = sd_bus_reply_method_error(m, &error);
+                else
+                        r = sd_bus_reply_method_errno(m, r, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to answer a D-Bus call, ignoring: %m");
+        }
+}
+
+static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* The VM may be gone by the time its image is verified: look it up again. */
+static void redispatch_start(sd_bus_message *m, void *userdata) {
+        _cleanup_free_ char *name = NULL;
+        VM *vm = NULL;
+
+        if (sd_bus_path_decode(sd_bus_message_get_path(m), VMMD_VM_PATH_PREFIX, &name) > 0)
+                vm = manager_find_vm(userdata, name);
+        if (!vm) {
+                (void) sd_bus_reply_method_errorf(
+                        m, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.", sd_bus_message_get_path(m));
+                return;
+        }
+        bus_redispatch(m, method_start, vm);
+}
+
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         VM *vm = userdata;
         int r;
 
         r = vm_start(vm, m, &msg);
+        if (r == -EINPROGRESS) {
+                r = image_cache_wait(vm->manager->images, vm->image, m, redispatch_start, vm->manager);
+                return r < 0 ? reply_errno(error, -EBUSY, NULL, vm, "start") : 1;
+        }
         if (r < 0)
                 return reply_errno(error, r, msg, vm, "start");
         if (r > 0)

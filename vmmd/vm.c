@@ -483,7 +483,12 @@ static int vm_spawn_vmm(VM *vm) {
 
         r = manager_get_image(m, vm->image, &image, &image_error);
         if (r < 0) {
-                vm_abort(vm, image_error ?: "image verification failed");
+                vm_abort(
+                        vm,
+                        r == -EINPROGRESS ?
+                                "the image changed while the VM started; it is being verified again" :
+                                image_error ?:
+                                              "image verification failed");
                 return r;
         }
         if (asprintf(&qmp_path, "%s/qmp.sock", vm->runtime_dir) < 0 ||
