@@ -2,6 +2,7 @@
 /* Logging to the journal (with fields) or to stderr. */
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -49,40 +50,22 @@ int log_internal(
                 use_journal = stderr_is_journal();
 
         if (use_journal) {
-                char code_file[256], code_line[32];
+                char code_file[256], code_line[32], message[sizeof(buf) + 16], priority[32], identifier[64],
+                        errno_field[32], vm_field[128];
+                struct iovec iov[6];
+                int n = 0;
 
                 (void) snprintf(code_file, sizeof(code_file), "CODE_FILE=%s", file);
                 (void) snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
+#define FIELD(b, ...) (void) snprintf(b, sizeof(b), __VA_ARGS__), iov[n++] = (struct iovec){ b, strlen(b) }
+                FIELD(message, "MESSAGE=%s", buf);
+                FIELD(priority, "PRIORITY=%i", level);
+                FIELD(identifier, "SYSLOG_IDENTIFIER=%s", ident);
+                FIELD(errno_field, "ERRNO=%i", error);
                 if (vm)
-                        (void) sd_journal_send_with_location(
-                                code_file,
-                                code_line,
-                                func,
-                                "MESSAGE=%s",
-                                buf,
-                                "PRIORITY=%i",
-                                level,
-                                "SYSLOG_IDENTIFIER=%s",
-                                ident,
-                                "VM_NAME=%s",
-                                vm,
-                                "ERRNO=%i",
-                                error,
-                                NULL);
-                else
-                        (void) sd_journal_send_with_location(
-                                code_file,
-                                code_line,
-                                func,
-                                "MESSAGE=%s",
-                                buf,
-                                "PRIORITY=%i",
-                                level,
-                                "SYSLOG_IDENTIFIER=%s",
-                                ident,
-                                "ERRNO=%i",
-                                error,
-                                NULL);
+                        FIELD(vm_field, "VM_NAME=%s", vm);
+#undef FIELD
+                (void) sd_journal_sendv_with_location(code_file, code_line, func, iov, n);
         } else if (vm)
                 (void) fprintf(stderr, "%s: %s: %s\n", ident, vm, buf);
         else
