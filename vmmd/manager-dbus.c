@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include "bus-errors.h"
+#include "bus-util.h"
 #include "config.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -269,8 +270,8 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         return 1; /* answered once the VMM runs */
 }
 
-static int method_get_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+/* Reads a VM name argument and finds the VM, or fails with NoSuchVM. */
+static int read_vm_name(sd_bus_message *msg, Manager *m, const char **ret_name, VM **ret, sd_bus_error *error) {
         const char *name;
         VM *vm;
         int r;
@@ -281,6 +282,20 @@ static int method_get_vm(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         vm = manager_find_vm(m, name);
         if (!vm)
                 return sd_bus_error_setf(error, VMMD_ERROR_NO_SUCH_VM, "No VM named \"%s\"", name);
+        *ret_name = name;
+        *ret = vm;
+        return 0;
+}
+
+static int method_get_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name = NULL;
+        VM *vm = NULL;
+        int r;
+
+        r = read_vm_name(msg, m, &name, &vm, error);
+        if (r < 0)
+                return r;
         return sd_bus_reply_method_return(msg, "o", vm->path);
 }
 
@@ -332,16 +347,13 @@ static int method_list_personas(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 static int method_switch_to(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        const char *name;
-        VM *vm;
+        const char *name = NULL;
+        VM *vm = NULL;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &name);
+        r = read_vm_name(msg, m, &name, &vm, error);
         if (r < 0)
                 return r;
-        vm = manager_find_vm(m, name);
-        if (!vm)
-                return sd_bus_error_setf(error, VMMD_ERROR_NO_SUCH_VM, "No VM named \"%s\"", name);
         if (!IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED))
                 return sd_bus_error_setf(
                         error,
@@ -383,17 +395,6 @@ static int property_get_host(
         return -EINVAL;
 }
 
-static int property_get_string_ptr(
-        sd_bus *bus,
-        const char *path,
-        const char *interface,
-        const char *property,
-        sd_bus_message *reply,
-        void *userdata,
-        sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", strempty(*(const char **) userdata));
-}
-
 static int property_get_version(
         sd_bus *bus,
         const char *path,
@@ -409,17 +410,17 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY(
-                "Accel", "s", property_get_string_ptr, offsetof(Manager, accel), SD_BUS_VTABLE_PROPERTY_CONST),
+                "Accel", "s", bus_property_get_string, offsetof(Manager, accel), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY(
                 "AccelReason",
                 "s",
-                property_get_string_ptr,
+                bus_property_get_string,
                 offsetof(Manager, accel_reason),
                 SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY(
                 "Foreground",
                 "s",
-                property_get_string_ptr,
+                bus_property_get_string,
                 offsetof(Manager, foreground),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Architecture", "s", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "bus-errors.h"
+#include "bus-util.h"
 #include "log.h"
 #include "vm-dbus.h"
 
@@ -17,29 +18,6 @@ static int property_get_state(
         VM *vm = userdata;
 
         return sd_bus_message_append(reply, "s", vm_state_to_string(vm->state));
-}
-
-static int property_get_string(
-        sd_bus *bus,
-        const char *path,
-        const char *interface,
-        const char *property,
-        sd_bus_message *reply,
-        void *userdata,
-        sd_bus_error *error) {
-        /* userdata points at the field here (offsetof), which may be NULL: "" then. */
-        return sd_bus_message_append(reply, "s", strempty(*(char **) userdata));
-}
-
-static int property_get_bool(
-        sd_bus *bus,
-        const char *path,
-        const char *interface,
-        const char *property,
-        sd_bus_message *reply,
-        void *userdata,
-        sd_bus_error *error) {
-        return sd_bus_message_append(reply, "b", (int) *(bool *) userdata);
 }
 
 static int property_get_foreground(
@@ -76,23 +54,6 @@ static int reply_errno(sd_bus_error *error, int r, const char *message, VM *vm, 
                         what,
                         vm->name,
                         message ?: strerror(-r));
-        }
-}
-
-void bus_redispatch(sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        r = sd_bus_message_rewind(m, true);
-        if (r >= 0)
-                r = handler(m, userdata, &error);
-        if (r < 0) {
-                if (sd_bus_error_is_set(&error))
-                        r = sd_bus_reply_method_error(m, &error);
-                else
-                        r = sd_bus_reply_method_errno(m, r, NULL);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to answer a D-Bus call, ignoring: %m");
         }
 }
 
@@ -233,11 +194,11 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY(
                 "FailureReason",
                 "s",
-                property_get_string,
+                bus_property_get_string,
                 offsetof(VM, failure_reason),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(
-                "Ephemeral", "b", property_get_bool, offsetof(VM, ephemeral), SD_BUS_VTABLE_PROPERTY_CONST),
+                "Ephemeral", "b", bus_property_get_bool, offsetof(VM, ephemeral), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Foreground", "b", property_get_foreground, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MemoryMiB", "t", NULL, offsetof(VM, memory_mib), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(VM, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -248,7 +209,7 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY(
                 "AgentVersion",
                 "s",
-                property_get_string,
+                bus_property_get_string,
                 offsetof(VM, agent_version),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(

@@ -15,8 +15,5 @@ int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***re
 /* Emits PropertiesChanged with the new values of the named properties. */
 int vm_send_changed(VM *vm, const char *property, ...) _sentinel_;
 
-/* Handles a method call again (its arguments from the start), answering it if the handler fails. */
-void bus_redispatch(sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata);
-
 /* Answers a pending method call: with the VM's path (start), nothing, or the given error. */
 void vm_complete_pending(VM *vm, PendingKind kind, const char *error_name, const char *message);

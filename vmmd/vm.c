@@ -566,7 +566,6 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         int r;
 
         vm->helper_source = sd_event_source_disable_unref(vm->helper_source);
-        vm->helper_pid = 0;
 
         if (vm->destroying || vm->state == VM_STOPPING) {
                 (void) unlink(vm->disk_path);
@@ -636,7 +635,6 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
         r = spawn_watched(m->event, argv, &so, on_helper_exit, vm, &vm->helper_source, &pid);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu_img);
-        vm->helper_pid = pid;
         return 0;
 }
 

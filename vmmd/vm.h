@@ -78,7 +78,6 @@ struct VM {
         char *pending_failure; /* why we are killing the VMM, becomes FailureReason */
 
         /* While qemu-img creates the disk overlay. */
-        pid_t helper_pid;
         sd_event_source *helper_source;
 
         sd_bus_message *pending[_PENDING_MAX];
