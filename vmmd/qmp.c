@@ -637,28 +637,42 @@ static void qmp_client_parse(QmpClient *c, const char *p, size_t n) {
         }
 }
 
-static void qmp_client_read(QmpClient *c) {
+/* Reads once and handles what came. Returns true if there may be more to read at once. */
+static bool qmp_client_read(QmpClient *c) {
         ssize_t n;
 
         n = recv(c->fd, c->read_buffer, sizeof(c->read_buffer), MSG_DONTWAIT);
         if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                        return;
+                if (errno == EINTR)
+                        return true;
+                if (errno == EAGAIN)
+                        return false;
                 if (errno == ECONNRESET || errno == EPIPE)
                         qmp_client_disconnect(c, -ECONNRESET, "connection closed");
                 else
                         qmp_client_disconnect(c, -errno, "failed to read from the QMP socket");
-                return;
+                return false;
         }
         if (n == 0) {
                 if (c->in_message)
                         qmp_client_disconnect(c, -EBADMSG, "connection closed in the middle of a QMP message");
                 else
                         qmp_client_disconnect(c, -ECONNRESET, "connection closed");
-                return;
+                return false;
         }
 
         qmp_client_parse(c, c->read_buffer, (size_t) n);
+        return !qmp_client_gone(c);
+}
+
+void qmp_client_drain(QmpClient *c) {
+        _cleanup_(qmp_client_unrefp) QmpClient *ref = NULL;
+
+        if (!c || qmp_client_gone(c))
+                return;
+        ref = qmp_client_ref(c);
+        while (qmp_client_read(c))
+                ;
 }
 
 static void qmp_client_write(QmpClient *c) {
@@ -692,7 +706,7 @@ static int qmp_client_io(sd_event_source *s, int fd, uint32_t revents, void *use
         _cleanup_(qmp_client_unrefp) QmpClient *c = qmp_client_ref(userdata);
 
         if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                qmp_client_read(c);
+                (void) qmp_client_read(c);
 
         /* Write what is queued, also what handlers queued just now, without another loop iteration. */
         if (!qmp_client_gone(c) && c->out_offset < c->out_size)

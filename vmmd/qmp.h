@@ -32,6 +32,11 @@ int qmp_client_new(sd_event *e, int fd, QmpClient **ret);
 /* Closes the socket and drops queued output; reply handlers of pending commands are NOT called. Safe to call
  * from inside any of the client's handlers: no handler of this client runs afterwards. */
 QmpClient *qmp_client_free(QmpClient *c);
+
+/* Handles at once everything the peer has sent so far, up to its hang-up if it hung up: for a VMM that
+ * exited, whose last events (SHUTDOWN and its reason) must be seen before the exit is handled, whichever
+ * of the two the event loop happens to dispatch first. Handlers run as from the loop and may free c. */
+void qmp_client_drain(QmpClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(QmpClient *, qmp_client_free);
 
 void qmp_client_set_handlers(

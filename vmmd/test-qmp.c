@@ -536,6 +536,41 @@ static void test_events(void) {
         fixture_done(&f);
 }
 
+/* The VMM exited: what it sent before it went is handled by qmp_client_drain() at once, without the loop,
+ * up to the hang-up; with nothing sent, drain returns and changes nothing. */
+static void test_drain_one(bool free_on_event) {
+        Fixture f;
+
+        fixture_init(&f);
+        handshake(&f);
+        f.free_on_event = free_on_event;
+
+        qmp_client_drain(f.client);
+        assert_int(f.n_events, 0);
+        assert_int(f.n_disconnect, 0);
+
+        peer_send(
+                &f,
+                "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-reset\"}, "
+                "\"timestamp\": {\"seconds\": 1732540001, \"microseconds\": 6}}\r\n");
+        f.peer_source = sd_event_source_disable_unref(f.peer_source);
+        f.peer = safe_close(f.peer);
+        qmp_client_drain(f.client);
+        assert_int(f.n_events, 1);
+        assert_streq(f.events[0], "SHUTDOWN {\"guest\":true,\"reason\":\"guest-reset\"}");
+        assert_int(f.n_disconnect, free_on_event ? 0 : 1);
+        assert(free_on_event == !f.client);
+        qmp_client_drain(f.client); /* after the hang-up: nothing more */
+        assert_int(f.n_disconnect, free_on_event ? 0 : 1);
+
+        fixture_done(&f);
+}
+
+static void test_drain(void) {
+        test_drain_one(false);
+        test_drain_one(true);
+}
+
 /* Writes every byte on its own and runs the loop in between. Returns how many bytes were written when
  * cond became true, or strlen(s) + 1 if it never did. */
 #define WRITE_BYTEWISE_UNTIL(f, s, cond) \
@@ -1086,6 +1121,7 @@ int main(void) {
         test_handshake_and_command();
         test_out_of_order();
         test_events();
+        test_drain();
         test_fragmented();
         test_coalesced();
         test_bad_input();

@@ -368,8 +368,14 @@ static int socket_pair_listen(const char *path, int *ret_listen, int *ret_conn) 
  * (its exit status goes to its parent): then QEMU's SHUTDOWN event tells an orderly end. */
 static void vm_vmm_ended(VM *vm, int code, int status) {
         _cleanup_free_ char *how = NULL, *tail = NULL, *log_path = NULL, *reason = NULL;
+        bool clean;
+
+        /* QEMU closed its sockets before it exited, so all it said is here: its SHUTDOWN event (a reboot
+         * or a power-off?) must count even when the loop dispatches the exit first. */
+        qmp_client_drain(vm->qmp);
+
         /* A VMM that was asked to stop is stopped however it ended (Stop(force=true) kills it). */
-        bool clean = vm->state == VM_STOPPING ||
+        clean = vm->state == VM_STOPPING ||
                 (code == 0 ? vm->shutdown_seen : code == CLD_EXITED && status == 0);
 
         if (code == 0)

@@ -263,7 +263,7 @@ class Session:
                 self.bus.terminate()
                 self.bus.wait()
             if failed:
-                print(f"(test directory kept: {self.tmp})")
+                print(f"# (test directory kept: {self.tmp})")
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
