@@ -97,3 +97,13 @@ const char *vm_name_invalid_reason(const char *name) {
         }
         return NULL;
 }
+
+const char *snapshot_name_invalid_reason(const char *name) {
+        const char *why = vm_name_invalid_reason(name);
+
+        if (why)
+                return why;
+        if (name[strspn(name, "0123456789")] == '\0')
+                return "is all digits (QEMU would take it for a snapshot ID)";
+        return NULL;
+}

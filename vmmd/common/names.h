@@ -13,6 +13,10 @@ static inline bool vm_name_is_valid(const char *name) {
         return !vm_name_invalid_reason(name);
 }
 
+/* Snapshot names follow the VM name rules (they reach qemu-img's command line and QEMU's monitor), and are
+ * not all digits: QEMU takes such a name for a snapshot's numeric ID as well. */
+const char *snapshot_name_invalid_reason(const char *name);
+
 /* Decodes one UTF-8 code point at s; returns its length or -EINVAL for an invalid sequence. */
 int utf8_decode(const char *s, uint32_t *ret_cp);
 bool utf8_is_valid(const char *s);

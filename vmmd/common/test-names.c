@@ -46,8 +46,22 @@ static void test_printable(void) {
         assert(utf8_is_valid(c));
 }
 
+static void test_snapshot_names(void) {
+        assert(!snapshot_name_invalid_reason("snap-1"));
+        assert(!snapshot_name_invalid_reason("before-update"));
+        assert(!snapshot_name_invalid_reason("1a"));
+        assert(streq(
+                snapshot_name_invalid_reason("12"), "is all digits (QEMU would take it for a snapshot ID)"));
+        assert(streq(
+                snapshot_name_invalid_reason("0"), "is all digits (QEMU would take it for a snapshot ID)"));
+        assert(streq(snapshot_name_invalid_reason(""), "is empty"));
+        assert(streq(snapshot_name_invalid_reason("-d"), "starts with '-'"));
+        assert(streq(snapshot_name_invalid_reason("a,b"), "contains ','"));
+}
+
 int main(void) {
         test_printable();
+        test_snapshot_names();
         test_valid();
         test_invalid();
         return 0;
