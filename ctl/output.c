@@ -138,35 +138,57 @@ size_t display_width(const char *s) {
         return w;
 }
 
-const char *format_mib(char buf[static FORMAT_MIB_MAX], uint64_t mib) {
-        static const char suffixes[] = "MGTP";
+/* value in units of suffixes[0], in steps of 1024: "512M", "1.5G". The one decimal is rounded down, so that
+ * 1023.99G never shows as 1024.0G; whole values get it too with always_decimal, except in the first unit. */
+static const char *format_1024(
+        char buf[static FORMAT_SIZE_MAX], uint64_t value, const char *suffixes, bool always_decimal) {
+        size_t i = 0, n = strlen(suffixes);
         uint64_t div = 1;
-        size_t i = 0;
 
-        while (i + 1 < sizeof(suffixes) - 1 && mib / div >= 1024) {
+        while (i + 1 < n && value / div >= 1024) {
                 div *= 1024;
                 i++;
         }
-        if (mib % div == 0)
-                (void) snprintf(buf, FORMAT_MIB_MAX, "%" PRIu64 "%c", mib / div, suffixes[i]);
+        if (value % div == 0 && !(always_decimal && i > 0))
+                (void) snprintf(buf, FORMAT_SIZE_MAX, "%" PRIu64 "%c", value / div, suffixes[i]);
         else
-                /* One decimal, rounded down so that 1023.99G never shows as 1024.0G. */
                 (void) snprintf(
                         buf,
-                        FORMAT_MIB_MAX,
+                        FORMAT_SIZE_MAX,
                         "%" PRIu64 ".%u%c",
-                        mib / div,
-                        (unsigned) ((mib % div) * 10 / div),
+                        value / div,
+                        (unsigned) ((value % div) * 10 / div),
                         suffixes[i]);
         return buf;
 }
 
-const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t usec) {
+const char *format_mib(char buf[static FORMAT_MIB_MAX], uint64_t mib) {
+        return format_1024(buf, mib, "MGTP", false);
+}
+
+const char *format_bytes(char buf[static FORMAT_BYTES_MAX], uint64_t bytes) {
+        return format_1024(buf, bytes, "BKMGTPE", true);
+}
+
+/* usec as broken-down local time; false for 0, and for a time that localtime_r() cannot convert. */
+static bool local_time(uint64_t usec, struct tm *ret) {
         time_t sec = (time_t) (usec / USEC_PER_SEC);
+
+        return usec != 0 && localtime_r(&sec, ret);
+}
+
+const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t usec) {
         struct tm tm;
 
-        if (usec == 0 || !localtime_r(&sec, &tm) ||
-            strftime(buf, FORMAT_TIMESTAMP_MAX, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+        if (!local_time(usec, &tm) || strftime(buf, FORMAT_TIMESTAMP_MAX, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                buf[0] = 0;
+        return buf;
+}
+
+const char *format_datetime(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t usec) {
+        struct tm tm;
+
+        if (!local_time(usec, &tm) || strftime(buf, FORMAT_TIMESTAMP_MAX, "%Y-%m-%d %H:%M:%S", &tm) == 0)
                 buf[0] = 0;
         return buf;
 }

@@ -118,6 +118,30 @@ static void test_format_mib(void) {
         assert_mib(UINT64_C(1024) * 1024 * 1024 * 1024 * 2, "2048P"); /* P is the largest unit */
 }
 
+static void assert_bytes(uint64_t bytes, const char *expected) {
+        char buf[FORMAT_BYTES_MAX];
+
+        if (!streq(format_bytes(buf, bytes), expected)) {
+                fprintf(stderr,
+                        "format_bytes(%llu) = \"%s\", expected \"%s\"\n",
+                        (unsigned long long) bytes,
+                        buf,
+                        expected);
+                assert(false);
+        }
+}
+
+static void test_format_bytes(void) {
+        assert_bytes(0, "0B");
+        assert_bytes(1023, "1023B");
+        assert_bytes(1024, "1.0K");
+        assert_bytes(1536, "1.5K");
+        assert_bytes(UINT64_C(60) * 1024 * 1024, "60.0M"); /* a decimal even when whole, like systemd */
+        assert_bytes(UINT64_C(2) * 1024 * 1024 * 1024 - 1, "1.9G"); /* rounded down */
+        assert_bytes(UINT64_C(1024) * 1024 * 1024 * 1024 * 1024 * 1024, "1.0E");
+        assert_bytes(UINT64_MAX, "15.9E"); /* E is the largest unit */
+}
+
 static void test_format_timestamp(void) {
         char buf[FORMAT_TIMESTAMP_MAX];
 
@@ -127,6 +151,10 @@ static void test_format_timestamp(void) {
         assert(
                 streq(format_timestamp(buf, UINT64_C(1732615200) * USEC_PER_SEC + 999999),
                       "Tue 2024-11-26 10:00:00 UTC"));
+
+        assert(streq(format_datetime(buf, 0), ""));
+        assert(streq(
+                format_datetime(buf, UINT64_C(1732615200) * USEC_PER_SEC + 999999), "2024-11-26 10:00:00"));
 }
 
 static void test_json_print(void) {
@@ -157,6 +185,7 @@ int main(void) {
         test_escape_controls();
         test_display_width();
         test_format_mib();
+        test_format_bytes();
         test_format_timestamp();
         test_json_print();
         return 0;

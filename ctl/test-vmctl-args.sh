@@ -53,7 +53,8 @@ stderr_one_line() {
         grep -q '^vmctl: ' "$tmp/err" || fail "stderr does not start with 'vmctl: '"
 }
 
-VERBS='list show create start stop pause resume reboot destroy wait switch personas host help'
+VERBS='list show create start stop pause resume reboot destroy wait switch snapshot snapshots restore
+delete-snapshot personas host help'
 
 # --help names every command, every global option and every exit status.
 if expect 0 --help; then
@@ -87,9 +88,17 @@ grep -qF -- --memory "$tmp/help-create" && grep -qF -- --vcpus "$tmp/help-create
         grep -qF -- --no-start "$tmp/help-create" || fail "create --help lacks its options"
 grep -qF -- --force "$tmp/help-stop" || fail "stop --help lacks --force"
 grep -qF -- --force "$tmp/help-start" && fail "start --help offers --force"
-for verb in create start resume; do
+for verb in create start resume restore; do
         grep -qF '"running"' "$tmp/help-$verb" || fail "$verb --help does not say it waits for running"
 done
+for verb in snapshot snapshots restore delete-snapshot; do
+        grep -qF "snapshot" <(sed 1d "$tmp/help-$verb") || fail "$verb --help does not explain snapshots"
+        grep -qE '^ +3  ' "$tmp/help-$verb" || fail "$verb --help lacks exit status 3"
+done
+grep -qF -- --json "$tmp/help-snapshot" && grep -qF "disk only" "$tmp/help-snapshots" ||
+        fail "snapshot(s) --help lacks --json or \"disk only\""
+grep -qE '^ +5  ' "$tmp/help-restore" || fail "restore --help lacks exit status 5"
+grep -qE '^ +5  ' "$tmp/help-snapshots" && fail "snapshots --help claims exit status 5"
 grep -qF '"stopped"' "$tmp/help-stop" || fail "stop --help does not say it waits for stopped"
 grep -qF '"removed"' "$tmp/help-wait" || fail "wait --help does not explain removed"
 grep -qE '^ +5  ' "$tmp/help-start" || fail "start --help lacks exit status 5"
@@ -100,14 +109,19 @@ grep -qE '^ +5  ' "$tmp/help-list" && fail "list --help claims exit status 5"
 expect 2 frobnicate && { stderr_has "Unknown command 'frobnicate'"; stderr_one_line; }
 expect 2 help frobnicate && stderr_has "Unknown command 'frobnicate'"
 expect 2 --frobnicate list
-for args in "start" "stop" "pause" "resume" "show" "switch" "destroy" "create"; do
+for args in "start" "stop" "pause" "resume" "show" "switch" "destroy" "create" "snapshot" "snapshots" \
+            "restore" "delete-snapshot" "restore work" "delete-snapshot work"; do
         expect 2 $args && { stderr_has "missing argument"; stderr_has "Usage: vmctl"; stderr_one_line; }
 done
 expect 2 wait work && stderr_has "missing argument"
+expect 2 restore work && stderr_has "Usage: vmctl [OPTIONS...] restore NAME SNAPSHOT"
+expect 2 --user delete-snapshot work && stderr_has "Usage: vmctl [OPTIONS...] delete-snapshot NAME SNAPSHOT..."
 expect 2 --user wait work runing && { stderr_has 'Unknown state "runing"'; stderr_one_line; }
-for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "host x"; do
-        expect 2 $args && stderr_has "too many arguments"
+for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "host x" \
+            "snapshot work a b" "snapshots work a" "restore work a b"; do
+        expect 2 $args && { stderr_has "too many arguments"; stderr_one_line; }
 done
+expect 2 restore --force work a && stderr_has "Option --force does not apply to 'restore'"
 expect 2 start --force work && stderr_has "Option --force does not apply to 'start'"
 expect 2 stop --no-start work && stderr_has "Option --no-start does not apply to 'stop'"
 expect 2 list --memory 512 && stderr_has "does not apply"
@@ -133,11 +147,23 @@ expect 2 --user show .hidden && stderr_has "starts with '.'"
 expect 2 --user switch "$(printf 'a\tb')" && stderr_has "contains a control character"
 expect 2 --user stop "$(printf '%065d' 0)" && stderr_has "is longer than 64 bytes"
 expect 2 --user resume "$(printf 'a\xff')" && stderr_has "is not valid UTF-8"
+for verb in snapshot snapshots; do
+        expect 2 --user $verb 'a/b' && { stderr_has "VM name \"a/b\" contains '/'"; stderr_one_line; }
+done
+expect 2 --user restore 'a/b' s && stderr_has "VM name \"a/b\" contains '/'"
+expect 2 --user snapshot work 'x/y' && { stderr_has "Snapshot name \"x/y\" contains '/'"; stderr_one_line; }
+expect 2 --user snapshot work '' && stderr_has "Snapshot name \"\" is empty"
+expect 2 --user restore work .hidden && stderr_has "Snapshot name \".hidden\" starts with '.'"
+# Every name is checked before any snapshot is deleted, and before any bus is contacted.
+expect 2 --user delete-snapshot work good 'b c' && { stderr_has "contains a space"; stderr_lacks "bus"; }
 
 # No bus at all: 7, and it says which bus.
 expect 7 --user list && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
 expect 7 list && stderr_has "Failed to connect to the system bus"
 expect 7 --user start work && stderr_has "Failed to connect to the user bus"
+for args in "snapshot work" "snapshot work s1" "snapshots work" "restore work s1" "delete-snapshot work s1 s2"; do
+        expect 7 --user $args && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
+done
 if expect 7 --user list --user --json; then [[ ! -s $tmp/out ]] || fail "--json printed something on failure"; fi
 
 # A private bus without vmmd: 7, "vmmd is not running". Our own configuration: no service directories,
@@ -167,7 +193,8 @@ CONF
         export DBUS_SESSION_BUS_ADDRESS=$address
         for args in "list" "personas" "host" "show work" "start work" "stop --force work" "create work" \
                     "create --no-wait work" "destroy a b" "switch work" "pause work" "resume work" \
-                    "wait work running" "wait work removed"; do
+                    "wait work running" "wait work removed" "snapshot work" "snapshot work s1" \
+                    "snapshots work" "restore work s1" "restore --no-wait work s1" "delete-snapshot work s1 s2"; do
                 if expect 7 --user $args; then
                         stderr_has "vmmd is not running"
                         stderr_one_line
@@ -175,6 +202,10 @@ CONF
                 fi
         done
         expect 7 --user list && stderr_has "vmctl: Failed to list VMs: vmmd is not running: "
+        expect 7 --user snapshot work s1 && stderr_has "vmctl: Failed to snapshot VM work: vmmd is not running: "
+        expect 7 --user snapshots work && stderr_has "Failed to list the snapshots of VM work: "
+        expect 7 --user restore work s1 && stderr_has "Failed to restore VM work to snapshot s1: "
+        expect 7 --user delete-snapshot work s1 s2 && stderr_has "Failed to delete snapshot s1 of VM work: "
         # destroy gives up on the other VMs when vmmd cannot be reached (one line, checked above).
 
         # Without --user, vmctl talks to the system bus, not to the session bus.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# vmctl's bash completion: commands, options per command, and VM and persona names taken from the first
-# column of "vmctl [--user] list|personas --no-legend".
+# vmctl's bash completion: commands, options per command, and VM, persona and snapshot names taken from the
+# first column of "vmctl [--user] list|personas --no-legend" and "vmctl [--user] snapshots --no-legend VM".
 # Usage: test-vmctl-completion.sh PATH-TO-VMCTL PATH-TO-COMPLETION-SCRIPT
 set -eu
 
@@ -16,6 +16,7 @@ cat >"$tmp/vmctl-standin" <<STANDIN
 #!/bin/bash
 echo "\$*" >>"$tmp/calls"
 case "\$*" in
+        *snapshots*) printf 'before-update 2024-11-26 10:00:00 60.0M\nclean         2024-11-20 09:00:00 disk only\n' ;;
         *list*) printf 'work     work      running kvm 2G   4\nhome     home      stopped kvm 1G   2\nthrowaway-3fa9c1 throwaway running tcg 512M 1\n' ;;
         *personas*) printf 'work     The work phone\nhome     Personal\nthrowaway Vanishes\n' ;;
 esac
@@ -48,7 +49,11 @@ check() {
 check "list" "$VMCTL" li
 check "pause personas" "$VMCTL" p
 check "wait" "$VMCTL" w
-check "show start stop switch" "$VMCTL" --user s
+check "show snapshot snapshots start stop switch" "$VMCTL" --user s
+check "snapshot snapshots" "$VMCTL" snap
+check "reboot restore resume" "$VMCTL" r
+check "delete-snapshot destroy" "$VMCTL" d
+check "--no-legend --no-wait" "$VMCTL" restore --no
 check "--force" "$VMCTL" stop --f
 check "--no-legend --no-start --no-wait" "$VMCTL" create --no
 check "--memory" "$VMCTL" create --m
@@ -56,6 +61,7 @@ check "--no-legend --no-wait" "$VMCTL" start --no
 check "" "$VMCTL" create --memory ""
 check "" "$VMCTL" --timeout ""
 check "show" "$VMCTL" help sh
+check "delete-snapshot" "$VMCTL" help del
 
 # Without vmmd, the real vmctl lists no names: nothing to offer, and no error on the terminal.
 check "" "$VMCTL" --user start ""
@@ -75,6 +81,22 @@ check "" "$tmp/vmctl-standin" list ""
 check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" wait ""
 check "removed running" "$tmp/vmctl-standin" wait work r
 check "" "$tmp/vmctl-standin" wait work running ""
+
+# Snapshots: VM names first, then the snapshots of that VM, with --user passed on.
+for verb in snapshot snapshots restore delete-snapshot; do
+        check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" "$verb" ""
+done
+check "" "$tmp/vmctl-standin" snapshot work ""   # a new snapshot's name: nothing to offer
+check "" "$tmp/vmctl-standin" snapshots work ""
+rm -f "$tmp/calls"
+check "before-update clean" "$tmp/vmctl-standin" --user restore work ""
+grep -qx -- "--user snapshots --no-legend work" "$tmp/calls" || { echo "FAIL: vmctl called as: $(cat "$tmp/calls")" >&2; failures=$((failures + 1)); }
+check "before-update" "$tmp/vmctl-standin" restore --no-wait work b
+check "" "$tmp/vmctl-standin" restore work clean ""
+check "before-update clean" "$tmp/vmctl-standin" delete-snapshot work ""
+check "clean" "$tmp/vmctl-standin" delete-snapshot work before-update c
+# Without vmmd, the real vmctl lists no snapshots either.
+check "" "$VMCTL" --user restore work ""
 
 if [[ $failures -gt 0 ]]; then
         echo "$failures check(s) failed" >&2

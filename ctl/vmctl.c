@@ -16,6 +16,7 @@
 #include "wait.h"
 
 #define DEFAULT_TIMEOUT_USEC (300 * USEC_PER_SEC)
+#define HELP_COMMAND_WIDTH 24 /* the commands' column in vmctl --help */
 
 /* Options that belong to one verb; the others are global. */
 typedef enum VerbOption {
@@ -132,6 +133,19 @@ static int check_vm_names(char *names[], int n) {
                 int r = check_vm_name(names[i]);
                 if (r != 0)
                         return r;
+        }
+        return 0;
+}
+
+/* The rules vmmd applies (names.h), checked before the bus is touched. */
+static int check_snapshot_names(char *names[], int n) {
+        for (int i = 0; i < n; i++) {
+                const char *reason = snapshot_name_invalid_reason(names[i]);
+
+                if (reason) {
+                        log_error("Snapshot name \"%s\" %s.", names[i], reason);
+                        return VMCTL_EXIT_USAGE;
+                }
         }
         return 0;
 }
@@ -399,21 +413,45 @@ static int compare_by_name(const void *a, const void *b) {
         return strcmp(strempty(json_get_string(*x, "name")), strempty(json_get_string(*y, "name")));
 }
 
+static int compare_by_created(const void *a, const void *b) {
+        json_object *const *x = a, *const *y = b;
+        uint64_t p = json_get_uint64(*x, "created_usec"), q = json_get_uint64(*y, "created_usec");
+
+        if (p != q)
+                return p < q ? -1 : 1;
+        return compare_by_name(a, b);
+}
+
+typedef enum ColumnFormat {
+        COLUMN_STRING,
+        COLUMN_MIB,      /* an amount of MiB, printed as 512M, 2G */
+        COLUMN_BYTES,    /* an amount of bytes, printed as 60.0M */
+        COLUMN_DATETIME, /* µs since the epoch, printed in local time as 2024-11-26 10:00:00 */
+} ColumnFormat;
+
 typedef struct Column {
         const char *header;
         const char *key; /* member of the row objects */
-        bool mib;        /* an amount of MiB, printed as 512M, 2G */
+        ColumnFormat format;
+        const char *zero; /* what a number column prints for 0; NULL: the number, formatted */
 } Column;
 
-/* Prints rows (a JSON array of objects), sorted by name, as JSON or as a table of columns with a legend
+#define FORMAT_CELL_MAX MAX(FORMAT_SIZE_MAX, FORMAT_TIMESTAMP_MAX)
+
+/* Prints rows (a JSON array of objects), sorted by compare, as JSON or as a table of columns with a legend
  * that counts them ("3 VMs listed."). */
 static int print_rows(
-        json_object *rows, const Column *columns, size_t n_columns, const char *singular, const char *plural) {
+        json_object *rows,
+        const Column *columns,
+        size_t n_columns,
+        int (*compare)(const void *, const void *),
+        const char *singular,
+        const char *plural) {
         _cleanup_table_free_ Table *t = NULL;
         size_t n = json_object_array_length(rows);
         int r;
 
-        json_object_array_sort(rows, compare_by_name);
+        json_object_array_sort(rows, compare);
         if (arg_json)
                 return json_print(rows, stdout) < 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
 
@@ -432,7 +470,7 @@ static int print_rows(
 
         for (size_t i = 0; i < n; i++) {
                 json_object *row = json_object_array_get_idx(rows, i);
-                char buf[n_columns][FORMAT_MIB_MAX];
+                char buf[n_columns][FORMAT_CELL_MAX];
                 const char *cells[n_columns];
 
                 for (size_t c = 0; c < n_columns; c++) {
@@ -441,10 +479,25 @@ static int print_rows(
                         cells[c] = NULL;
                         if (!json_object_object_get_ex(row, columns[c].key, &o))
                                 continue;
-                        if (columns[c].mib)
+                        if (columns[c].zero && json_object_get_uint64(o) == 0) {
+                                cells[c] = columns[c].zero;
+                                continue;
+                        }
+                        switch (columns[c].format) {
+                        case COLUMN_MIB:
                                 cells[c] = format_mib(buf[c], json_object_get_uint64(o));
-                        else
+                                break;
+                        case COLUMN_BYTES:
+                                cells[c] = format_bytes(buf[c], json_object_get_uint64(o));
+                                break;
+                        case COLUMN_DATETIME:
+                                /* No time (0): "-". */
+                                if (!isempty(format_datetime(buf[c], json_object_get_uint64(o))))
+                                        cells[c] = buf[c];
+                                break;
+                        default:
                                 cells[c] = json_object_get_string(o);
+                        }
                 }
                 r = table_add_row(t, cells);
                 if (r < 0)
@@ -465,8 +518,12 @@ static int json_add(json_object *o, const char *key, json_object *v) {
 
 static int verb_list(int argc, char *argv[]) {
         static const Column columns[] = {
-                { "NAME", "name" },   { "PERSONA", "persona" },         { "STATE", "state" },
-                { "ACCEL", "accel" }, { "MEMORY", "memory_mib", true }, { "VCPUS", "vcpus" },
+                { "NAME", "name" },
+                { "PERSONA", "persona" },
+                { "STATE", "state" },
+                { "ACCEL", "accel" },
+                { "MEMORY", "memory_mib", COLUMN_MIB },
+                { "VCPUS", "vcpus" },
         };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -522,7 +579,7 @@ static int verb_list(int argc, char *argv[]) {
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to read the list of VMs");
 
-        return print_rows(rows, columns, ELEMENTSOF(columns), "VM", "VMs");
+        return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_name, "VM", "VMs");
 }
 
 static int verb_personas(int argc, char *argv[]) {
@@ -564,7 +621,190 @@ static int verb_personas(int argc, char *argv[]) {
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to read the list of personas");
 
-        return print_rows(rows, columns, ELEMENTSOF(columns), "persona", "personas");
+        return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_name, "persona", "personas");
+}
+
+static int verb_snapshot(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL, *escaped = NULL;
+        const char *vm = argv[1], *snapshot = argc > 2 ? argv[2] : "", *taken;
+        int r;
+
+        r = check_vm_name(vm);
+        if (r != 0)
+                return r;
+        r = check_snapshot_names(argv + 2, argc - 2);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        /* "": vmmd picks the name. */
+        r = bus_get_vm_path(bus, vm, &error, &path);
+        if (r >= 0)
+                r = bus_call(
+                        bus, path, VMMD_VM_INTERFACE, "Snapshot", BUS_LONG_CALL_USEC, &error, &reply, "s", snapshot);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to snapshot VM %s", vm);
+        r = sd_bus_message_read(reply, "s", &taken);
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the reply of Snapshot");
+
+        if (arg_json) {
+                _cleanup_json_put_ json_object *o = json_object_new_object();
+
+                if (!o || json_add(o, "vm", json_object_new_string(vm)) < 0 ||
+                    json_add(o, "snapshot", json_object_new_string(taken)) < 0)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                return json_print(o, stdout) < 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
+        }
+        escaped = escape_controls(taken);
+        if (!escaped)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        printf("%s\n", escaped);
+        return VMCTL_EXIT_SUCCESS;
+}
+
+static int verb_snapshots(int argc, char *argv[]) {
+        static const Column columns[] = {
+                { "NAME", "name" },
+                { "CREATED", "created_usec", COLUMN_DATETIME },
+                { "STATE", "state_bytes", COLUMN_BYTES, "disk only" },
+        };
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_put_ json_object *rows = NULL;
+        _cleanup_free_ char *path = NULL;
+        uint64_t created_usec, state_bytes;
+        const char *name;
+        int r;
+
+        r = check_vm_name(argv[1]);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_get_vm_path(bus, argv[1], &error, &path);
+        if (r >= 0)
+                r = bus_call(bus, path, VMMD_VM_INTERFACE, "ListSnapshotsDetailed", 0, &error, &reply, NULL);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to list the snapshots of VM %s", argv[1]);
+
+        rows = json_object_new_array();
+        if (!rows)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        r = sd_bus_message_enter_container(reply, 'a', "(stt)");
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the list of snapshots");
+        while ((r = sd_bus_message_read(reply, "(stt)", &name, &created_usec, &state_bytes)) > 0) {
+                json_object *row = json_object_new_object();
+
+                if (!row || json_add(row, "name", json_object_new_string(name)) < 0 ||
+                    json_add(row, "created_usec", json_object_new_uint64(created_usec)) < 0 ||
+                    json_add(row, "state_bytes", json_object_new_uint64(state_bytes)) < 0 ||
+                    json_object_array_add(rows, row) < 0) {
+                        json_object_put(row);
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                }
+        }
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the list of snapshots");
+
+        return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_created, "snapshot", "snapshots");
+}
+
+static int verb_restore(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(vm_wait_done) VMWait w = {};
+        _cleanup_free_ char *path = NULL, *state_before = NULL, *state = NULL;
+        const char *vm = argv[1], *snapshot = argv[2];
+        int r;
+
+        r = check_vm_name(vm);
+        if (r != 0)
+                return r;
+        r = check_snapshot_names(argv + 2, 1);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_get_vm_path(bus, vm, &error, &path);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to restore VM %s to snapshot %s", vm, snapshot);
+
+        if (arg_wait) {
+                r = vm_wait_begin(&w, bus, isatty(STDOUT_FILENO));
+                if (r < 0)
+                        return log_bus_error(NULL, r, "Failed to subscribe to the signals of vmmd");
+                r = sd_bus_get_property_string(
+                        bus, VMMD_BUS_NAME, path, VMMD_VM_INTERFACE, "State", &error, &state_before);
+                if (r < 0)
+                        return log_bus_error(&error, r, "Failed to read the state of VM %s", vm);
+        }
+
+        r = bus_call(bus, path, VMMD_VM_INTERFACE, "Restore", BUS_LONG_CALL_USEC, &error, NULL, "s", snapshot);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to restore VM %s to snapshot %s", vm, snapshot);
+        if (!arg_wait)
+                return VMCTL_EXIT_SUCCESS;
+
+        /* Restore answers once the guest is replaced (a stopped VM: once its VMM runs); the VM is then
+         * "starting" until the restored guest's agent answers: like start, wait until it runs. A VM that
+         * failed since the reply failed in that start. Paused and disk-only restores need no wait. */
+        r = sd_bus_get_property_string(bus, VMMD_BUS_NAME, path, VMMD_VM_INTERFACE, "State", &error, &state);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to read the state of VM %s", vm);
+        if (!streq(state, "starting") && !(streq(state, "failed") && !streq(state_before, "failed")))
+                return VMCTL_EXIT_SUCCESS;
+        return vm_wait_finish(&w, path, &wait_running, arg_timeout);
+}
+
+static int verb_delete_snapshot(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *vm = argv[1];
+        int r;
+
+        r = check_vm_name(vm);
+        if (r != 0)
+                return r;
+        r = check_snapshot_names(argv + 2, argc - 2);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_get_vm_path(bus, vm, &error, &path);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to delete snapshot %s of VM %s", argv[2], vm);
+
+        /* Unlike destroy: stop at the first failure, the snapshots after it are left as they are. */
+        for (int i = 2; i < argc; i++) {
+                r = bus_call(
+                        bus,
+                        path,
+                        VMMD_VM_INTERFACE,
+                        "DeleteSnapshot",
+                        BUS_LONG_CALL_USEC,
+                        &error,
+                        NULL,
+                        "s",
+                        argv[i]);
+                if (r < 0)
+                        return log_bus_error(&error, r, "Failed to delete snapshot %s of VM %s", argv[i], vm);
+        }
+        return VMCTL_EXIT_SUCCESS;
 }
 
 static bool endswith(const char *s, const char *suffix) {
@@ -852,6 +1092,58 @@ static const Verb verbs[] = {
           "Make the VM NAME the foreground persona: the one whose display and\n"
           "input the phone shows. Returns when vmmd has switched.",
           verb_switch },
+        { "snapshot",
+          "NAME [SNAPSHOT]",
+          1,
+          2,
+          0,
+          EXITS_BUS | EXITS_VM,
+          "Take a snapshot of a VM",
+          "Take a snapshot of the VM NAME, called SNAPSHOT or, without SNAPSHOT,\n"
+          "by a name vmmd generates. Of a running or paused VM the snapshot holds\n"
+          "its memory, devices and disk; of a stopped one only its disk. Prints\n"
+          "the snapshot's name; with --json an object with vm and snapshot.\n"
+          "Returns when the snapshot is taken.",
+          verb_snapshot },
+        { "snapshots",
+          "NAME",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
+          "List the snapshots of a VM",
+          "List the snapshots of the VM NAME, oldest first, with when each was\n"
+          "taken (local time) and the size of the VM state it holds, or \"disk\n"
+          "only\" for a snapshot of a stopped VM. With --json: an array of objects\n"
+          "with name, created_usec (microseconds since the epoch) and state_bytes\n"
+          "(0: disk only). Waits for nothing.",
+          verb_snapshots },
+        { "restore",
+          "NAME SNAPSHOT",
+          2,
+          2,
+          0,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
+          "Return a VM to a snapshot",
+          "Return the VM NAME to its snapshot SNAPSHOT. A running VM runs on in\n"
+          "the guest of the snapshot; a stopped VM starts from a snapshot that\n"
+          "holds its state. Either way, like start, waits until the guest agent\n"
+          "answers (State \"running\"); with --no-wait returns once vmmd has\n"
+          "restored (\"starting\"). A paused VM stays paused until resume. A\n"
+          "disk-only snapshot (taken while stopped) restores only a stopped VM,\n"
+          "which stays stopped.",
+          verb_restore },
+        { "delete-snapshot",
+          "NAME SNAPSHOT...",
+          2,
+          UINT_MAX,
+          0,
+          EXITS_BUS | EXITS_VM,
+          "Delete snapshots of a VM",
+          "Delete each snapshot SNAPSHOT of the VM NAME, in order. Stops at the\n"
+          "first one that cannot be deleted and ends with its exit status; the\n"
+          "ones after it are kept. Waits for nothing.",
+          verb_delete_snapshot },
         { "personas",
           "",
           0,
@@ -920,7 +1212,11 @@ static void print_help(void) {
                 char left[64];
 
                 (void) snprintf(left, sizeof(left), "%s %s", verbs[i].name, verbs[i].synopsis);
-                printf("  %-24s %s\n", left, verbs[i].summary);
+                if (strlen(left) > HELP_COMMAND_WIDTH)
+                        /* Too wide for the column: the summary goes on the next line. */
+                        printf("  %s\n  %-*s %s\n", left, HELP_COMMAND_WIDTH, "", verbs[i].summary);
+                else
+                        printf("  %-*s %s\n", HELP_COMMAND_WIDTH, left, verbs[i].summary);
                 all |= verbs[i].exit_statuses;
         }
         printf("\nOptions:\n");

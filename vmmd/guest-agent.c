@@ -10,7 +10,8 @@ struct AgentClient {
         AgentHandlers handlers;
         void *userdata;
         bool ready;
-        bool discarding; /* inside an over-long line: skip to its end */
+        char *expected_pong; /* after agent_client_reconnect(): only this PONG (or READY) means ready */
+        bool discarding;     /* inside an over-long line: skip to its end */
         char in[AGENT_LINE_MAX + 1];
         size_t n_in;
         char *out;
@@ -45,7 +46,16 @@ int agent_reply_parse(char *line, AgentReply *ret) {
                 r.type = AGENT_REPLY_OK;
         else if (streq(line, "ERR"))
                 r.type = AGENT_REPLY_ERR;
-        else if (streq(line, "MEMINFO")) {
+        else if (streq(line, "BOOTID")) {
+                /* A UUID as the kernel prints it: 8-4-4-4-12 lowercase hex digits. */
+                r.type = AGENT_REPLY_BOOTID;
+                if (!arg || strlen(arg) != 36)
+                        return -EBADMSG;
+                for (size_t i = 0; i < 36; i++)
+                        if (IN_SET(i, 8, 13, 18, 23) ? arg[i] != '-' :
+                                                       !strchr("0123456789abcdef", arg[i]) || !arg[i])
+                                return -EBADMSG;
+        } else if (streq(line, "MEMINFO")) {
                 bool have[3] = {};
 
                 r.type = AGENT_REPLY_MEMINFO;
@@ -105,16 +115,23 @@ static void agent_dispatch_line(AgentClient *a, char *line) {
         switch (r.type) {
         case AGENT_REPLY_READY:
                 a->ready = true;
+                a->expected_pong = mfree(a->expected_pong);
                 if (a->handlers.ready)
                         a->handlers.ready(a, r.arg, a->userdata);
                 break;
         case AGENT_REPLY_PONG:
-                /* A host that connects to a running guest pings it: the answer means ready too. */
-                if (!a->ready) {
+                /* A host that connects to a running guest pings it: the answer means ready too. An
+                 * answer the replaced guest still owed is not that answer. */
+                if (!a->ready && (!a->expected_pong || streq(r.arg, a->expected_pong))) {
                         a->ready = true;
+                        a->expected_pong = mfree(a->expected_pong);
                         if (a->handlers.ready)
                                 a->handlers.ready(a, NULL, a->userdata);
                 }
+                break;
+        case AGENT_REPLY_BOOTID:
+                if (a->handlers.boot_id)
+                        a->handlers.boot_id(a, r.arg, a->userdata);
                 break;
         case AGENT_REPLY_MEMINFO:
                 if (a->handlers.meminfo)
@@ -204,12 +221,26 @@ AgentClient *agent_client_free(AgentClient *a) {
         sd_event_source_disable_unref(a->io);
         safe_close(a->fd);
         free(a->out);
+        free(a->expected_pong);
         free(a);
         return NULL;
 }
 
 bool agent_client_is_ready(const AgentClient *a) {
         return a && a->ready && a->fd >= 0;
+}
+
+int agent_client_reconnect(AgentClient *a, const char *token) {
+        _cleanup_free_ char *line = NULL;
+        int r;
+
+        if (asprintf(&line, "PING %s", token) < 0)
+                return -ENOMEM;
+        r = free_and_strdup(&a->expected_pong, token);
+        if (r < 0)
+                return r;
+        a->ready = false;
+        return agent_client_send(a, line);
 }
 
 int agent_client_send(AgentClient *a, const char *line) {

@@ -16,6 +16,8 @@ typedef struct AgentHandlers {
         /* "MEMINFO total_kib=… free_kib=… available_kib=…" */
         void (*meminfo)(
                 AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib, void *userdata);
+        /* "BOOTID <uuid>": the guest kernel's boot ID (agents before 0.2 answer ERR instead). */
+        void (*boot_id)(AgentClient *a, const char *boot_id, void *userdata);
         /* The connection ended (the guest or QEMU went away) or the guest broke the protocol. */
         void (*disconnect)(AgentClient *a, int error, const char *message, void *userdata);
 } AgentHandlers;
@@ -28,12 +30,16 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AgentClient *, agent_client_free);
 /* Sends one command line ("POWEROFF", "PING 7", "MEMINFO"). */
 int agent_client_send(AgentClient *a, const char *line);
 bool agent_client_is_ready(const AgentClient *a);
+/* The guest was replaced under the connection (restored from a snapshot): the next PONG (or READY) says it
+ * runs again, and calls the ready handler as after a boot. Sends "PING <token>". */
+int agent_client_reconnect(AgentClient *a, const char *token);
 
 /* Parses one line from the guest: exposed for the unit tests. */
 typedef enum AgentReplyType {
         AGENT_REPLY_READY,
         AGENT_REPLY_PONG,
         AGENT_REPLY_MEMINFO,
+        AGENT_REPLY_BOOTID,
         AGENT_REPLY_OK,
         AGENT_REPLY_ERR,
         _AGENT_REPLY_TYPE_MAX,
@@ -42,7 +48,7 @@ typedef enum AgentReplyType {
 
 typedef struct AgentReply {
         AgentReplyType type;
-        const char *arg; /* points into the line: version, token, OK/ERR text */
+        const char *arg; /* points into the line: version, token, boot ID, OK/ERR text */
         uint64_t total_kib, free_kib, available_kib;
 } AgentReply;
 

@@ -103,6 +103,13 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
                 ADD("-device");
                 ADD("virtio-blk-pci,drive=disk0");
         }
+        if (c->loadvm) {
+                /* Its state lives in the disk: nothing to load it from without one. */
+                if (!c->disk_path)
+                        return -EINVAL;
+                ADD("-loadvm");
+                ADD(c->loadvm);
+        }
 #undef ADD
 #undef ADDF
 #undef ADDE

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parsing of the guest agent's lines on the host side; a guest cannot crash the parser. */
 #include <assert.h>
+#include <sys/socket.h>
 
 #include "guest-agent.h"
 
@@ -11,8 +12,71 @@ static int parse(const char *line, AgentReply *r) {
         return agent_reply_parse(buf, r);
 }
 
+typedef struct Seen {
+        unsigned n_ready;
+        char boot_id[40];
+} Seen;
+
+static void on_ready(AgentClient *a, const char *version, void *userdata) {
+        ((Seen *) userdata)->n_ready++;
+}
+
+static void on_boot_id(AgentClient *a, const char *boot_id, void *userdata) {
+        snprintf(((Seen *) userdata)->boot_id, sizeof(((Seen *) userdata)->boot_id), "%s", boot_id);
+}
+
+/* Writes lines as the guest, then runs the loop until it has nothing more to do. */
+static void guest_says(sd_event *e, int fd, const char *lines) {
+        assert(write(fd, lines, strlen(lines)) == (ssize_t) strlen(lines));
+        while (sd_event_run(e, 0) > 0)
+                ;
+}
+
+/* A guest restored from a snapshot under a live connection: only the answer to the new PING counts as
+ * its return, not an answer the old guest still owed. */
+static void test_reconnect(void) {
+        static const AgentHandlers h = { .ready = on_ready, .boot_id = on_boot_id };
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        AgentClient *a = NULL;
+        Seen seen = {};
+        char buf[64];
+        int pair[2];
+        ssize_t n;
+
+        assert(sd_event_new(&e) >= 0);
+        assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) >= 0);
+        assert(agent_client_new(e, pair[0], &h, &seen, &a) >= 0);
+
+        guest_says(e, pair[1], "READY 0.2\nBOOTID 0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b\n");
+        assert(seen.n_ready == 1 && agent_client_is_ready(a));
+        assert(streq(seen.boot_id, "0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b"));
+
+        assert(agent_client_reconnect(a, "restore-1") >= 0);
+        assert(!agent_client_is_ready(a));
+        n = read(pair[1], buf, sizeof(buf) - 1);
+        assert(n > 0);
+        buf[n] = 0;
+        assert(streq(buf, "PING restore-1\n"));
+        guest_says(e, pair[1], "PONG adopt\n");
+        assert(seen.n_ready == 1 && !agent_client_is_ready(a));
+        guest_says(e, pair[1], "PONG restore-1\n");
+        assert(seen.n_ready == 2 && agent_client_is_ready(a));
+
+        agent_client_free(a);
+        safe_close(pair[1]);
+}
+
 int main(void) {
         AgentReply r;
+
+        test_reconnect();
+        assert(parse("BOOTID 0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b", &r) >= 0 &&
+               r.type == AGENT_REPLY_BOOTID && streq(r.arg, "0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b"));
+        assert(parse("BOOTID", &r) == -EBADMSG);
+        assert(parse("BOOTID 0F6B5A4E-1C2D-4E3F-8A9B-0C1D2E3F4A5B", &r) == -EBADMSG);
+        assert(parse("BOOTID 0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5", &r) == -EBADMSG);
+        assert(parse("BOOTID 0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b0", &r) == -EBADMSG);
+        assert(parse("BOOTID 0f6b5a4e11c2d-4e3f-8a9b-0c1d2e3f4a5b", &r) == -EBADMSG);
 
         assert(parse("READY 0.1", &r) >= 0 && r.type == AGENT_REPLY_READY && streq(r.arg, "0.1"));
         assert(parse("READY", &r) >= 0 && r.type == AGENT_REPLY_READY && streq(r.arg, ""));

@@ -87,6 +87,19 @@ static void test_escaping(void) {
                 assert(!streq(*a, "-append"));
         }
         assert(console && disk);
+        STRV_FOREACH(a, argv)
+                assert(!streq(*a, "-loadvm"));
+        strv_free(TAKE_PTR(argv));
+
+        /* Starting from a snapshot: its name is one argument of its own, whatever it holds. */
+        c.loadvm = "before update";
+        assert(qemu_build_argv(&c, &argv) >= 0);
+        assert(streq_ptr(argv[strv_length(argv) - 2], "-loadvm"));
+        assert(streq_ptr(argv[strv_length(argv) - 1], "before update"));
+        strv_free(TAKE_PTR(argv));
+        c.disk_path = NULL;
+        assert(qemu_build_argv(&c, &argv) == -EINVAL);
+        c.loadvm = NULL;
 
         /* Nonsense configurations are refused, not turned into a command line. */
         c.accel = "hvf";

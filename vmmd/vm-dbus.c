@@ -5,6 +5,7 @@
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "log.h"
+#include "names.h"
 #include "vm-dbus.h"
 
 static int property_get_state(
@@ -167,22 +168,110 @@ static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error
         return 1;
 }
 
-static int method_snapshot_unsupported(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return sd_bus_error_set(error, VMMD_ERROR_FAILED, "Snapshots are not supported yet");
+static int reply_snapshot_error(sd_bus_error *error, int r, const char *message) {
+        const char *name;
+
+        switch (r) {
+        case -EINVAL:
+        case -ENOMEDIUM:
+                name = VMMD_ERROR_INVALID_STATE;
+                break;
+        case -EBUSY:
+                name = VMMD_ERROR_BUSY;
+                break;
+        case -EEXIST:
+                name = VMMD_ERROR_EXISTS;
+                break;
+        case -ENOENT:
+                name = VMMD_ERROR_NO_SUCH_SNAPSHOT;
+                break;
+        default:
+                name = VMMD_ERROR_FAILED;
+        }
+        if (message)
+                return sd_bus_error_set(error, name, message);
+        return sd_bus_error_setf(error, name, "Snapshot operation failed: %s", strerror(-r));
 }
 
-static int method_list_snapshots(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+typedef int (*snapshot_op_t)(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
+
+/* Snapshot, Restore, DeleteSnapshot: a valid name (Snapshot may leave it empty), then the operation,
+ * answered when it ends. */
+static int snapshot_call(sd_bus_message *m, VM *vm, snapshot_op_t op, bool may_be_empty, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        const char *name, *why;
         int r;
 
-        /* No snapshots can exist yet: an empty list is the truth, not a stub. */
-        r = sd_bus_message_new_method_return(m, &reply);
+        r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(reply, "a(st)", 0);
+        if (!(may_be_empty && isempty(name)) && (why = snapshot_name_invalid_reason(name))) {
+                _cleanup_free_ char *shown = utf8_printable(name, 80);
+
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_INVALID_ARGUMENT, "Snapshot name \"%s\" %s", strna(shown), why);
+        }
+        r = op(vm, name, m, &msg);
+        if (r < 0)
+                return reply_snapshot_error(error, r, msg);
+        return 1;
+}
+
+static int method_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return snapshot_call(m, userdata, vm_snapshot, true, error);
+}
+
+static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return snapshot_call(m, userdata, vm_restore, false, error);
+}
+
+static int method_delete_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return snapshot_call(m, userdata, vm_delete_snapshot, false, error);
+}
+
+/* ListSnapshots (name, creation time) and ListSnapshotsDetailed (and the size of the saved VM state). */
+static int list_snapshots(sd_bus_message *m, VM *vm, bool detailed, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Qcow2Snapshot *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = vm_list_snapshots(vm, &list, &n);
+        if (r < 0)
+                return sd_bus_error_setf(
+                        error,
+                        r == -EBADMSG ? VMMD_ERROR_IMAGE_CORRUPT : VMMD_ERROR_FAILED,
+                        "Failed to read the snapshots of \"%s\": %s",
+                        vm->name,
+                        r == -EBADMSG ? "its disk's snapshot table is damaged" : strerror(-r));
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', detailed ? "(stt)" : "(st)");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                /* A name vmmd did not write (someone ran qemu-img on the disk) that D-Bus cannot carry. */
+                if (!utf8_is_valid(list[i].name))
+                        continue;
+                if (detailed)
+                        r = sd_bus_message_append(
+                                reply, "(stt)", list[i].name, list[i].created_usec, list[i].vm_state_size);
+                else
+                        r = sd_bus_message_append(reply, "(st)", list[i].name, list[i].created_usec);
+        }
+        qcow2_snapshots_free(list, n);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_snapshots(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return list_snapshots(m, userdata, false, error);
+}
+
+static int method_list_snapshots_detailed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return list_snapshots(m, userdata, true, error);
 }
 
 const sd_bus_vtable vm_vtable[] = {
@@ -213,6 +302,12 @@ const sd_bus_vtable vm_vtable[] = {
                 offsetof(VM, agent_version),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(
+                "GuestBootID",
+                "s",
+                bus_property_get_string,
+                offsetof(VM, guest_boot_id),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
                 "GuestMemoryTotalKiB",
                 "t",
                 NULL,
@@ -235,14 +330,10 @@ const sd_bus_vtable vm_vtable[] = {
                 "Snapshot",
                 SD_BUS_ARGS("s", name),
                 SD_BUS_RESULT("s", name),
-                method_snapshot_unsupported,
+                method_snapshot,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
-                "Restore",
-                SD_BUS_ARGS("s", name),
-                SD_BUS_NO_RESULT,
-                method_snapshot_unsupported,
-                SD_BUS_VTABLE_UNPRIVILEGED),
+                "Restore", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_restore, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "ListSnapshots",
                 SD_BUS_NO_ARGS,
@@ -250,10 +341,16 @@ const sd_bus_vtable vm_vtable[] = {
                 method_list_snapshots,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
+                "ListSnapshotsDetailed",
+                SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("a(stt)", snapshots),
+                method_list_snapshots_detailed,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
                 "DeleteSnapshot",
                 SD_BUS_ARGS("s", name),
                 SD_BUS_NO_RESULT,
-                method_snapshot_unsupported,
+                method_delete_snapshot,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
@@ -323,6 +420,8 @@ void vm_complete_pending(VM *vm, PendingKind kind, const char *error_name, const
                 r = sd_bus_reply_method_errorf(m, error_name, "%s", message);
         else if (kind == PENDING_START && streq_ptr(sd_bus_message_get_member(m), "CreateVM"))
                 r = sd_bus_reply_method_return(m, "o", vm->path);
+        else if (kind == PENDING_SNAPSHOT && streq_ptr(sd_bus_message_get_member(m), "Snapshot"))
+                r = sd_bus_reply_method_return(m, "s", vm->snapshot_name);
         else
                 r = sd_bus_reply_method_return(m, NULL);
         if (r < 0)

@@ -15,7 +15,7 @@
 #include "process.h"
 #include "qemu.h"
 #include "vm-dbus.h"
-#include "vm.h"
+#include "vm-internal.h"
 
 static const char *const vm_state_table[_VM_STATE_MAX] = {
         [VM_CREATED] = "created", [VM_STARTING] = "starting", [VM_RUNNING] = "running",
@@ -156,7 +156,11 @@ VM *vm_free(VM *vm) {
         free(vm->disk_path);
         free(vm->runtime_dir);
         free(vm->agent_version);
+        free(vm->guest_boot_id);
         free(vm->pending_failure);
+        free(vm->snapshot_name);
+        free(vm->snapshot_job);
+        free(vm->loadvm);
         free(vm);
         return NULL;
 }
@@ -180,7 +184,7 @@ int vm_save(VM *vm, bool insert) {
         return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);
 }
 
-static bool vm_vmm_runs(const VM *vm) {
+bool vm_vmm_runs(const VM *vm) {
         return vm->child_source || vm->adopted_source;
 }
 
@@ -225,7 +229,7 @@ static int vm_kill(VM *vm, int sig) {
 }
 
 /* Kills the VMM; when it is gone the VM turns failed with this reason. */
-static void vm_abort(VM *vm, const char *reason) {
+void vm_abort(VM *vm, const char *reason) {
         if (!vm->pending_failure)
                 vm->pending_failure = strdup(reason);
         log_vm_warning_errno(vm->name, 0, "Killing the VMM of %s: %s", vm->name, reason);
@@ -275,6 +279,7 @@ static void on_qmp_event(QmpClient *c, const char *event, json_object *data, voi
 
                 vm->reset_requested = streq(r, "guest-reset") || streq(r, "host-qmp-system-reset");
         }
+        vm_snapshot_on_qmp_event(vm, event, data);
 }
 
 static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void *userdata) {
@@ -294,6 +299,26 @@ static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void
 
 /* The guest agent */
 
+/* Asks the agent for what vmmd shows of the guest; the answer to the last (MEMINFO) makes a starting VM
+ * running. An agent older than BOOTID answers ERR, which changes nothing. */
+static int vm_agent_refresh(VM *vm) {
+        int r = agent_client_send(vm->agent, "BOOTID");
+
+        return r < 0 ? r : agent_client_send(vm->agent, "MEMINFO");
+}
+
+int vm_expect_guest_back(VM *vm) {
+        int r;
+
+        if (!vm->agent)
+                return -ENOTCONN;
+        r = agent_client_reconnect(vm->agent, "restored");
+        if (r < 0)
+                return r;
+        vm_set_state(vm, VM_STARTING, NULL);
+        return vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
+}
+
 static void on_agent_ready(AgentClient *a, const char *version, void *userdata) {
         VM *vm = userdata;
 
@@ -301,12 +326,21 @@ static void on_agent_ready(AgentClient *a, const char *version, void *userdata) 
                 (void) free_and_strdup(&vm->agent_version, version);
                 (void) vm_send_changed(vm, "AgentVersion", NULL);
         }
-        /* Running means the agent answers: its first answer is the guest's memory, which clients then
-         * see together with the state. */
-        if (agent_client_send(a, "MEMINFO") < 0 && vm->state == VM_STARTING) {
+        /* Running means the agent answers: its answers are the guest's boot ID and memory, which
+         * clients then see together with the state. */
+        if (vm_agent_refresh(vm) < 0 && vm->state == VM_STARTING) {
                 vm->timer = sd_event_source_disable_unref(vm->timer);
                 vm_set_state(vm, VM_RUNNING, NULL);
         }
+}
+
+static void on_agent_boot_id(AgentClient *a, const char *boot_id, void *userdata) {
+        VM *vm = userdata;
+
+        if (streq_ptr(vm->guest_boot_id, boot_id))
+                return;
+        if (free_and_strdup(&vm->guest_boot_id, boot_id) >= 0)
+                (void) vm_send_changed(vm, "GuestBootID", NULL);
 }
 
 static void on_agent_meminfo(
@@ -334,6 +368,7 @@ static void on_agent_disconnect(AgentClient *a, int error, const char *message, 
 static const AgentHandlers agent_handlers = {
         .ready = on_agent_ready,
         .meminfo = on_agent_meminfo,
+        .boot_id = on_agent_boot_id,
         .disconnect = on_agent_disconnect,
 };
 
@@ -391,6 +426,7 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
         vm->agent = agent_client_free(vm->agent);
         vm->pid = 0;
         vm->stop_stage = STOP_NONE;
+        vm_snapshot_abort(vm, "the VMM ended");
 
         if (!clean && !vm->pending_failure) {
                 if (asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) >= 0)
@@ -480,7 +516,7 @@ static int vm_spawn_vmm(VM *vm) {
         _cleanup_close_ int qmp_listen = -EBADF, qmp_conn = -EBADF, agent_listen = -EBADF,
                             agent_conn = -EBADF, log_fd = -EBADF;
         _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL, *console_path = NULL, *log_path = NULL,
-                            *image_error = NULL;
+                            *image_error = NULL, *loadvm = TAKE_PTR(vm->loadvm); /* this start only */
         _cleanup_strv_free_ char **argv = NULL;
         Manager *m = vm->manager;
         Image *image;
@@ -520,6 +556,7 @@ static int vm_spawn_vmm(VM *vm) {
                 .cmdline = image->cmdline,
                 .disk_path = image->has_file[IMAGE_FILE_DISK] ? vm->disk_path : NULL,
                 .console_path = console_path,
+                .loadvm = loadvm,
                 .sandbox = true,
         };
         r = qemu_build_argv(&qc, &argv);
@@ -555,6 +592,12 @@ static int vm_spawn_vmm(VM *vm) {
         if (r < 0)
                 goto fail;
         TAKE_FD(agent_conn);
+        /* A guest restored from a snapshot booted long ago: its agent answers instead of announcing. */
+        if (loadvm) {
+                r = agent_client_reconnect(vm->agent, "restored");
+                if (r < 0)
+                        goto fail;
+        }
         r = vm_timer_set(vm, m->config.boot_timeout_usec, on_boot_timeout);
         if (r < 0)
                 goto fail;
@@ -564,6 +607,44 @@ static int vm_spawn_vmm(VM *vm) {
         return 0;
 fail:
         vm_abort(vm, "out of resources while setting up the VMM");
+        return 0;
+}
+
+char *vm_helper_failure(VM *vm, const siginfo_t *si) {
+        _cleanup_free_ char *how = NULL, *tail = NULL, *log_path = NULL;
+        char *reason;
+
+        if (si->si_code == CLD_EXITED && si->si_status == 0)
+                return NULL;
+        (void) describe_exit(si->si_code, si->si_status, &how);
+        if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) >= 0)
+                tail = log_tail_line(log_path, 200);
+        if (asprintf(&reason, "qemu-img %s%s%s", strna(how), tail ? ": " : "", strempty(tail)) < 0)
+                return strdup("qemu-img failed");
+        return reason;
+}
+
+int vm_spawn_helper(VM *vm, char *const *argv, sd_event_child_handler_t cb) {
+        _cleanup_free_ char *log_path = NULL;
+        _cleanup_close_ int log_fd = -EBADF;
+        Manager *m = vm->manager;
+        pid_t pid;
+        int r;
+
+        r = manager_make_vm_dir(m, vm->runtime_dir);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", vm->runtime_dir);
+        if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) < 0)
+                return -ENOMEM;
+        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (log_fd < 0)
+                return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
+
+        SpawnOptions so = { .output_fd = log_fd, .drop_privileges = true };
+        manager_spawn_user(m, &so);
+        r = spawn_watched(m->event, argv, &so, cb, vm, &vm->helper_source, &pid);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", argv[0]);
         return 0;
 }
 
@@ -579,14 +660,8 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 return 0;
         }
         if (si->si_code != CLD_EXITED || si->si_status != 0) {
-                _cleanup_free_ char *how = NULL, *tail = NULL, *log_path = NULL, *reason = NULL;
-
                 (void) unlink(vm->disk_path);
-                (void) describe_exit(si->si_code, si->si_status, &how);
-                if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) >= 0)
-                        tail = log_tail_line(log_path, 200);
-                if (asprintf(&reason, "qemu-img %s%s%s", strna(how), tail ? ": " : "", strempty(tail)) >= 0)
-                        vm->pending_failure = TAKE_PTR(reason);
+                vm->pending_failure = vm_helper_failure(vm, si);
                 vm_on_exit_finish(vm);
                 return 0;
         }
@@ -601,11 +676,9 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
 /* Creates the qcow2 overlay on the image's disk with qemu-img, asynchronously. */
 static int vm_spawn_overlay(VM *vm, const Image *image) {
-        _cleanup_free_ char *log_path = NULL, *backing = NULL, *dir = NULL;
-        _cleanup_close_ int log_fd = -EBADF;
+        _cleanup_free_ char *backing = NULL, *dir = NULL;
         Manager *m = vm->manager;
         char *slash;
-        pid_t pid;
         int r;
 
         dir = strdup(vm->disk_path);
@@ -616,14 +689,9 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
         r = manager_make_vm_dir(m, dir);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", dir);
-        if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) < 0)
-                return -ENOMEM;
         backing = strdup(image->files[IMAGE_FILE_DISK].path);
         if (!backing)
                 return -ENOMEM;
-        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (log_fd < 0)
-                return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
 
         char *argv[] = { m->config.qemu_img,
                          (char *) "create",
@@ -636,12 +704,7 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
                          backing,
                          vm->disk_path,
                          NULL };
-        SpawnOptions so = { .output_fd = log_fd, .drop_privileges = true };
-        manager_spawn_user(m, &so);
-        r = spawn_watched(m->event, argv, &so, on_helper_exit, vm, &vm->helper_source, &pid);
-        if (r < 0)
-                return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu_img);
-        return 0;
+        return vm_spawn_helper(vm, argv, on_helper_exit);
 }
 
 int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
@@ -652,6 +715,12 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
         /* Like systemctl start: starting what runs (or is on its way) is a success. */
         if (IN_SET(vm->state, VM_STARTING, VM_RUNNING) && !vm->destroying)
                 return 1; /* the caller answers at once */
+        if (vm->snapshot_op != SNAPSHOT_OP_NONE) {
+                if (ret_error)
+                        (void) asprintf(
+                                ret_error, "VM \"%s\" is busy with snapshot \"%s\"", vm->name, vm->snapshot_name);
+                return -EBUSY;
+        }
         if (!IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED) || vm->destroying) {
                 if (ret_error)
                         (void) asprintf(
@@ -744,6 +813,9 @@ int vm_stop(VM *vm, bool force) {
                 return -EINVAL;
         if (vm->state == VM_STOPPING && !force)
                 return 0;
+        /* A snapshot in progress ends first, unless forced (it then fails) or vmmd exits. */
+        if (vm->snapshot_op != SNAPSHOT_OP_NONE && !force && !vm->manager->exiting)
+                return -EBUSY;
         vm_set_state(vm, VM_STOPPING, NULL);
         if (force || vm->helper_source)
                 return vm_stop_step(vm, STOP_KILL);
@@ -765,7 +837,12 @@ static void on_pause_reply(
                 vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, msg ?: "QEMU refused");
                 return;
         }
-        if (IN_SET(vm->state, VM_RUNNING, VM_PAUSED))
+        if (!pausing && vm->restored_while_paused) {
+                /* A guest restored while paused is another guest: running once its agent answers. */
+                vm->restored_while_paused = false;
+                if (vm_expect_guest_back(vm) < 0)
+                        vm_abort(vm, "the guest agent cannot be reached after the restore");
+        } else if (IN_SET(vm->state, VM_RUNNING, VM_PAUSED))
                 vm_set_state(vm, pausing ? VM_PAUSED : VM_RUNNING, NULL);
         vm_complete_pending(vm, PENDING_PAUSE, NULL, NULL);
 }
@@ -775,7 +852,7 @@ int vm_pause(VM *vm, bool pause, sd_bus_message *reply) {
 
         if (vm->state != (pause ? VM_RUNNING : VM_PAUSED) || !vm->qmp || vm->destroying)
                 return -EINVAL;
-        if (vm->pending[PENDING_PAUSE])
+        if (vm->pending[PENDING_PAUSE] || vm->snapshot_op != SNAPSHOT_OP_NONE)
                 return -EBUSY;
         r = qmp_send(vm->qmp, pause ? "stop" : "cont", NULL, on_pause_reply, vm);
         if (r < 0)
@@ -797,6 +874,8 @@ int vm_reboot(VM *vm) {
 
         if (vm->state != VM_RUNNING || vm->destroying || !vm_vmm_runs(vm))
                 return -EINVAL;
+        if (vm->snapshot_op != SNAPSHOT_OP_NONE)
+                return -EBUSY;
         if (agent_client_is_ready(vm->agent))
                 r = agent_client_send(vm->agent, "REBOOT");
         else if (vm->qmp)

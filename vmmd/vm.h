@@ -8,6 +8,7 @@
 
 #include "guest-agent.h"
 #include "manager.h"
+#include "qcow2.h"
 #include "qmp.h"
 #include "store.h"
 
@@ -36,11 +37,22 @@ typedef enum StopStage {
 
 /* A D-Bus method call waiting for the lifecycle to reach a point; answered by vm-dbus.c. */
 typedef enum PendingKind {
-        PENDING_START,   /* CreateVM or Start: answered when the VMM runs (QMP ready) */
-        PENDING_PAUSE,   /* Pause/Resume: answered when QEMU confirmed */
-        PENDING_DESTROY, /* answered when the VM is gone */
+        PENDING_START,    /* CreateVM or Start: answered when the VMM runs (QMP ready) */
+        PENDING_PAUSE,    /* Pause/Resume: answered when QEMU confirmed */
+        PENDING_DESTROY,  /* answered when the VM is gone */
+        PENDING_SNAPSHOT, /* Snapshot, Restore, DeleteSnapshot: answered when QEMU's job or qemu-img ended */
         _PENDING_MAX,
 } PendingKind;
+
+/* Snapshots are qcow2 internal snapshots of the VM's disk: with the RAM and device state when taken of a
+ * running or paused VM (QEMU's snapshot-save job), disk-only when taken of a stopped one (qemu-img). */
+typedef enum SnapshotOp {
+        SNAPSHOT_OP_NONE,
+        SNAPSHOT_OP_SAVE,
+        SNAPSHOT_OP_LOAD,
+        SNAPSHOT_OP_DELETE,
+        _SNAPSHOT_OP_MAX,
+} SnapshotOp;
 
 struct VM {
         Manager *manager;
@@ -61,6 +73,7 @@ struct VM {
 
         char *runtime_dir; /* sockets, console log, ephemeral disk */
         char *agent_version;
+        char *guest_boot_id;
         uint64_t guest_memory_total_kib, guest_memory_available_kib;
 
         /* While the VMM runs. */
@@ -77,8 +90,15 @@ struct VM {
         unsigned reboots_in_window;
         char *pending_failure; /* why we are killing the VMM, becomes FailureReason */
 
-        /* While qemu-img creates the disk overlay. */
+        /* While qemu-img creates the disk overlay, or works on a stopped VM's snapshots. */
         sd_event_source *helper_source;
+
+        /* The snapshot operation in progress, one at a time. */
+        SnapshotOp snapshot_op;
+        char *snapshot_name;
+        char *snapshot_job;         /* QEMU's job id, while QEMU runs it */
+        char *loadvm;               /* the snapshot the next VMM starts from (Restore of a stopped VM) */
+        bool restored_while_paused; /* the guest was replaced: on Resume, wait for its agent again */
 
         sd_bus_message *pending[_PENDING_MAX];
         bool destroying;
@@ -108,6 +128,16 @@ int vm_pause(VM *vm, bool pause, sd_bus_message *reply);
 /* The guest reboots: through its agent, else a reset. The VM is "starting" until the agent is back. */
 int vm_reboot(VM *vm);
 int vm_destroy(VM *vm, sd_bus_message *reply);
+
+/* Snapshots (see SnapshotOp). name: NULL or "" generates one ("snap-N"). -EINVAL: not in this state;
+ * -EBUSY: another operation runs; -EEXIST, -ENOENT: the snapshot exists, does not; -ENOMEDIUM: no disk;
+ * ret_error says it for a person. Restore of a stopped VM starts it from the snapshot's state and is
+ * answered like Start (PENDING_START), with the VM starting. */
+int vm_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
+int vm_restore(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
+int vm_delete_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
+/* The snapshots in the disk, in creation order; none while the VM has no disk. */
+int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n);
 
 bool vm_is_active(const VM *vm); /* a VMM process or a helper runs */
 

@@ -20,7 +20,7 @@
 
 #include "util.h"
 
-#define AGENT_VERSION "0.1"
+#define AGENT_VERSION "0.2"
 #define PORT_NAME "org.vmmd1.agent"
 #define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
 /* Lines in both directions, "\n" included. */
@@ -125,6 +125,20 @@ static int reply_meminfo(int fd) {
                 avail);
 }
 
+/* The kernel's random ID of this boot: a guest restored from a snapshot reports the boot it was taken in. */
+static int reply_boot_id(int fd) {
+        _cleanup_free_ char *text = NULL;
+        size_t n;
+        int r;
+
+        r = read_full_file("/proc/sys/kernel/random/boot_id", &text, NULL);
+        if (r < 0)
+                return send_line(fd, "ERR cannot read the boot ID: %s", strerror(-r));
+        n = strcspn(text, "\n");
+        text[n] = '\0';
+        return send_line(fd, "BOOTID %s", text);
+}
+
 /* Best effort, like a shutdown does: a file system left read-only is clean and needs no journal replay on
  * the next boot. */
 static void remount_block_devices_ro(void) {
@@ -158,6 +172,8 @@ static int handle_line(int fd, char *line) {
                 return arg ? send_line(fd, "PONG %s", arg) : send_line(fd, "PONG");
         if (streq(line, "MEMINFO"))
                 return reply_meminfo(fd);
+        if (streq(line, "BOOTID"))
+                return reply_boot_id(fd);
         if (streq(line, "POWEROFF") || streq(line, "REBOOT")) {
                 bool poweroff = line[0] == 'P';
                 int r;

@@ -163,6 +163,16 @@ static void test_protocol(void) {
         check(free_kib > 0 && free_kib <= total);
         check(avail > 0 && avail <= total);
 
+        /* The boot ID of the machine the agent runs on: here the build host's. */
+        agent_send(&a, "BOOTID\n");
+        {
+                _cleanup_free_ char *boot_id = NULL, *line = agent_read_line(&a);
+
+                check(read_full_file("/proc/sys/kernel/random/boot_id", &boot_id, NULL) >= 0);
+                boot_id[strcspn(boot_id, "\n")] = '\0';
+                check(line && strncmp(line, "BOOTID ", 7) == 0 && streq(line + 7, boot_id));
+        }
+
         agent_send(&a, "REBOOT now\n");
         agent_expect(&a, "ERR unknown command 'REBOOT'");
         agent_send(&a, "ping x\n");
