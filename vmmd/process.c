@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -61,6 +62,10 @@ _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status
                     (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                      setresuid(o->uid, o->uid, o->uid) < 0))
                         goto fail;
+                /* What the other user creates (disks, snapshots in them) stays readable by vmmd, which
+                 * shares its group and has no CAP_DAC_OVERRIDE; the directories keep everyone else out. */
+                if (o->switch_user)
+                        (void) umask(0007);
                 capng_clear(CAPNG_SELECT_BOTH);
                 /* After the switch the bounding set cannot shrink (no CAP_SETPCAP): with no_new_privs and
                  * a non-root uid nothing in it can be gained back anyway. */
