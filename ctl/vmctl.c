@@ -582,45 +582,69 @@ static int verb_list(int argc, char *argv[]) {
         return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_name, "VM", "VMs");
 }
 
+/* Calls member, which returns an array of structs, and turns the reply into rows: an object per struct
+ * with its members named by keys, in order. what names the list in errors ("personas"). */
+static int call_rows(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *member,
+        const char *const *keys,
+        const char *what,
+        json_object **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_json_put_ json_object *list = NULL, *rows = NULL;
+        int r;
+
+        r = bus_call(bus, path, interface, member, 0, &error, &reply, NULL);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to list %s", what);
+        r = bus_message_read_json(reply, &list);
+        if (r >= 0 && !json_object_is_type(list, json_type_array))
+                r = -EBADMSG;
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the list of %s", what);
+
+        rows = json_object_new_array();
+        if (!rows)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *item = json_object_array_get_idx(list, i), *row = json_object_new_object();
+
+                if (!row || json_object_array_add(rows, row) < 0) {
+                        json_object_put(row);
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                }
+                for (size_t k = 0; keys[k]; k++)
+                        if (json_add(row, keys[k], json_object_get(json_object_array_get_idx(item, k))) < 0)
+                                return log_oom(), VMCTL_EXIT_FAILURE;
+        }
+        *ret = TAKE_PTR(rows);
+        return 0;
+}
+
 static int verb_personas(int argc, char *argv[]) {
         static const Column columns[] = {
                 { "NAME", "name" },
                 { "DESCRIPTION", "description" },
         };
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_put_ json_object *rows = NULL;
-        const char *name, *description;
         int r;
 
         r = acquire_bus(&bus);
+        if (r == 0)
+                r = call_rows(
+                        bus,
+                        VMMD_MANAGER_PATH,
+                        VMMD_MANAGER_INTERFACE,
+                        "ListPersonas",
+                        STRV_MAKE("name", "description"),
+                        "personas",
+                        &rows);
         if (r != 0)
                 return r;
-
-        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ListPersonas", 0, &error, &reply, NULL);
-        if (r < 0)
-                return log_bus_error(&error, r, "Failed to list personas");
-
-        rows = json_object_new_array();
-        if (!rows)
-                return log_oom(), VMCTL_EXIT_FAILURE;
-        r = sd_bus_message_enter_container(reply, 'a', "(ss)");
-        if (r < 0)
-                return log_bus_error(NULL, r, "Failed to read the list of personas");
-        while ((r = sd_bus_message_read(reply, "(ss)", &name, &description)) > 0) {
-                json_object *row = json_object_new_object();
-
-                if (!row || json_add(row, "name", json_object_new_string(name)) < 0 ||
-                    json_add(row, "description", json_object_new_string(description)) < 0 ||
-                    json_object_array_add(rows, row) < 0) {
-                        json_object_put(row);
-                        return log_oom(), VMCTL_EXIT_FAILURE;
-                }
-        }
-        if (r < 0)
-                return log_bus_error(NULL, r, "Failed to read the list of personas");
-
         return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_name, "persona", "personas");
 }
 
@@ -675,12 +699,9 @@ static int verb_snapshots(int argc, char *argv[]) {
                 { "STATE", "state_bytes", COLUMN_BYTES, "disk only" },
         };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_put_ json_object *rows = NULL;
         _cleanup_free_ char *path = NULL;
-        uint64_t created_usec, state_bytes;
-        const char *name;
         int r;
 
         r = check_vm_name(argv[1]);
@@ -689,33 +710,19 @@ static int verb_snapshots(int argc, char *argv[]) {
         r = acquire_bus(&bus);
         if (r != 0)
                 return r;
-
         r = bus_get_vm_path(bus, argv[1], &error, &path);
-        if (r >= 0)
-                r = bus_call(bus, path, VMMD_VM_INTERFACE, "ListSnapshotsDetailed", 0, &error, &reply, NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to list the snapshots of VM %s", argv[1]);
-
-        rows = json_object_new_array();
-        if (!rows)
-                return log_oom(), VMCTL_EXIT_FAILURE;
-        r = sd_bus_message_enter_container(reply, 'a', "(stt)");
-        if (r < 0)
-                return log_bus_error(NULL, r, "Failed to read the list of snapshots");
-        while ((r = sd_bus_message_read(reply, "(stt)", &name, &created_usec, &state_bytes)) > 0) {
-                json_object *row = json_object_new_object();
-
-                if (!row || json_add(row, "name", json_object_new_string(name)) < 0 ||
-                    json_add(row, "created_usec", json_object_new_uint64(created_usec)) < 0 ||
-                    json_add(row, "state_bytes", json_object_new_uint64(state_bytes)) < 0 ||
-                    json_object_array_add(rows, row) < 0) {
-                        json_object_put(row);
-                        return log_oom(), VMCTL_EXIT_FAILURE;
-                }
-        }
-        if (r < 0)
-                return log_bus_error(NULL, r, "Failed to read the list of snapshots");
-
+        r = call_rows(
+                bus,
+                path,
+                VMMD_VM_INTERFACE,
+                "ListSnapshotsDetailed",
+                STRV_MAKE("name", "created_usec", "state_bytes"),
+                "snapshots",
+                &rows);
+        if (r != 0)
+                return r;
         return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_created, "snapshot", "snapshots");
 }
 

@@ -215,8 +215,11 @@ int qmp_message_parse(json_object *o, QmpMessage *ret, const char **ret_error) {
                 m.value = greeting;
 
         } else if (is_event) {
-                if (!json_object_is_type(event, json_type_string) || json_object_get_string_len(event) == 0)
-                        return qmp_message_fail("QMP event name is not a non-empty string", ret_error);
+                /* A "\u0000" in it would make the name that handlers see shorter than the one sent. */
+                if (!json_object_is_type(event, json_type_string) || json_object_get_string_len(event) == 0 ||
+                    strlen(json_object_get_string(event)) != (size_t) json_object_get_string_len(event))
+                        return qmp_message_fail(
+                                "QMP event name is not a non-empty string without NUL", ret_error);
                 m.type = QMP_MESSAGE_EVENT;
                 m.event = json_object_get_string(event);
 

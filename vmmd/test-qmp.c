@@ -160,8 +160,9 @@ static void test_parse_invalid(void) {
         parse_bad("{\"error\": {\"class\": 1, \"desc\": \"oops\"}}", NO_CLASS_DESC);
         parse_bad("{\"error\": {\"class\": \"a\", \"desc\": null}}", NO_CLASS_DESC);
         parse_bad("{\"error\": \"GenericError\"}", "QMP error reply lacks a class or desc string");
-        parse_bad("{\"event\": 5}", "QMP event name is not a non-empty string");
-        parse_bad("{\"event\": \"\"}", "QMP event name is not a non-empty string");
+        parse_bad("{\"event\": 5}", "QMP event name is not a non-empty string without NUL");
+        parse_bad("{\"event\": \"\"}", "QMP event name is not a non-empty string without NUL");
+        parse_bad("{\"event\": \"\\u0000STOP\"}", "QMP event name is not a non-empty string without NUL");
         parse_bad("{\"event\": \"STOP\", \"data\": [1]}", "QMP event data is not a JSON object");
         parse_bad("{\"return\": {}, \"id\": \"1\"}", "QMP reply id is not a non-negative integer");
         parse_bad("{\"return\": {}, \"id\": -1}", "QMP reply id is not a non-negative integer");

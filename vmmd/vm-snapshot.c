@@ -15,28 +15,14 @@
 #include "vm-dbus.h"
 #include "vm-internal.h"
 
-static const char *const op_gerund[_SNAPSHOT_OP_MAX] = {
-        [SNAPSHOT_OP_SAVE] = "taken",
-        [SNAPSHOT_OP_LOAD] = "restored",
-        [SNAPSHOT_OP_DELETE] = "deleted",
-};
-
-static const char *const op_infinitive[_SNAPSHOT_OP_MAX] = {
-        [SNAPSHOT_OP_SAVE] = "take",
-        [SNAPSHOT_OP_LOAD] = "restore",
-        [SNAPSHOT_OP_DELETE] = "delete",
-};
-
-static const char *const op_qmp_command[_SNAPSHOT_OP_MAX] = {
-        [SNAPSHOT_OP_SAVE] = "snapshot-save",
-        [SNAPSHOT_OP_LOAD] = "snapshot-load",
-        [SNAPSHOT_OP_DELETE] = "snapshot-delete",
-};
-
-static const char *const op_qemu_img_flag[_SNAPSHOT_OP_MAX] = {
-        [SNAPSHOT_OP_SAVE] = "-c",
-        [SNAPSHOT_OP_LOAD] = "-a",
-        [SNAPSHOT_OP_DELETE] = "-d",
+static const struct {
+        const char *gerund, *infinitive;
+        const char *qmp_command;   /* the QEMU job, for a running or paused VM */
+        const char *qemu_img_flag; /* qemu-img snapshot's, for a stopped one */
+} ops[_SNAPSHOT_OP_MAX] = {
+        [SNAPSHOT_OP_SAVE] = { "taken", "take", "snapshot-save", "-c" },
+        [SNAPSHOT_OP_LOAD] = { "restored", "restore", "snapshot-load", "-a" },
+        [SNAPSHOT_OP_DELETE] = { "deleted", "delete", "snapshot-delete", "-d" },
 };
 
 /* The node name of the disk in QEMU's command line (qemu.c), which also holds the VM state. */
@@ -70,10 +56,10 @@ static void vm_snapshot_finish(VM *vm, const char *error_name, const char *messa
                         "Snapshot \"%s\" of %s could not be %s: %s",
                         vm->snapshot_name,
                         vm->name,
-                        op_gerund[op],
+                        ops[op].gerund,
                         message);
         else
-                log_vm_info(vm->name, "Snapshot \"%s\" of %s %s.", vm->snapshot_name, vm->name, op_gerund[op]);
+                log_vm_info(vm->name, "Snapshot \"%s\" of %s %s.", vm->snapshot_name, vm->name, ops[op].gerund);
         vm_complete_pending(vm, PENDING_SNAPSHOT, error_name, message);
         vm->snapshot_op = SNAPSHOT_OP_NONE;
         vm->snapshot_name = mfree(vm->snapshot_name);
@@ -99,7 +85,7 @@ void vm_snapshot_abort(VM *vm, const char *message) {
                         "Snapshot \"%s\" of \"%s\" could not be %s: %s",
                         vm->snapshot_name,
                         vm->name,
-                        op_gerund[vm->snapshot_op],
+                        ops[vm->snapshot_op].gerund,
                         message);
 }
 
@@ -154,7 +140,7 @@ static void on_query_jobs_reply(
                         "Snapshot \"%s\" of \"%s\" could not be %s: %s",
                         vm->snapshot_name,
                         vm->name,
-                        op_gerund[op],
+                        ops[op].gerund,
                         strna(reason));
                 /* A load that failed half-way leaves a guest that is neither the old one nor the snapshot. */
                 if (op == SNAPSHOT_OP_LOAD)
@@ -196,7 +182,7 @@ static void on_job_reply(
                 _cleanup_free_ char *reason = utf8_printable(strna(error_desc), 200);
 
                 vm_snapshot_failf(
-                        vm, "QEMU refused to %s the snapshot: %s", op_infinitive[vm->snapshot_op], reason);
+                        vm, "QEMU refused to %s the snapshot: %s", ops[vm->snapshot_op].infinitive, reason);
         }
 }
 
@@ -246,19 +232,19 @@ static int vm_snapshot_begin(VM *vm, SnapshotOp op, const char *name, sd_bus_mes
                 return -ENOMEM;
         if (vm_snapshot_runs_in_qemu(vm)) {
                 /* Unique, so that a job left behind by an earlier vmmd (crashed mid-way) never collides. */
-                if (asprintf(&job, "vmmd-%s-%" PRIu64, op_infinitive[op], now_usec(CLOCK_REALTIME)) < 0)
+                if (asprintf(&job, "vmmd-%s-%" PRIu64, ops[op].infinitive, now_usec(CLOCK_REALTIME)) < 0)
                         return -ENOMEM;
                 json_object *args = job_arguments(job, name, op != SNAPSHOT_OP_DELETE);
                 if (!args)
                         return -ENOMEM;
-                r = qmp_send(vm->qmp, op_qmp_command[op], args, on_job_reply, vm);
+                r = qmp_send(vm->qmp, ops[op].qmp_command, args, on_job_reply, vm);
                 if (r < 0)
                         return r;
                 vm->snapshot_job = TAKE_PTR(job);
         } else {
                 char *argv[] = { vm->manager->config.qemu_img,
                                  (char *) "snapshot",
-                                 (char *) op_qemu_img_flag[op],
+                                 (char *) ops[op].qemu_img_flag,
                                  tag,
                                  vm->disk_path,
                                  NULL };
@@ -275,7 +261,7 @@ static int vm_snapshot_begin(VM *vm, SnapshotOp op, const char *name, sd_bus_mes
                 "Snapshot \"%s\" of %s is being %s%s.",
                 name,
                 vm->name,
-                op_gerund[op],
+                ops[op].gerund,
                 vm->snapshot_job ? "" : " (disk only, the VM is stopped)");
         return 0;
 }
@@ -307,7 +293,7 @@ static int vm_snapshot_prepare(VM *vm, Qcow2Snapshot **ret, size_t *ret_n, char 
                         "VM \"%s\" is busy: snapshot \"%s\" is being %s",
                         vm->name,
                         vm->snapshot_name,
-                        op_gerund[vm->snapshot_op]);
+                        ops[vm->snapshot_op].gerund);
         if (vm->pending[PENDING_PAUSE])
                 return errorf(ret_error, -EBUSY, "VM \"%s\" is busy pausing or resuming", vm->name);
         if (!vm_snapshot_runs_in_qemu(vm) && !stopped)

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzzes agent_reply_parse(), the parser for lines from the guest agent (images/agent/PROTOCOL.md). */
+#include <ctype.h>
+
 #include "fuzz.h"
 #include "guest-agent.h"
 
@@ -28,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 [AGENT_REPLY_READY] = "READY",
                 [AGENT_REPLY_PONG] = "PONG",
                 [AGENT_REPLY_MEMINFO] = "MEMINFO",
+                [AGENT_REPLY_BOOTID] = "BOOTID",
                 [AGENT_REPLY_OK] = "OK",
                 [AGENT_REPLY_ERR] = "ERR",
         };
@@ -48,9 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_check(k == -EBADMSG, "error %d", k);
                 /* Untouched on failure. */
                 fuzz_check(r.type == _AGENT_REPLY_TYPE_INVALID && r.total_kib == 4711 && !r.arg);
-                /* Only MEMINFO with missing or bad fields may fail once the word is known. */
+                /* Only MEMINFO and BOOTID with missing or bad arguments may fail once the word is known. */
                 for (int t = 0; t < _AGENT_REPLY_TYPE_MAX; t++)
-                        if (t != AGENT_REPLY_MEMINFO)
+                        if (!IN_SET(t, AGENT_REPLY_MEMINFO, AGENT_REPLY_BOOTID))
                                 fuzz_check(
                                         !(strlen(words[t]) == word_len &&
                                           strncmp(orig, words[t], word_len) == 0),
@@ -77,6 +80,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_check(meminfo_field(rest, "free_kib=", &v) && v == r.free_kib);
                 fuzz_check(meminfo_field(rest, "available_kib=", &v) && v == r.available_kib);
         } else {
+                if (r.type == AGENT_REPLY_BOOTID) {
+                        /* A UUID as the kernel prints it, nothing else. */
+                        fuzz_check(strlen(rest) == 36, "boot ID \"%s\"", rest);
+                        for (size_t i = 0; i < 36; i++)
+                                fuzz_check(
+                                        IN_SET(i, 8, 13, 18, 23) ?
+                                                rest[i] == '-' :
+                                                isdigit(rest[i]) || (rest[i] >= 'a' && rest[i] <= 'f'),
+                                        "boot ID \"%s\"",
+                                        rest);
+                }
                 /* The argument is the rest of the line verbatim, inside the caller's buffer. */
                 fuzz_check(streq(r.arg, rest), "arg \"%s\", expected \"%s\"", r.arg, rest);
                 if (space)

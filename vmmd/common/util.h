@@ -102,6 +102,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 #define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
+#define STRV_MAKE(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
