@@ -54,7 +54,7 @@ stderr_one_line() {
 }
 
 VERBS='list show create start stop pause resume reboot destroy wait switch snapshot snapshots restore
-delete-snapshot personas host help'
+delete-snapshot personas reload host help'
 
 # --help names every command, every global option and every exit status.
 if expect 0 --help; then
@@ -117,7 +117,7 @@ expect 2 wait work && stderr_has "missing argument"
 expect 2 restore work && stderr_has "Usage: vmctl [OPTIONS...] restore NAME SNAPSHOT"
 expect 2 --user delete-snapshot work && stderr_has "Usage: vmctl [OPTIONS...] delete-snapshot NAME SNAPSHOT..."
 expect 2 --user wait work runing && { stderr_has 'Unknown state "runing"'; stderr_one_line; }
-for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "host x" \
+for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "reload x" "host x" \
             "snapshot work a b" "snapshots work a" "restore work a b"; do
         expect 2 $args && { stderr_has "too many arguments"; stderr_one_line; }
 done
@@ -191,7 +191,7 @@ CONF
         [[ -n $bus_pid && -n $address ]] || { echo "FAIL: dbus-daemon did not start" >&2; exit 1; }
 
         export DBUS_SESSION_BUS_ADDRESS=$address
-        for args in "list" "personas" "host" "show work" "start work" "stop --force work" "create work" \
+        for args in "list" "personas" "reload" "host" "show work" "start work" "stop --force work" "create work" \
                     "create --no-wait work" "destroy a b" "switch work" "pause work" "resume work" \
                     "wait work running" "wait work removed" "snapshot work" "snapshot work s1" \
                     "snapshots work" "restore work s1" "restore --no-wait work s1" "delete-snapshot work s1 s2"; do

@@ -51,7 +51,7 @@ check "pause personas" "$VMCTL" p
 check "wait" "$VMCTL" w
 check "show snapshot snapshots start stop switch" "$VMCTL" --user s
 check "snapshot snapshots" "$VMCTL" snap
-check "reboot restore resume" "$VMCTL" r
+check "reboot reload restore resume" "$VMCTL" r
 check "delete-snapshot destroy" "$VMCTL" d
 check "--no-legend --no-wait" "$VMCTL" restore --no
 check "--force" "$VMCTL" stop --f

@@ -407,6 +407,20 @@ static int verb_switch(int argc, char *argv[]) {
         return VMCTL_EXIT_SUCCESS;
 }
 
+static int verb_reload(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+        r = bus_call(bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "Reload", 0, &error, NULL, NULL);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to reload vmmd's personas");
+        return VMCTL_EXIT_SUCCESS;
+}
+
 static int compare_by_name(const void *a, const void *b) {
         json_object *const *x = a, *const *y = b;
 
@@ -1162,6 +1176,19 @@ static const Verb verbs[] = {
           "descriptions. With --json: an array of objects with name and\n"
           "description. Waits for nothing.",
           verb_personas },
+        { "reload",
+          "",
+          0,
+          0,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_CONFLICT),
+          "Read the persona templates again",
+          "Make vmmd read its persona templates again, as after an update of\n"
+          "the policies (like systemctl reload vmmd). The new set replaces the\n"
+          "old one; a file that is broken takes away only its own persona, and\n"
+          "VMs keep running whatever became of their persona. Returns when the\n"
+          "templates are loaded.",
+          verb_reload },
         { "host",
           "",
           0,

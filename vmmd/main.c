@@ -70,7 +70,14 @@ static int parse_argv(int argc, char *argv[]) {
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        manager_begin_exit(userdata);
+        Manager *m = userdata;
+
+        if (si->ssi_signo == SIGHUP) {
+                if (!m->exiting)
+                        (void) manager_reload(m);
+                return 0;
+        }
+        manager_begin_exit(m);
         return 0;
 }
 
@@ -92,6 +99,7 @@ int main(int argc, char *argv[]) {
         (void) sigaddset(&ss, SIGCHLD);
         (void) sigaddset(&ss, SIGTERM);
         (void) sigaddset(&ss, SIGINT);
+        (void) sigaddset(&ss, SIGHUP);
         (void) sigprocmask(SIG_BLOCK, &ss, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
 
@@ -110,6 +118,7 @@ int main(int argc, char *argv[]) {
         }
         (void) sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
         (void) sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        (void) sd_event_add_signal(m->event, NULL, SIGHUP, on_signal, m); /* reload the personas */
 
         r = manager_startup(m);
         if (r < 0)

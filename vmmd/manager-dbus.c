@@ -345,6 +345,18 @@ static int method_list_personas(sd_bus_message *msg, void *userdata, sd_bus_erro
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        if (m->exiting)
+                return sd_bus_error_set(error, VMMD_ERROR_BUSY, "vmmd is shutting down");
+        r = manager_reload(m);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to reload the personas: %m");
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int method_switch_to(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *name = NULL;
@@ -455,7 +467,9 @@ const sd_bus_vtable manager_vtable[] = {
                 "SwitchTo", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_switch_to, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("VMNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("VMRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
+        SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ForegroundChanged", SD_BUS_ARGS("s", name), 0),
+        SD_BUS_SIGNAL("PersonasChanged", NULL, 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -471,6 +485,12 @@ int manager_send_vm_removed(Manager *m, VM *vm) {
                 return 0;
         return sd_bus_emit_signal(
                 m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "VMRemoved", "so", vm->name, vm->path);
+}
+
+int manager_emit_personas_changed(Manager *m) {
+        if (!m->bus)
+                return 0;
+        return sd_bus_emit_signal(m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "PersonasChanged", NULL);
 }
 
 int manager_connect_bus(Manager *m) {

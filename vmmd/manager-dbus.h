@@ -10,3 +10,5 @@ extern const sd_bus_vtable manager_vtable[];
 
 int manager_send_vm_new(Manager *m, VM *vm);
 int manager_send_vm_removed(Manager *m, VM *vm);
+/* After a reload: ListPersonas may answer differently. */
+int manager_emit_personas_changed(Manager *m);

@@ -172,16 +172,22 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         return 0;
 }
 
+static void manager_personas_clear(Manager *m) {
+        persona_array_free(m->personas, m->n_personas);
+        m->personas = NULL;
+        m->n_personas = 0;
+        m->persona_error = mfree(m->persona_error);
+        strv_free(TAKE_PTR(m->broken_personas));
+        strv_free(TAKE_PTR(m->broken_persona_errors));
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         while (m->vms)
                 vm_free(m->vms);
-        persona_array_free(m->personas, m->n_personas);
+        manager_personas_clear(m);
         image_cache_free(m->images);
-        free(m->persona_error);
-        strv_free(m->broken_personas);
-        strv_free(m->broken_persona_errors);
         free(m->accel_reason);
         free(m->foreground);
         store_free(m->store);
@@ -231,6 +237,37 @@ static int manager_load_personas(Manager *m) {
                 m->n_personas,
                 dir,
                 strv_length(m->broken_personas));
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        /* What was loaded before, kept until the new set is complete: out of memory keeps the old one. */
+        Manager old = {
+                .personas = TAKE_PTR(m->personas),
+                .n_personas = m->n_personas,
+                .persona_error = TAKE_PTR(m->persona_error),
+                .broken_personas = TAKE_PTR(m->broken_personas),
+                .broken_persona_errors = TAKE_PTR(m->broken_persona_errors),
+        };
+        int r;
+
+        m->n_personas = 0;
+        log_info("Reloading the personas.");
+        (void) sd_notify(false, "RELOADING=1");
+        r = manager_load_personas(m);
+        (void) sd_notify(false, "READY=1");
+        if (r < 0) {
+                manager_personas_clear(m);
+                m->personas = old.personas;
+                m->n_personas = old.n_personas;
+                m->persona_error = old.persona_error;
+                m->broken_personas = old.broken_personas;
+                m->broken_persona_errors = old.broken_persona_errors;
+                return r;
+        }
+        /* VMs keep the persona's name only: a VM whose persona went away runs on, and is not made again. */
+        manager_personas_clear(&old);
+        (void) manager_emit_personas_changed(m);
         return 0;
 }
 

@@ -79,6 +79,9 @@ void manager_autostart(Manager *m);
 /* Begins an orderly exit: stops every VM, then leaves the event loop. */
 void manager_begin_exit(Manager *m);
 
+/* Reads the personas again (SIGHUP, Reload()): the new set replaces the old one as a whole. VMs keep
+ * running; a new persona is used by the next CreateVM. Images are verified when first used. */
+int manager_reload(Manager *m);
 Persona *manager_find_persona(Manager *m, const char *name);
 /* Why the persona name is not available, if its file is broken; NULL otherwise. */
 const char *manager_persona_error(Manager *m, const char *name);
