@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Device case: vmmd.service started at boot as a Type=notify system service that owns org.vmmd1 on the
-# system bus, and the shipped D-Bus policy lets everyone read but only root and group vmmd change VMs.
+# system bus, and the shipped D-Bus policy lets everyone read but only root and group vmmd change VMs;
+# systemctl reload reads the personas again.
 set -eu
 systemctl is-active --quiet vmmd.service
 [ "$(systemctl show -P Type vmmd.service)" = notify ]
@@ -32,3 +33,15 @@ if out="$(as_nobody busctl --system call org.vmmd1 /org/vmmd1 org.vmmd1.Manager 
 fi
 echo "nobody's CreateVM: $out"
 [[ "$out" == *"Access denied"* || "$out" == *AccessDenied* ]]
+if as_nobody busctl --system call org.vmmd1 /org/vmmd1 org.vmmd1.Manager Reload >/dev/null 2>&1; then
+        echo "nobody could reload the personas"
+        exit 1
+fi
+
+# systemctl reload: ExecReload calls Reload() and returns once the personas are read again; the daemon
+# is the same process.
+since="$(date '+%Y-%m-%d %H:%M:%S')"
+systemctl reload vmmd.service
+[ "$(systemctl show -P MainPID vmmd.service)" = "$pid" ]
+journalctl --no-pager -u vmmd.service --since "$since" -o cat | grep -q "Loaded .* personas"
+vmctl personas | grep -q '^throwaway '
