@@ -53,7 +53,7 @@ stderr_one_line() {
         grep -q '^vmctl: ' "$tmp/err" || fail "stderr does not start with 'vmctl: '"
 }
 
-VERBS='list show create start stop pause resume reboot destroy wait switch snapshot snapshots restore
+VERBS='list show create start stop pause resume reboot destroy wait switch set-memory snapshot snapshots restore
 delete-snapshot personas reload host help'
 
 # --help names every command, every global option and every exit status.
@@ -104,21 +104,27 @@ grep -qF '"removed"' "$tmp/help-wait" || fail "wait --help does not explain remo
 grep -qE '^ +5  ' "$tmp/help-start" || fail "start --help lacks exit status 5"
 grep -qE '^ +6  ' "$tmp/help-start" || fail "start --help lacks exit status 6"
 grep -qE '^ +5  ' "$tmp/help-list" && fail "list --help claims exit status 5"
+grep -qF "MemoryActualMiB" "$tmp/help-set-memory" && grep -qF -- "--timeout ends" "$tmp/help-set-memory" ||
+        fail "set-memory --help does not say what it waits for and what ends the wait"
+for code in 2 3 4 5 6 7; do
+        grep -qE "^ +$code  " "$tmp/help-set-memory" || fail "set-memory --help lacks exit status $code"
+done
 
 # Usage errors: exit status 2, one line on stderr.
 expect 2 frobnicate && { stderr_has "Unknown command 'frobnicate'"; stderr_one_line; }
 expect 2 help frobnicate && stderr_has "Unknown command 'frobnicate'"
 expect 2 --frobnicate list
 for args in "start" "stop" "pause" "resume" "show" "switch" "destroy" "create" "snapshot" "snapshots" \
-            "restore" "delete-snapshot" "restore work" "delete-snapshot work"; do
+            "restore" "delete-snapshot" "restore work" "delete-snapshot work" "set-memory" "set-memory work"; do
         expect 2 $args && { stderr_has "missing argument"; stderr_has "Usage: vmctl"; stderr_one_line; }
 done
 expect 2 wait work && stderr_has "missing argument"
 expect 2 restore work && stderr_has "Usage: vmctl [OPTIONS...] restore NAME SNAPSHOT"
 expect 2 --user delete-snapshot work && stderr_has "Usage: vmctl [OPTIONS...] delete-snapshot NAME SNAPSHOT..."
+expect 2 --user set-memory work && stderr_has "Usage: vmctl [OPTIONS...] set-memory NAME MIB"
 expect 2 --user wait work runing && { stderr_has 'Unknown state "runing"'; stderr_one_line; }
 for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "reload x" "host x" \
-            "snapshot work a b" "snapshots work a" "restore work a b"; do
+            "snapshot work a b" "snapshots work a" "restore work a b" "set-memory work 256 a"; do
         expect 2 $args && { stderr_has "too many arguments"; stderr_one_line; }
 done
 expect 2 restore --force work a && stderr_has "Option --force does not apply to 'restore'"
@@ -131,6 +137,14 @@ done
 for bad in 0 -1 4294967296 x; do
         expect 2 create work --vcpus "$bad" && stderr_has "Invalid --vcpus"
 done
+# set-memory's MIB is parsed as --memory is, before any bus is contacted (no session bus: that would be 7).
+for bad in 0 abc 1.5 "" 12x +5 " 5" 99999999999999999999999; do
+        expect 2 --user set-memory work "$bad" &&
+                { stderr_has "Invalid memory \"$bad\": expected a positive number of MiB."; stderr_one_line; }
+done
+expect 2 --user set-memory work -5   # getopt takes it for an option; after "--" it is MIB
+expect 2 --user set-memory work -- -5 && { stderr_has 'Invalid memory "-5"'; stderr_one_line; }
+expect 2 set-memory work 256 --memory 256 && stderr_has "Option --memory MIB does not apply to 'set-memory'"
 for bad in -1 abc 1e400 "" inf nan; do
         expect 2 start work --timeout "$bad" && stderr_has "Invalid --timeout"
 done
@@ -151,6 +165,7 @@ for verb in snapshot snapshots; do
         expect 2 --user $verb 'a/b' && { stderr_has "VM name \"a/b\" contains '/'"; stderr_one_line; }
 done
 expect 2 --user restore 'a/b' s && stderr_has "VM name \"a/b\" contains '/'"
+expect 2 --user set-memory 'a/b' 256 && { stderr_has "VM name \"a/b\" contains '/'"; stderr_one_line; }
 expect 2 --user snapshot work 'x/y' && { stderr_has "Snapshot name \"x/y\" contains '/'"; stderr_one_line; }
 expect 2 --user snapshot work '' && stderr_has "Snapshot name \"\" is empty"
 expect 2 --user restore work .hidden && stderr_has "Snapshot name \".hidden\" starts with '.'"
@@ -161,7 +176,8 @@ expect 2 --user delete-snapshot work good 'b c' && { stderr_has "contains a spac
 expect 7 --user list && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
 expect 7 list && stderr_has "Failed to connect to the system bus"
 expect 7 --user start work && stderr_has "Failed to connect to the user bus"
-for args in "snapshot work" "snapshot work s1" "snapshots work" "restore work s1" "delete-snapshot work s1 s2"; do
+for args in "snapshot work" "snapshot work s1" "snapshots work" "restore work s1" "delete-snapshot work s1 s2" \
+            "set-memory work 256" "set-memory --no-wait work 256"; do
         expect 7 --user $args && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
 done
 if expect 7 --user list --user --json; then [[ ! -s $tmp/out ]] || fail "--json printed something on failure"; fi
@@ -194,7 +210,8 @@ CONF
         for args in "list" "personas" "reload" "host" "show work" "start work" "stop --force work" "create work" \
                     "create --no-wait work" "destroy a b" "switch work" "pause work" "resume work" \
                     "wait work running" "wait work removed" "snapshot work" "snapshot work s1" \
-                    "snapshots work" "restore work s1" "restore --no-wait work s1" "delete-snapshot work s1 s2"; do
+                    "snapshots work" "restore work s1" "restore --no-wait work s1" "delete-snapshot work s1 s2" \
+                    "set-memory work 256" "set-memory --no-wait work 256"; do
                 if expect 7 --user $args; then
                         stderr_has "vmmd is not running"
                         stderr_one_line
@@ -206,6 +223,7 @@ CONF
         expect 7 --user snapshots work && stderr_has "Failed to list the snapshots of VM work: "
         expect 7 --user restore work s1 && stderr_has "Failed to restore VM work to snapshot s1: "
         expect 7 --user delete-snapshot work s1 s2 && stderr_has "Failed to delete snapshot s1 of VM work: "
+        expect 7 --user set-memory work 256 && stderr_has "Failed to set the memory of VM work: vmmd is not running: "
         # destroy gives up on the other VMs when vmmd cannot be reached (one line, checked above).
 
         # Without --user, vmctl talks to the system bus, not to the session bus.

@@ -49,7 +49,8 @@ check() {
 check "list" "$VMCTL" li
 check "pause personas" "$VMCTL" p
 check "wait" "$VMCTL" w
-check "show snapshot snapshots start stop switch" "$VMCTL" --user s
+check "set-memory show snapshot snapshots start stop switch" "$VMCTL" --user s
+check "set-memory" "$VMCTL" se
 check "snapshot snapshots" "$VMCTL" snap
 check "reboot reload restore resume" "$VMCTL" r
 check "delete-snapshot destroy" "$VMCTL" d
@@ -62,6 +63,7 @@ check "" "$VMCTL" create --memory ""
 check "" "$VMCTL" --timeout ""
 check "show" "$VMCTL" help sh
 check "delete-snapshot" "$VMCTL" help del
+check "set-memory" "$VMCTL" help set
 
 # Without vmmd, the real vmctl lists no names: nothing to offer, and no error on the terminal.
 check "" "$VMCTL" --user start ""
@@ -81,6 +83,12 @@ check "" "$tmp/vmctl-standin" list ""
 check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" wait ""
 check "removed running" "$tmp/vmctl-standin" wait work r
 check "" "$tmp/vmctl-standin" wait work running ""
+# set-memory: a VM name, then a number of MiB: nothing to offer.
+check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" set-memory ""
+check "work" "$tmp/vmctl-standin" --user set-memory --no-wait w
+check "" "$tmp/vmctl-standin" set-memory work ""
+check "" "$tmp/vmctl-standin" set-memory work 256 ""
+check "--no-legend --no-wait" "$VMCTL" set-memory work --no
 
 # Snapshots: VM names first, then the snapshots of that VM, with --user passed on.
 for verb in snapshot snapshots restore delete-snapshot; do

@@ -789,6 +789,48 @@ static int verb_restore(int argc, char *argv[]) {
         return vm_wait_finish(&w, path, &wait_running, arg_timeout);
 }
 
+static int parse_mib(const char *s, uint64_t *ret);
+
+static int verb_set_memory(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(vm_wait_done) VMWait w = {};
+        _cleanup_free_ char *path = NULL;
+        WaitSpec spec = wait_memory;
+        const char *vm = argv[1];
+        int r;
+
+        r = check_vm_name(vm);
+        if (r != 0)
+                return r;
+        /* Like --memory; the range (64 MiB up to the VM's MemoryMiB) is vmmd's to check. */
+        if (parse_mib(argv[2], &spec.memory_mib) < 0) {
+                log_error("Invalid memory \"%s\": expected a positive number of MiB.", argv[2]);
+                return VMCTL_EXIT_USAGE;
+        }
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        r = bus_get_vm_path(bus, vm, &error, &path);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to set the memory of VM %s", vm);
+
+        if (arg_wait) {
+                r = vm_wait_begin(&w, bus, isatty(STDOUT_FILENO));
+                if (r < 0)
+                        return log_bus_error(NULL, r, "Failed to subscribe to the signals of vmmd");
+        }
+
+        /* Answered once QEMU took the target; the guest's balloon driver then gets there in its time. */
+        r = bus_call(bus, path, VMMD_VM_INTERFACE, "SetMemoryTarget", 0, &error, NULL, "t", spec.memory_mib);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to set the memory of VM %s", vm);
+        if (!arg_wait)
+                return VMCTL_EXIT_SUCCESS;
+        return vm_wait_finish(&w, path, &spec, arg_timeout);
+}
+
 static int verb_delete_snapshot(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -1113,6 +1155,24 @@ static const Verb verbs[] = {
           "Make the VM NAME the foreground persona: the one whose display and\n"
           "input the phone shows. Returns when vmmd has switched.",
           verb_switch },
+        { "set-memory",
+          "NAME MIB",
+          2,
+          2,
+          0,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT,
+          "Set how much memory a running VM keeps (balloon)",
+          "Ask the guest of the running VM NAME to give memory back to the host\n"
+          "(its balloon inflates) until it keeps MIB MiB, or to take memory back\n"
+          "(the balloon deflates), up to the VM's MemoryMiB; vmmd accepts 64 up\n"
+          "to MemoryMiB. Waits until the guest has MIB MiB (MemoryActualMiB, see\n"
+          "'vmctl show'), showing progress on a terminal; with --no-wait returns\n"
+          "once QEMU took the new target. A guest that cannot give as much (it\n"
+          "needs the memory) keeps the wait going until --timeout ends it (exit\n"
+          "status 6); one that stops, fails or is removed meanwhile ends it with\n"
+          "exit status 5. The target lasts while the VMM runs: a VM that starts\n"
+          "again has all its memory.",
+          verb_set_memory },
         { "snapshot",
           "NAME [SNAPSHOT]",
           1,
@@ -1300,6 +1360,20 @@ static int parse_uint64(const char *s, uint64_t *ret) {
         return 0;
 }
 
+/* A positive number of MiB: --memory, set-memory. */
+static int parse_mib(const char *s, uint64_t *ret) {
+        uint64_t v;
+        int r;
+
+        r = parse_uint64(s, &v);
+        if (r < 0)
+                return r;
+        if (v == 0)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
 static int parse_timeout(const char *s, uint64_t *ret) {
         double d;
         char *end;
@@ -1385,7 +1459,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         }
                         break;
                 case ARG_MEMORY:
-                        if (parse_uint64(optarg, &arg_memory_mib) < 0 || arg_memory_mib == 0) {
+                        if (parse_mib(optarg, &arg_memory_mib) < 0) {
                                 log_error("Invalid --memory \"%s\": expected a positive number of MiB.", optarg);
                                 return -VMCTL_EXIT_USAGE;
                         }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Following a VM's state through PropertiesChanged, VMRemoved and vmmd's NameOwnerChanged signals. */
+/* Following a VM's state (and its balloon) through PropertiesChanged, VMRemoved and vmmd's NameOwnerChanged
+ * signals. */
 #include <assert.h>
 #include <inttypes.h>
+#include <langinfo.h>
 
 #include "bus-errors.h"
 #include "bus-util.h"
@@ -28,6 +30,29 @@ const WaitSpec wait_paused = {
 const WaitSpec wait_removed = {
         .removal_ends = true, .pending = vm_states, /* a failed VM is destroyed too */
 };
+/* The balloon moves while the guest runs; paused, it waits for resume. A VM that starts again has a new VMM,
+ * whose balloon is empty: the target is lost. */
+const WaitSpec wait_memory = {
+        .target = "running",
+        .pending = (const char *const[]){ "paused", NULL },
+};
+
+/* The end of "waiting for VM ... to be": "running", "removed", "at 256 MiB". */
+#define WAIT_PHRASE_MAX 64
+static const char *goal_phrase(const VMWait *w, char buf[static WAIT_PHRASE_MAX]) {
+        if (w->spec->memory_mib == 0)
+                return w->spec->target ?: "removed";
+        (void) snprintf(buf, WAIT_PHRASE_MAX, "at %" PRIu64 " MiB", w->spec->memory_mib);
+        return buf;
+}
+
+/* The end of "it is": "starting", "running at 412 MiB". */
+static const char *state_phrase(const VMWait *w, char buf[static WAIT_PHRASE_MAX]) {
+        if (w->spec->memory_mib == 0 || !w->state)
+                return strna(w->state);
+        (void) snprintf(buf, WAIT_PHRASE_MAX, "%s at %" PRIu64 " MiB", w->state, w->memory_actual_mib);
+        return buf;
+}
 
 static bool strv_contains(const char *const *l, const char *s) {
         for (; l && *l; l++)
@@ -40,6 +65,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         _cleanup_json_put_ json_object *props = NULL;
         VMWait *w = userdata;
         const char *interface, *s;
+        json_object *v;
         int r;
 
         if (w->stale || !w->path || !streq_ptr(sd_bus_message_get_path(m), w->path))
@@ -57,6 +83,8 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         s = json_get_string(props, "FailureReason");
         if (s && free_and_strdup(&w->failure_reason, s) < 0)
                 return -ENOMEM;
+        if (json_object_object_get_ex(props, "MemoryActualMiB", &v))
+                w->memory_actual_mib = json_object_get_uint64(v);
         return 0;
 }
 
@@ -130,14 +158,33 @@ void vm_wait_done(VMWait *w) {
         (void) free_and_strdup(&w->failure_reason, NULL);
 }
 
+/* "→" where the locale's character set has it. */
+static const char *glyph_arrow(void) {
+        return streq(nl_langinfo(CODESET), "UTF-8") ? "→" : "->";
+}
+
 static void progress_draw(VMWait *w, uint64_t now) {
+        bool other_state = !streq_ptr(w->state, w->spec->target);
+
         if (!w->progress)
                 return;
-        printf("\r\033[KWaiting for %s to be %s: %s, %" PRIu64 "s",
-               w->name,
-               w->spec->target ?: "removed",
-               w->state ?: "removed",
-               (now - w->since) / USEC_PER_SEC);
+        if (w->spec->memory_mib > 0)
+                /* "Waiting for work: 412 MiB → 256 MiB, 3s"; the state only when it is not the target
+                 * ("..., paused, 3s"). */
+                printf("\r\033[KWaiting for %s: %" PRIu64 " MiB %s %" PRIu64 " MiB%s%s, %" PRIu64 "s",
+                       w->name,
+                       w->memory_actual_mib,
+                       glyph_arrow(),
+                       w->spec->memory_mib,
+                       other_state ? ", " : "",
+                       other_state ? strna(w->state) : "",
+                       (now - w->since) / USEC_PER_SEC);
+        else
+                printf("\r\033[KWaiting for %s to be %s: %s, %" PRIu64 "s",
+                       w->name,
+                       w->spec->target ?: "removed",
+                       w->state ?: "removed",
+                       (now - w->since) / USEC_PER_SEC);
         fflush(stdout);
         w->line_drawn = true;
 }
@@ -170,6 +217,7 @@ static int read_initial_state(VMWait *w) {
                 if (free_and_strdup(&w->state, json_get_string(props, "State")) < 0 ||
                     free_and_strdup(&w->failure_reason, json_get_string(props, "FailureReason")) < 0)
                         return log_oom(), VMCTL_EXIT_FAILURE;
+                w->memory_actual_mib = json_get_uint64(props, "MemoryActualMiB");
         }
 
         /* Every message queued now reached us before the answer we just got, so its news is older than
@@ -191,22 +239,26 @@ static int read_initial_state(VMWait *w) {
 
 /* -EAGAIN while the wait goes on, else the exit status it ends with (failures logged). */
 static int wait_outcome(VMWait *w) {
-        const char *target = w->spec->target ?: "removed";
+        char buf[WAIT_PHRASE_MAX];
+        const char *goal = goal_phrase(w, buf);
 
         if (w->vmmd_gone) {
                 progress_clear(w);
-                log_error("vmmd disappeared while waiting for VM %s to be %s.", w->name, target);
+                log_error("vmmd disappeared while waiting for VM %s to be %s.", w->name, goal);
                 return VMCTL_EXIT_UNREACHABLE;
         }
         if (w->removed) {
                 if (w->spec->removal_ends)
                         return VMCTL_EXIT_SUCCESS;
                 progress_clear(w);
-                log_error("VM %s was removed before it was %s.", w->name, target);
+                log_error("VM %s was removed before it was %s.", w->name, goal);
                 return VMCTL_EXIT_VM_FAILED;
         }
-        if (w->spec->target && streq_ptr(w->state, w->spec->target))
-                return VMCTL_EXIT_SUCCESS;
+        if (w->spec->target && streq_ptr(w->state, w->spec->target)) {
+                if (w->spec->memory_mib == 0 || w->memory_actual_mib == w->spec->memory_mib)
+                        return VMCTL_EXIT_SUCCESS;
+                return -EAGAIN; /* the balloon is on its way */
+        }
         if (w->spec->pending ? strv_contains(w->spec->pending, w->state) : !streq_ptr(w->state, "failed"))
                 return -EAGAIN;
 
@@ -233,19 +285,22 @@ static int wait_outcome(VMWait *w) {
                         "VM %s failed: %s",
                         w->name,
                         isempty(w->failure_reason) ? "vmmd gave no reason." : w->failure_reason);
-        } else
-                log_error("VM %s went to state '%s' instead of '%s'.", w->name, strna(w->state), target);
+        } else if (w->spec->memory_mib > 0)
+                log_error("VM %s went to state '%s' before it was %s.", w->name, strna(w->state), goal);
+        else
+                log_error("VM %s went to state '%s' instead of '%s'.", w->name, strna(w->state), goal);
         return VMCTL_EXIT_VM_FAILED;
 }
 
 int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t timeout_usec) {
         _cleanup_free_ char *drawn_state = NULL;
-        uint64_t start, drawn = UINT64_MAX;
+        uint64_t start, drawn = UINT64_MAX, drawn_actual_mib = 0;
         int r;
 
         assert(w->bus);
         w->spec = spec;
         w->removed = false;
+        w->memory_actual_mib = 0;
         (void) free_and_strdup(&w->state, NULL);
         (void) free_and_strdup(&w->failure_reason, NULL);
         if (free_and_strdup(&w->path, path) < 0)
@@ -281,13 +336,15 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
 
                 now = now_usec(CLOCK_MONOTONIC);
                 if (timeout_usec != UINT64_MAX && now - start >= timeout_usec) {
+                        char goal[WAIT_PHRASE_MAX], state[WAIT_PHRASE_MAX];
+
                         progress_clear(w);
                         log_error(
                                 "Timed out after %gs waiting for VM %s to be %s; it is %s.",
                                 (double) timeout_usec / USEC_PER_SEC,
                                 w->name,
-                                spec->target ?: "removed",
-                                strna(w->state));
+                                goal_phrase(w, goal),
+                                state_phrase(w, state));
                         return VMCTL_EXIT_TIMEOUT;
                 }
                 left = timeout_usec == UINT64_MAX ? UINT64_MAX : timeout_usec - (now - start);
@@ -295,9 +352,11 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
                 if (w->progress) {
                         /* Redraw on news, and when the seconds counter moves on. */
                         if (drawn == UINT64_MAX || !streq_ptr(drawn_state, w->state) ||
+                            drawn_actual_mib != w->memory_actual_mib ||
                             (now - w->since) / USEC_PER_SEC != (drawn - w->since) / USEC_PER_SEC) {
                                 progress_draw(w, now);
                                 drawn = now;
+                                drawn_actual_mib = w->memory_actual_mib;
                                 if (free_and_strdup(&drawn_state, w->state) < 0)
                                         return log_oom(), VMCTL_EXIT_FAILURE;
                         }

@@ -95,6 +95,11 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         ADDF("socket,id=agent,fd=%d,server=on,wait=off", QEMU_AGENT_FD);
         ADD("-device");
         ADD("virtserialport,bus=vser0.0,chardev=agent,name=org.vmmd1.agent");
+        /* Overcommit: the guest gives back what it frees (free page reporting: QEMU then drops those
+         * pages) and what vmmd asks for (the balloon); under memory pressure in the guest the balloon
+         * deflates first (deflate-on-oom), so the guest never dies for it. */
+        ADD("-device");
+        ADD("virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=on");
         if (c->disk_path) {
                 ADD("-blockdev");
                 ADDE("driver=qcow2,node-name=disk0,discard=unmap,file.driver=file,file.filename=",

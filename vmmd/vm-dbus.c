@@ -168,6 +168,49 @@ static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error
         return 1;
 }
 
+static int property_get_host_resident(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", vm_host_resident_kib(userdata));
+}
+
+static int method_set_memory_target(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        VM *vm = userdata;
+        uint64_t mib;
+        int r;
+
+        r = sd_bus_message_read(m, "t", &mib);
+        if (r < 0)
+                return r;
+        r = vm_set_memory_target(vm, mib, m);
+        switch (r) {
+        case -EINVAL:
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_STATE,
+                        "VM \"%s\" is %s; only a running VM's memory can be changed",
+                        vm->name,
+                        vm_state_to_string(vm->state));
+        case -ERANGE:
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_ARGUMENT,
+                        "Memory target %" PRIu64 " MiB is out of range [%u, %" PRIu64 "] (the VM's memory)",
+                        mib,
+                        VM_MEMORY_TARGET_MIN_MIB,
+                        vm->memory_mib);
+        default:
+                if (r < 0)
+                        return reply_errno(error, r, NULL, vm, "change the memory of");
+                return 1; /* answered when QEMU took it */
+        }
+}
+
 static int reply_snapshot_error(sd_bus_error *error, int r, const char *message) {
         const char *name;
 
@@ -302,6 +345,11 @@ const sd_bus_vtable vm_vtable[] = {
                 offsetof(VM, agent_version),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(
+                "MemoryTargetMiB", "t", NULL, offsetof(VM, memory_target_mib), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "MemoryActualMiB", "t", NULL, offsetof(VM, memory_actual_mib), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HostResidentKiB", "t", property_get_host_resident, 0, 0),
+        SD_BUS_PROPERTY(
                 "GuestBootID",
                 "s",
                 bus_property_get_string,
@@ -326,6 +374,12 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD("Resume", NULL, NULL, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reboot", NULL, NULL, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Destroy", NULL, NULL, method_destroy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "SetMemoryTarget",
+                SD_BUS_ARGS("t", mib),
+                SD_BUS_NO_RESULT,
+                method_set_memory_target,
+                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "Snapshot",
                 SD_BUS_ARGS("s", name),

@@ -99,6 +99,7 @@ int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
         }
         vm->ephemeral = rec->ephemeral;
         vm->memory_mib = rec->memory_mib;
+        vm->memory_target_mib = rec->memory_mib;
         vm->vcpus = rec->vcpus;
         vm->created_usec = rec->created_usec;
         vm->pid = (pid_t) rec->pid;
@@ -258,10 +259,50 @@ static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* QMP */
 
+static void vm_set_memory_actual(VM *vm, uint64_t bytes) {
+        uint64_t mib = bytes >> 20;
+
+        if (mib == vm->memory_actual_mib)
+                return;
+        vm->memory_actual_mib = mib;
+        (void) vm_send_changed(vm, "MemoryActualMiB", NULL);
+}
+
+static void vm_set_memory_target_figure(VM *vm, uint64_t mib) {
+        if (vm->memory_target_mib == mib)
+                return;
+        vm->memory_target_mib = mib;
+        (void) vm_send_changed(vm, "MemoryTargetMiB", NULL);
+}
+
+/* {"actual": bytes}, in query-balloon's reply and BALLOON_CHANGE's data. */
+static void vm_take_balloon_info(VM *vm, json_object *o) {
+        json_object *actual;
+
+        if (json_object_object_get_ex(o, "actual", &actual) && json_object_is_type(actual, json_type_int) &&
+            json_object_get_int64(actual) >= 0)
+                vm_set_memory_actual(vm, (uint64_t) json_object_get_int64(actual));
+}
+
+static void on_query_balloon_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
+        VM *vm = userdata;
+
+        if (error_class) {
+                log_vm_debug(vm->name, "QEMU has no balloon for %s: %s", vm->name, strna(error_desc));
+                return;
+        }
+        vm_take_balloon_info(vm, result);
+        /* An adopted VMM keeps the target an earlier vmmd set: what the balloon holds is the best guess. */
+        if (vm->adopted_source && vm->memory_actual_mib > 0)
+                vm_set_memory_target_figure(vm, vm->memory_actual_mib);
+}
+
 static void on_qmp_ready(QmpClient *c, void *userdata) {
         VM *vm = userdata;
 
         log_vm_debug(vm->name, "QMP of %s is ready.", vm->name);
+        (void) qmp_send(c, "query-balloon", NULL, on_query_balloon_reply, vm);
         vm_complete_pending(vm, PENDING_START, NULL, NULL);
 }
 
@@ -279,6 +320,8 @@ static void on_qmp_event(QmpClient *c, const char *event, json_object *data, voi
 
                 vm->reset_requested = streq(r, "guest-reset") || streq(r, "host-qmp-system-reset");
         }
+        if (streq(event, "BALLOON_CHANGE"))
+                vm_take_balloon_info(vm, data);
         vm_snapshot_on_qmp_event(vm, event, data);
 }
 
@@ -427,6 +470,9 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
         vm->pid = 0;
         vm->stop_stage = STOP_NONE;
         vm_snapshot_abort(vm, "the VMM ended");
+        vm_complete_pending(vm, PENDING_MEMORY, VMMD_ERROR_FAILED, "The VMM ended");
+        vm_set_memory_actual(vm, 0);
+        vm_set_memory_target_figure(vm, vm->memory_mib);
 
         if (!clean && !vm->pending_failure) {
                 if (asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) >= 0)
@@ -578,6 +624,7 @@ static int vm_spawn_vmm(VM *vm) {
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
         vm->pid = pid;
+        vm->memory_target_mib = vm->memory_mib; /* every VMM starts with its balloon empty */
         vm->reset_requested = false;
         vm->shutdown_seen = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
@@ -859,6 +906,52 @@ int vm_pause(VM *vm, bool pause, sd_bus_message *reply) {
                 return r;
         vm->pending[PENDING_PAUSE] = sd_bus_message_ref(reply);
         return 0;
+}
+
+static void on_balloon_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
+        VM *vm = userdata;
+        _cleanup_free_ char *msg = NULL;
+
+        if (error_class && asprintf(&msg, "QEMU refused the memory target: %s", strna(error_desc)) < 0)
+                msg = NULL;
+        vm_complete_pending(vm, PENDING_MEMORY, error_class ? VMMD_ERROR_FAILED : NULL, msg ?: "QEMU refused");
+}
+
+int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply) {
+        json_object *args;
+        int r;
+
+        if (vm->state != VM_RUNNING || !vm->qmp || vm->destroying)
+                return -EINVAL;
+        if (mib < VM_MEMORY_TARGET_MIN_MIB || mib > vm->memory_mib)
+                return -ERANGE;
+        if (vm->pending[PENDING_MEMORY] || vm->snapshot_op != SNAPSHOT_OP_NONE)
+                return -EBUSY;
+        args = json_object_new_object();
+        if (!args || json_object_object_add(args, "value", json_object_new_int64((int64_t) (mib << 20))) < 0) {
+                json_object_put(args);
+                return -ENOMEM;
+        }
+        r = qmp_send(vm->qmp, "balloon", args, on_balloon_reply, vm);
+        if (r < 0)
+                return r;
+        vm->pending[PENDING_MEMORY] = sd_bus_message_ref(reply);
+        log_vm_info(
+                vm->name, "Memory target of %s: %" PRIu64 " MiB of %" PRIu64 ".", vm->name, mib, vm->memory_mib);
+        vm_set_memory_target_figure(vm, mib);
+        return 0;
+}
+
+uint64_t vm_host_resident_kib(const VM *vm) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        const char *p;
+
+        if (vm->pid <= 0 || asprintf(&path, "/proc/%d/status", (int) vm->pid) < 0 ||
+            read_full_file(path, &text, NULL) < 0)
+                return 0;
+        p = strstr(text, "\nVmRSS:");
+        return p ? strtoull(p + strlen("\nVmRSS:"), NULL, 10) : 0;
 }
 
 static void on_reset_reply(

@@ -41,6 +41,7 @@ typedef enum PendingKind {
         PENDING_PAUSE,    /* Pause/Resume: answered when QEMU confirmed */
         PENDING_DESTROY,  /* answered when the VM is gone */
         PENDING_SNAPSHOT, /* Snapshot, Restore, DeleteSnapshot: answered when QEMU's job or qemu-img ended */
+        PENDING_MEMORY,   /* SetMemoryTarget: answered when QEMU took the balloon's new target */
         _PENDING_MAX,
 } PendingKind;
 
@@ -75,6 +76,9 @@ struct VM {
         char *agent_version;
         char *guest_boot_id;
         uint64_t guest_memory_total_kib, guest_memory_available_kib;
+        /* The balloon, while the VMM runs: what vmmd asked the guest to keep, and what it keeps now
+         * (MemoryMiB minus the balloon, as QEMU reports it; 0 without a VMM). */
+        uint64_t memory_target_mib, memory_actual_mib;
 
         /* While the VMM runs. */
         pid_t pid;
@@ -138,6 +142,14 @@ int vm_restore(VM *vm, const char *name, sd_bus_message *reply, char **ret_error
 int vm_delete_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
 /* The snapshots in the disk, in creation order; none while the VM has no disk. */
 int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n);
+
+#define VM_MEMORY_TARGET_MIN_MIB 64
+
+/* Inflates or deflates the balloon so that the guest keeps mib MiB (at most MemoryMiB). -EINVAL: the VM
+ * does not run; -ERANGE: mib out of range; -EBUSY: another such request is on its way. */
+int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply);
+/* Resident memory of the VMM on the host, 0 when none runs. */
+uint64_t vm_host_resident_kib(const VM *vm);
 
 bool vm_is_active(const VM *vm); /* a VMM process or a helper runs */
 
