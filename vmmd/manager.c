@@ -361,9 +361,12 @@ static int manager_setup_vm_user(Manager *m) {
 
                 if (asprintf(&vms, "%s/vms", *base) < 0)
                         return log_oom();
+                /* The base keeps its owner and group (under systemd its StateDirectory=/RuntimeDirectory=:
+                 * systemd resets their mode and ownership for every Exec*= command, and chowns the whole
+                 * tree back if their group differs); traversable is all the VMMs need of it. */
                 r = mkdir_p(vms, 0700);
-                if (r >= 0)
-                        r = chgrp_dir(m, *base, 0710);
+                if (r >= 0 && chmod(*base, 0711) < 0)
+                        r = -errno;
                 if (r >= 0)
                         r = chgrp_dir(m, vms, 0710);
                 if (r < 0)

@@ -45,3 +45,10 @@ systemctl reload vmmd.service
 [ "$(systemctl show -P MainPID vmmd.service)" = "$pid" ]
 journalctl --no-pager -u vmmd.service --since "$since" -o cat | grep -q "Loaded .* personas"
 vmctl personas | grep -q '^throwaway '
+# ... and leaves the directories as the VMMs need them: systemd sets the modes of StateDirectory= and
+# RuntimeDirectory= again for ExecReload.
+for d in /var/lib/vmmd /run/vmmd; do
+        stat -c '%n %U:%G %a' "$d" "$d/vms"
+        [ "$(stat -c '%U:%G %a' "$d")" = "root:root 711" ]
+        [ "$(stat -c '%U:%G %a' "$d/vms")" = "root:vmmd-vm 710" ]
+done
