@@ -953,6 +953,8 @@ static int verb_host(int argc, char *argv[]) {
                 { "Max vCPUs", "MaxVCPUs", .zero_is_na = true },
                 { "Host memory", "HostMemoryMiB", .mib = true },
                 { "Host CPUs", "HostCPUs" },
+                { "Guest memory", "MemoryCommittedMiB", .mib = true },
+                { "Memory limit", "MemoryLimitMiB", .mib = true },
                 { "Foreground VM", "Foreground" },
         };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -74,7 +74,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         if (si->ssi_signo == SIGHUP) {
                 if (!m->exiting)
-                        (void) manager_reload(m);
+                        (void) manager_reload(m, NULL);
                 return 0;
         }
         manager_begin_exit(m);

@@ -237,6 +237,16 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                         p->name,
                         image_error ?: strerror(-r));
 
+        /* Refused before anything is made: a VM that could not start is not created either. */
+        if (o.start) {
+                _cleanup_free_ char *why = NULL;
+
+                r = manager_memory_admit(m, NULL, name, o.memory_mib, &why);
+                if (r < 0)
+                        return sd_bus_error_set(
+                                error, VMMD_ERROR_INSUFFICIENT_MEMORY, why ?: "Not enough memory");
+        }
+
         r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, &vm);
         if (r < 0)
                 return r;
@@ -263,7 +273,9 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r < 0)
                 return sd_bus_error_setf(
                         error,
-                        r == -EBADMSG ? VMMD_ERROR_IMAGE_CORRUPT : VMMD_ERROR_FAILED,
+                        r == -EBADMSG        ? VMMD_ERROR_IMAGE_CORRUPT :
+                                r == -ENOSPC ? VMMD_ERROR_INSUFFICIENT_MEMORY :
+                                               VMMD_ERROR_FAILED,
                         "VM \"%s\" was created but did not start: %s",
                         name,
                         start_error ?: strerror(-r));
@@ -351,7 +363,10 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
         if (m->exiting)
                 return sd_bus_error_set(error, VMMD_ERROR_BUSY, "vmmd is shutting down");
-        r = manager_reload(m);
+        _cleanup_free_ char *why = NULL;
+        r = manager_reload(m, &why);
+        if (r == -EINVAL && why)
+                return sd_bus_error_set(error, VMMD_ERROR_INVALID_ARGUMENT, why);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to reload the personas: %m");
         return sd_bus_reply_method_return(msg, NULL);
@@ -407,6 +422,24 @@ static int property_get_host(
         return -EINVAL;
 }
 
+/* Computed when read: no PropertiesChanged for these. */
+static int property_get_memory(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(
+                reply,
+                "t",
+                streq(property, "MemoryLimitMiB") ? manager_memory_limit_mib(m) :
+                                                    manager_memory_committed_mib(m, NULL));
+}
+
 static int property_get_version(
         sd_bus *bus,
         const char *path,
@@ -443,6 +476,8 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("MaxVCPUs", "u", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("HostMemoryMiB", "t", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("HostCPUs", "u", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MemoryLimitMiB", "t", property_get_memory, 0, 0),
+        SD_BUS_PROPERTY("MemoryCommittedMiB", "t", property_get_memory, 0, 0),
         SD_BUS_METHOD_WITH_ARGS(
                 "CreateVM",
                 SD_BUS_ARGS("s", persona, "s", name, "a{sv}", options),

@@ -240,7 +240,68 @@ static int manager_load_personas(Manager *m) {
         return 0;
 }
 
-int manager_reload(Manager *m) {
+/* The administrator's memory.yaml (configuration directory), else the policy directory's. A file that is
+ * broken leaves the policy as it was and says why. */
+static int manager_load_memory_policy(Manager *m, char **ret_error) {
+        const char *dirs[] = { m->config.config_dir, m->config.policy_dir };
+        int r = -ENOENT;
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs) && r == -ENOENT; i++) {
+                _cleanup_free_ char *path = NULL;
+                MemoryPolicy p;
+
+                if (!dirs[i] || asprintf(&path, "%s/memory.yaml", dirs[i]) < 0)
+                        continue;
+                r = memory_policy_load(path, &p, ret_error);
+                if (r >= 0) {
+                        m->memory_policy = p;
+                        log_info(
+                                "Memory policy from '%s': guests may be promised %" PRIu64 " MiB.",
+                                path,
+                                manager_memory_limit_mib(m));
+                }
+        }
+        if (r == -ENOENT) {
+                m->memory_policy = MEMORY_POLICY_DEFAULT;
+                return 0;
+        }
+        return r;
+}
+
+uint64_t manager_memory_limit_mib(Manager *m) {
+        return memory_policy_limit_mib(&m->memory_policy, m->host.memory_mib);
+}
+
+uint64_t manager_memory_committed_mib(Manager *m, const VM *except) {
+        uint64_t sum = 0;
+
+        for (VM *vm = m->vms; vm; vm = vm->next)
+                if (vm != except && (vm_is_active(vm) || IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED)))
+                        sum += vm->memory_target_mib;
+        return sum;
+}
+
+int manager_memory_admit(Manager *m, const VM *vm, const char *name, uint64_t mib, char **ret_error) {
+        uint64_t committed = manager_memory_committed_mib(m, vm), limit = manager_memory_limit_mib(m);
+
+        if (m->host.memory_mib == 0 || committed + mib <= limit)
+                return 0;
+        if (ret_error)
+                (void) asprintf(
+                        ret_error,
+                        "%" PRIu64 " MiB more for \"%s\" would promise guests %" PRIu64
+                        " MiB, more than the %" PRIu64 " MiB this host allows (policies/memory.yaml; %" PRIu64
+                        " MiB are promised): stop a VM or "
+                        "shrink one with vmctl set-memory",
+                        mib,
+                        name,
+                        committed + mib,
+                        limit,
+                        committed);
+        return -ENOSPC;
+}
+
+int manager_reload(Manager *m, char **ret_error) {
         /* What was loaded before, kept until the new set is complete: out of memory keeps the old one. */
         Manager old = {
                 .personas = TAKE_PTR(m->personas),
@@ -268,6 +329,18 @@ int manager_reload(Manager *m) {
         /* VMs keep the persona's name only: a VM whose persona went away runs on, and is not made again. */
         manager_personas_clear(&old);
         (void) manager_emit_personas_changed(m);
+
+        _cleanup_free_ char *error = NULL;
+        r = manager_load_memory_policy(m, &error);
+        if (r < 0) {
+                log_error_errno(r, "Keeping the memory policy: %s", error ?: strerror(-r));
+                if (ret_error)
+                        (void) asprintf(
+                                ret_error,
+                                "%s (the personas were reloaded; the memory policy is unchanged)",
+                                error ?: strerror(-r));
+                return r;
+        }
         return 0;
 }
 
@@ -480,6 +553,14 @@ int manager_startup(Manager *m) {
         r = manager_probe_host(m);
         if (r < 0)
                 return r;
+        {
+                _cleanup_free_ char *error = NULL;
+
+                r = manager_load_memory_policy(m, &error);
+                if (r < 0)
+                        log_error_errno(
+                                r, "Ignoring the memory policy, using the defaults: %s", error ?: strerror(-r));
+        }
         if (!m->config.user && geteuid() == 0) {
                 r = manager_setup_vm_user(m);
                 if (r < 0)

@@ -7,6 +7,7 @@
 
 #include "image-cache.h"
 #include "image.h"
+#include "memory-policy.h"
 #include "persona.h"
 #include "probe.h"
 #include "process.h"
@@ -42,6 +43,7 @@ typedef struct Manager {
         char **broken_persona_errors; /* ... and why, naming file, line and key */
 
         ImageCache *images;
+        MemoryPolicy memory_policy;
 
         HostInfo host;
 
@@ -79,10 +81,17 @@ void manager_autostart(Manager *m);
 /* Begins an orderly exit: stops every VM, then leaves the event loop. */
 void manager_begin_exit(Manager *m);
 
-/* Reads the personas again (SIGHUP, Reload()): the new set replaces the old one as a whole. VMs keep
- * running; a new persona is used by the next CreateVM. Images are verified when first used. */
-int manager_reload(Manager *m);
+/* Reads the personas and the memory policy again (SIGHUP, Reload()): the new set of personas replaces the
+ * old one as a whole. VMs keep running; a new persona is used by the next CreateVM. Images are verified
+ * when first used. A broken memory.yaml keeps the old policy: an error with ret_error. */
+int manager_reload(Manager *m, char **ret_error);
 Persona *manager_find_persona(Manager *m, const char *name);
+/* Guest memory promised now: the memory targets of every VM whose VMM runs or starts, but except's. */
+uint64_t manager_memory_committed_mib(Manager *m, const VM *except);
+uint64_t manager_memory_limit_mib(Manager *m);
+/* Whether the VM name (vm, or NULL for one not made yet) may be promised mib MiB more than now
+ * (policies/memory.yaml); -ENOSPC with a message if not. */
+int manager_memory_admit(Manager *m, const VM *vm, const char *name, uint64_t mib, char **ret_error);
 /* Why the persona name is not available, if its file is broken; NULL otherwise. */
 const char *manager_persona_error(Manager *m, const char *name);
 VM *manager_find_vm(Manager *m, const char *name);

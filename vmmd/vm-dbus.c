@@ -47,6 +47,9 @@ static int reply_errno(sd_bus_error *error, int r, const char *message, VM *vm, 
                         error, VMMD_ERROR_BUSY, "VM \"%s\" is busy with another %s", vm->name, what);
         case -EBADMSG:
                 return sd_bus_error_setf(error, VMMD_ERROR_IMAGE_CORRUPT, "%s", message ?: "Image is corrupt");
+        case -ENOSPC:
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_INSUFFICIENT_MEMORY, "%s", message ?: "Not enough memory");
         default:
                 return sd_bus_error_setf(
                         error,
@@ -187,8 +190,11 @@ static int method_set_memory_target(sd_bus_message *m, void *userdata, sd_bus_er
         r = sd_bus_message_read(m, "t", &mib);
         if (r < 0)
                 return r;
-        r = vm_set_memory_target(vm, mib, m);
+        _cleanup_free_ char *why = NULL;
+        r = vm_set_memory_target(vm, mib, m, &why);
         switch (r) {
+        case -ENOSPC:
+                return sd_bus_error_set(error, VMMD_ERROR_INSUFFICIENT_MEMORY, why ?: "Not enough memory");
         case -EINVAL:
                 return sd_bus_error_setf(
                         error,
@@ -227,6 +233,9 @@ static int reply_snapshot_error(sd_bus_error *error, int r, const char *message)
                 break;
         case -ENOENT:
                 name = VMMD_ERROR_NO_SUCH_SNAPSHOT;
+                break;
+        case -ENOSPC:
+                name = VMMD_ERROR_INSUFFICIENT_MEMORY;
                 break;
         default:
                 name = VMMD_ERROR_FAILED;

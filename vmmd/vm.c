@@ -777,6 +777,9 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
                                 vm_state_to_string(vm->state));
                 return -EINVAL;
         }
+        r = manager_memory_admit(vm->manager, vm, vm->name, vm->memory_mib, ret_error);
+        if (r < 0)
+                return r;
         r = manager_get_image(vm->manager, vm->image, &image, &image_error);
         if (r < 0) {
                 if (ret_error)
@@ -918,7 +921,7 @@ static void on_balloon_reply(
         vm_complete_pending(vm, PENDING_MEMORY, error_class ? VMMD_ERROR_FAILED : NULL, msg ?: "QEMU refused");
 }
 
-int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply) {
+int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply, char **ret_error) {
         json_object *args;
         int r;
 
@@ -928,6 +931,12 @@ int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply) {
                 return -ERANGE;
         if (vm->pending[PENDING_MEMORY] || vm->snapshot_op != SNAPSHOT_OP_NONE)
                 return -EBUSY;
+        /* Growing promises more: within the memory policy only. */
+        if (mib > vm->memory_target_mib) {
+                r = manager_memory_admit(vm->manager, vm, vm->name, mib, ret_error);
+                if (r < 0)
+                        return r;
+        }
         args = json_object_new_object();
         if (!args || json_object_object_add(args, "value", json_object_new_int64((int64_t) (mib << 20))) < 0) {
                 json_object_put(args);

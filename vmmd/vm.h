@@ -146,8 +146,9 @@ int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n);
 #define VM_MEMORY_TARGET_MIN_MIB 64
 
 /* Inflates or deflates the balloon so that the guest keeps mib MiB (at most MemoryMiB). -EINVAL: the VM
- * does not run; -ERANGE: mib out of range; -EBUSY: another such request is on its way. */
-int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply);
+ * does not run; -ERANGE: mib out of range; -EBUSY: another such request is on its way; -ENOSPC: growing
+ * it would break the memory policy (ret_error says how). */
+int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply, char **ret_error);
 /* Resident memory of the VMM on the host, 0 when none runs. */
 uint64_t vm_host_resident_kib(const VM *vm);
 

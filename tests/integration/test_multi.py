@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 
-from vmmdtest import check, check_eq, pid_alive, run
+from vmmdtest import check, check_eq, kill_and_wait, pid_alive, run
 
 
 def test_two_vms_at_once(s):
@@ -103,7 +103,7 @@ def test_vmmd_crash_adopts_running_vms(s):
     pids = [s.vmctl_json("show", n)["Leader"] for n in ("w", "auto", t)]
     s.kill_vmmd()
     for p in pids:
-        os.kill(p, signal.SIGKILL)
+        kill_and_wait(p)  # gone before the next vmmd looks, or it would adopt a dying VMM
     s.start_vmmd()
     show = s.vmctl_json("show", "w")
     check_eq(show["State"], "failed", "a VM whose VMM ended while vmmd was down")

@@ -8,6 +8,7 @@ that is removed at the end unless the test failed (then its path is printed for 
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -294,6 +295,21 @@ def qemu_pids():
         if argv0.endswith(b"qemu-system-aarch64"):
             pids.append(int(d))
     return pids
+
+
+def kill_and_wait(pid, timeout=30):
+    """SIGKILLs a process that is not our child and returns once it is gone (its pidfd turns readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise TestFailure(f"process {pid} still runs {timeout} s after SIGKILL")
+    finally:
+        os.close(fd)
 
 
 def pid_alive(pid):
