@@ -388,8 +388,13 @@ static int method_switch_to(sd_bus_message *msg, void *userdata, sd_bus_error *e
                         "VM \"%s\" is %s; only a starting, running or paused VM can be in front",
                         name,
                         vm_state_to_string(vm->state));
-        manager_set_foreground(m, name);
-        return sd_bus_reply_method_return(msg, NULL);
+        /* Answered once systemd has the new CPU weights (at once where no scope is involved). */
+        ScopeWaiter *w = scope_waiter_new(msg);
+        if (!w)
+                return -ENOMEM;
+        manager_set_foreground(m, name, w);
+        scope_waiter_unref(w);
+        return 1;
 }
 
 static int property_get_host(

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "scope.h"
 #include "vm-dbus.h"
 #include "vm.h"
 
@@ -597,7 +598,7 @@ int manager_startup(Manager *m) {
         return 0;
 }
 
-void manager_set_foreground(Manager *m, const char *name) {
+void manager_set_foreground(Manager *m, const char *name, ScopeWaiter *waiter) {
         _cleanup_free_ char *old = NULL;
         VM *vm;
 
@@ -617,10 +618,16 @@ void manager_set_foreground(Manager *m, const char *name) {
                 m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "Foreground", NULL);
         (void) sd_bus_emit_signal(
                 m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "ForegroundChanged", "s", name);
-        if (old && (vm = manager_find_vm(m, old)))
+        if (old && (vm = manager_find_vm(m, old))) {
                 (void) vm_send_changed(vm, "Foreground", NULL);
-        if ((vm = manager_find_vm(m, name)))
+                if (vm->pid > 0)
+                        (void) scope_set_foreground(m->bus, vm->name, false, waiter);
+        }
+        if ((vm = manager_find_vm(m, name))) {
                 (void) vm_send_changed(vm, "Foreground", NULL);
+                if (vm->pid > 0)
+                        (void) scope_set_foreground(m->bus, vm->name, true, waiter);
+        }
 }
 
 void manager_notify_status(Manager *m) {

@@ -9,6 +9,7 @@
 #include "image.h"
 #include "memory-policy.h"
 #include "persona.h"
+#include "scope.h"
 #include "probe.h"
 #include "process.h"
 #include "store.h"
@@ -98,7 +99,8 @@ VM *manager_find_vm(Manager *m, const char *name);
 /* Verified image by name, from the cache while its files are unchanged. -EINPROGRESS: it is being verified,
  * wait with image_cache_wait(m->images, ...). */
 int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error);
-void manager_set_foreground(Manager *m, const char *name);
+/* waiter (NULL: none) is held until systemd took the new CPU weights. */
+void manager_set_foreground(Manager *m, const char *name, ScopeWaiter *waiter);
 /* Creates a VM's directory so that its VMM (running as VMM_USER) can create files in it. */
 int manager_make_vm_dir(Manager *m, const char *path);
 /* Fills the user the VMM and its helpers run as. */

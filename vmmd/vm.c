@@ -14,6 +14,7 @@
 #include "manager-dbus.h"
 #include "process.h"
 #include "qemu.h"
+#include "scope.h"
 #include "vm-dbus.h"
 #include "vm-internal.h"
 
@@ -628,6 +629,10 @@ static int vm_spawn_vmm(VM *vm) {
         vm->reset_requested = false;
         vm->shutdown_seen = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
+        r = scope_start(m->bus, vm->name, pid, streq_ptr(m->foreground, vm->name));
+        if (r < 0)
+                log_vm_warning_errno(
+                        vm->name, r, "Failed to ask systemd for a scope for %s, ignoring: %m", vm->name);
 
         /* From here on, failures kill the running VMM and end up in on_vmm_exit(). */
         r = qmp_client_new(m->event, qmp_conn, &vm->qmp);
@@ -1023,7 +1028,7 @@ int vm_destroy(VM *vm, sd_bus_message *reply) {
         log_vm_info(vm->name, "VM %s removed.", vm->name);
 
         if (streq_ptr(m->foreground, vm->name))
-                manager_set_foreground(m, "");
+                manager_set_foreground(m, "", NULL);
         vm_complete_pending(vm, PENDING_START, VMMD_ERROR_FAILED, "The VM was destroyed");
         vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, "The VM was destroyed");
         vm_complete_pending(vm, PENDING_DESTROY, NULL, NULL);

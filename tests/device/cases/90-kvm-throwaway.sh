@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Device case: vmctl create throwaway boots a persona with -accel kvm to agent-ready; vmmd's journal
-# entries carry the VM's name as a field; the throwaway leaves nothing behind.
+# entries carry the VM's name as a field; its VMM runs in a scope of its own whose CPU weight grows when
+# it is switched to the front; the throwaway leaves nothing behind.
 set -eu
 start=$(date +%s%N)
 name="$(vmctl --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')"
@@ -18,6 +19,14 @@ grep -E '^(Uid|Gid|Groups|CapEff|NoNewPrivs|Seccomp):' "/proc/$leader/status"
 grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$leader/status"
 grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$leader/status"
 grep -q '^Seccomp:[[:space:]]*2$' "/proc/$leader/status"
+
+# Its own scope below machine.slice, with the background CPU weight until it is switched to the front.
+unit="vmm-$(systemd-escape "$name").scope"
+cat "/proc/$leader/cgroup"
+grep -q "^0::/machine.slice/$(printf '%s' "$unit" | sed 's/\\/\\\\/g')\$" "/proc/$leader/cgroup"
+[ "$(systemctl show -P CPUWeight "$unit")" = 100 ]
+vmctl switch "$name"
+[ "$(systemctl show -P CPUWeight "$unit")" = 400 ]
 
 # Structured logging: vmmd's lines about this VM have VM_NAME=.
 journalctl --no-pager -u vmmd.service "VM_NAME=$name" -o cat | tee /dev/stderr | grep -q "is running"

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VMM scopes through org.freedesktop.systemd1.Manager.StartTransientUnit and SetUnitProperties. */
+#include <stdio.h>
+
+#include "log.h"
+#include "scope.h"
+#include "util.h"
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+
+char *scope_unit_name(const char *vm_name) {
+        static const char prefix[] = "vmm-", suffix[] = ".scope";
+        char *s, *p;
+
+        s = malloc(strlen(prefix) + strlen(vm_name) * 4 + strlen(suffix) + 1);
+        if (!s)
+                return NULL;
+        p = stpcpy(s, prefix);
+        for (const unsigned char *c = (const unsigned char *) vm_name; *c; c++) {
+                if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                    IN_SET(*c, ':', '_') || (*c == '.' && c != (const unsigned char *) vm_name))
+                        *p++ = (char) *c;
+                else
+                        p += sprintf(p, "\\x%02x", *c);
+        }
+        strcpy(p, suffix);
+        return s;
+}
+
+struct ScopeWaiter {
+        unsigned n_ref;
+        sd_bus_message *call;
+};
+
+ScopeWaiter *scope_waiter_new(sd_bus_message *call) {
+        ScopeWaiter *w = calloc(1, sizeof(ScopeWaiter));
+
+        if (!w)
+                return NULL;
+        w->n_ref = 1;
+        w->call = sd_bus_message_ref(call);
+        return w;
+}
+
+static ScopeWaiter *scope_waiter_ref(ScopeWaiter *w) {
+        if (w)
+                w->n_ref++;
+        return w;
+}
+
+ScopeWaiter *scope_waiter_unref(ScopeWaiter *w) {
+        int r;
+
+        if (!w || --w->n_ref > 0)
+                return NULL;
+        r = sd_bus_reply_method_return(w->call, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer a D-Bus call, ignoring: %m");
+        sd_bus_message_unref(w->call);
+        free(w);
+        return NULL;
+}
+
+typedef struct ScopeCall {
+        char *unit;
+        ScopeWaiter *waiter;
+} ScopeCall;
+
+static void scope_call_free(ScopeCall *c) {
+        free(c->unit);
+        scope_waiter_unref(c->waiter);
+        free(c);
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        ScopeCall *c = userdata;
+
+        /* No systemd (a plain session bus, a container): the VMM simply stays where it is. */
+        if (e)
+                log_full_errno(
+                        sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ?
+                                LOG_DEBUG :
+                                LOG_WARNING,
+                        0,
+                        "systemd did not set up %s: %s",
+                        c->unit,
+                        e->message ?: e->name);
+        scope_call_free(c);
+        return 0;
+}
+
+/* Sends m; unit is consumed. */
+static int call_async(sd_bus *bus, sd_bus_message *m, char *unit, ScopeWaiter *waiter) {
+        ScopeCall *c = calloc(1, sizeof(ScopeCall));
+        int r;
+
+        if (!c) {
+                free(unit);
+                return -ENOMEM;
+        }
+        c->unit = unit;
+        c->waiter = scope_waiter_ref(waiter);
+        r = sd_bus_call_async(bus, NULL, m, on_reply, c, 0);
+        if (r < 0)
+                scope_call_free(c);
+        return r;
+}
+
+int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *unit = scope_unit_name(vm_name), *description = NULL;
+        int r;
+
+        if (!bus)
+                return 0;
+        if (!unit || asprintf(&description, "Virtual phone %s", vm_name) < 0)
+                return -ENOMEM;
+        r = sd_bus_message_new_method_call(
+                bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(
+                        m,
+                        "ssa(sv)a(sa(sv))",
+                        unit,
+                        "fail",
+                        6,
+                        "Description",
+                        "s",
+                        description,
+                        "Slice",
+                        "s",
+                        "machine.slice",
+                        "PIDs",
+                        "au",
+                        1,
+                        (uint32_t) pid,
+                        "CPUWeight",
+                        "t",
+                        foreground ? SCOPE_CPU_WEIGHT_FOREGROUND : SCOPE_CPU_WEIGHT_BACKGROUND,
+                        "CollectMode",
+                        "s",
+                        "inactive-or-failed",
+                        /* At shutdown vmmd goes first: it powers the guests off through their agents. If
+                         * systemd stopped the scope first, QEMU would get SIGTERM with the guest running. */
+                        "Before",
+                        "as",
+                        1,
+                        "vmmd.service",
+                        0);
+        if (r < 0)
+                return r;
+        return call_async(bus, m, TAKE_PTR(unit), NULL);
+}
+
+int scope_set_foreground(sd_bus *bus, const char *vm_name, bool foreground, ScopeWaiter *waiter) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *unit = scope_unit_name(vm_name);
+        int r;
+
+        if (!bus)
+                return 0;
+        if (!unit)
+                return -ENOMEM;
+        r = sd_bus_message_new_method_call(
+                bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "SetUnitProperties");
+        if (r >= 0)
+                r = sd_bus_message_append(
+                        m,
+                        "sba(sv)",
+                        unit,
+                        1,
+                        1,
+                        "CPUWeight",
+                        "t",
+                        foreground ? SCOPE_CPU_WEIGHT_FOREGROUND : SCOPE_CPU_WEIGHT_BACKGROUND);
+        if (r < 0)
+                return r;
+        return call_async(bus, m, TAKE_PTR(unit), waiter);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Each VMM in a systemd scope of its own below machine.slice ("vmm-<name>.scope"), as machined does for
+ * VMs: its memory and CPU are accounted on their own, and the foreground VM gets a larger CPU weight. vmmd
+ * asks systemd on the bus it serves (the system manager; the user's with --user). Where no systemd answers,
+ * the VMM stays in vmmd's cgroup and nothing else changes. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#define SCOPE_CPU_WEIGHT_FOREGROUND UINT64_C(400)
+#define SCOPE_CPU_WEIGHT_BACKGROUND UINT64_C(100)
+
+/* "vmm-<name>.scope", the name escaped as systemd-escape does (every byte but [A-Za-z0-9:_.] as \xNN). */
+char *scope_unit_name(const char *vm_name);
+
+/* Holds a D-Bus call's reply until every systemd call made on its behalf was answered (SwitchTo answers
+ * once the new CPU weights are in place). The last unref sends the (empty) method return. */
+typedef struct ScopeWaiter ScopeWaiter;
+ScopeWaiter *scope_waiter_new(sd_bus_message *call);
+ScopeWaiter *scope_waiter_unref(ScopeWaiter *w);
+
+/* Moves pid into a new scope unit; asynchronous, failures are logged. */
+int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground);
+/* Gives the VM's scope the foreground or the background CPU weight; asynchronous. waiter, if not NULL,
+ * is held until systemd answered. */
+int scope_set_foreground(sd_bus *bus, const char *vm_name, bool foreground, ScopeWaiter *waiter);
