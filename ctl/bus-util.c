@@ -136,15 +136,19 @@ static const char *unreachable_reason(const sd_bus_error *error) {
 }
 
 int log_bus_error(const sd_bus_error *error, int r, const char *what_fmt, ...) {
-        _cleanup_free_ char *what = NULL;
-        const char *reason, *message;
         va_list ap;
-        int k;
 
         va_start(ap, what_fmt);
-        k = vasprintf(&what, what_fmt, ap);
+        r = log_bus_errorv(error, r, what_fmt, ap);
         va_end(ap);
-        if (k < 0)
+        return r;
+}
+
+int log_bus_errorv(const sd_bus_error *error, int r, const char *what_fmt, va_list ap) {
+        _cleanup_free_ char *what = NULL;
+        const char *reason, *message;
+
+        if (vasprintf(&what, what_fmt, ap) < 0)
                 what = NULL;
 
         message = sd_bus_error_is_set(error) && !isempty(error->message) ? error->message : strerror(-r);

@@ -41,6 +41,7 @@ int bus_callv(
 VmctlExit bus_error_exit_status(const sd_bus_error *error, int r);
 /* Prints "vmctl: <what>: <message>" and returns bus_error_exit_status(). */
 int log_bus_error(const sd_bus_error *error, int r, const char *what_fmt, ...) _printf_(3, 4);
+int log_bus_errorv(const sd_bus_error *error, int r, const char *what_fmt, va_list ap) _printf_(3, 0);
 
 /* Reads the next complete value of m, whatever its type, as JSON: dictionaries with string keys become
  * objects, other arrays and structs arrays, variants their content. */

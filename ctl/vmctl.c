@@ -137,6 +137,35 @@ static int check_vm_names(char *names[], int n) {
         return 0;
 }
 
+/* The VM name checked, the bus and the VM's object path: 0, or the exit status once "vmctl: <what>: <why>"
+ * was logged. */
+static int acquire_vm(const char *name, sd_bus **ret_bus, char **ret_path, const char *what_fmt, ...)
+        _printf_(4, 5);
+static int acquire_vm(const char *name, sd_bus **ret_bus, char **ret_path, const char *what_fmt, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        va_list ap;
+        int r;
+
+        r = check_vm_name(name);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+        r = bus_get_vm_path(bus, name, &error, &path);
+        if (r < 0) {
+                va_start(ap, what_fmt);
+                r = log_bus_errorv(&error, r, what_fmt, ap);
+                va_end(ap);
+                return r;
+        }
+        *ret_bus = TAKE_PTR(bus);
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
 /* The rules vmmd applies (names.h), checked before the bus is touched. */
 static int check_snapshot_names(char *names[], int n) {
         for (int i = 0; i < n; i++) {
@@ -676,15 +705,13 @@ static int verb_snapshot(int argc, char *argv[]) {
         r = check_snapshot_names(argv + 2, argc - 2);
         if (r != 0)
                 return r;
-        r = acquire_bus(&bus);
+        r = acquire_vm(vm, &bus, &path, "Failed to snapshot VM %s", vm);
         if (r != 0)
                 return r;
 
         /* "": vmmd picks the name. */
-        r = bus_get_vm_path(bus, vm, &error, &path);
-        if (r >= 0)
-                r = bus_call(
-                        bus, path, VMMD_VM_INTERFACE, "Snapshot", BUS_LONG_CALL_USEC, &error, &reply, "s", snapshot);
+        r = bus_call(
+                bus, path, VMMD_VM_INTERFACE, "Snapshot", BUS_LONG_CALL_USEC, &error, &reply, "s", snapshot);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to snapshot VM %s", vm);
         r = sd_bus_message_read(reply, "s", &taken);
@@ -712,21 +739,14 @@ static int verb_snapshots(int argc, char *argv[]) {
                 { "CREATED", "created_usec", COLUMN_DATETIME },
                 { "STATE", "state_bytes", COLUMN_BYTES, "disk only" },
         };
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_put_ json_object *rows = NULL;
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = check_vm_name(argv[1]);
+        r = acquire_vm(argv[1], &bus, &path, "Failed to list the snapshots of VM %s", argv[1]);
         if (r != 0)
                 return r;
-        r = acquire_bus(&bus);
-        if (r != 0)
-                return r;
-        r = bus_get_vm_path(bus, argv[1], &error, &path);
-        if (r < 0)
-                return log_bus_error(&error, r, "Failed to list the snapshots of VM %s", argv[1]);
         r = call_rows(
                 bus,
                 path,
@@ -754,13 +774,9 @@ static int verb_restore(int argc, char *argv[]) {
         r = check_snapshot_names(argv + 2, 1);
         if (r != 0)
                 return r;
-        r = acquire_bus(&bus);
+        r = acquire_vm(vm, &bus, &path, "Failed to restore VM %s to snapshot %s", vm, snapshot);
         if (r != 0)
                 return r;
-
-        r = bus_get_vm_path(bus, vm, &error, &path);
-        if (r < 0)
-                return log_bus_error(&error, r, "Failed to restore VM %s to snapshot %s", vm, snapshot);
 
         if (arg_wait) {
                 r = vm_wait_begin(&w, bus, isatty(STDOUT_FILENO));
@@ -808,13 +824,9 @@ static int verb_set_memory(int argc, char *argv[]) {
                 log_error("Invalid memory \"%s\": expected a positive number of MiB.", argv[2]);
                 return VMCTL_EXIT_USAGE;
         }
-        r = acquire_bus(&bus);
+        r = acquire_vm(vm, &bus, &path, "Failed to set the memory of VM %s", vm);
         if (r != 0)
                 return r;
-
-        r = bus_get_vm_path(bus, vm, &error, &path);
-        if (r < 0)
-                return log_bus_error(&error, r, "Failed to set the memory of VM %s", vm);
 
         if (arg_wait) {
                 r = vm_wait_begin(&w, bus, isatty(STDOUT_FILENO));
@@ -844,13 +856,9 @@ static int verb_delete_snapshot(int argc, char *argv[]) {
         r = check_snapshot_names(argv + 2, argc - 2);
         if (r != 0)
                 return r;
-        r = acquire_bus(&bus);
+        r = acquire_vm(vm, &bus, &path, "Failed to delete snapshot %s of VM %s", argv[2], vm);
         if (r != 0)
                 return r;
-
-        r = bus_get_vm_path(bus, vm, &error, &path);
-        if (r < 0)
-                return log_bus_error(&error, r, "Failed to delete snapshot %s of VM %s", argv[2], vm);
 
         /* Unlike destroy: stop at the first failure, the snapshots after it are left as they are. */
         for (int i = 2; i < argc; i++) {
@@ -920,16 +928,10 @@ static int verb_show(int argc, char *argv[]) {
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = check_vm_name(argv[1]);
+        r = acquire_vm(argv[1], &bus, &path, "Failed to read the properties of VM %s", argv[1]);
         if (r != 0)
                 return r;
-        r = acquire_bus(&bus);
-        if (r != 0)
-                return r;
-
-        r = bus_get_vm_path(bus, argv[1], &error, &path);
-        if (r >= 0)
-                r = bus_get_properties(bus, path, VMMD_VM_INTERFACE, &error, &props);
+        r = bus_get_properties(bus, path, VMMD_VM_INTERFACE, &error, &props);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to read the properties of VM %s", argv[1]);
         return print_properties(props);
