@@ -118,23 +118,32 @@ static int acquire_bus(sd_bus **ret) {
         return 0;
 }
 
-/* Returns 0 for a valid name, else logs why it is not one and returns VMCTL_EXIT_USAGE. */
-static int check_vm_name(const char *name) {
-        const char *reason = vm_name_invalid_reason(name);
+/* Returns 0 when every name keeps the rules (names.h) that vmmd applies too, else logs why the first that
+ * does not fails ("VM name ...", "Snapshot name ...") and returns VMCTL_EXIT_USAGE. */
+typedef const char *(*NameRule)(const char *name); /* NULL for a valid name, else why it is not */
 
-        if (!reason)
-                return 0;
-        log_error("VM name \"%s\" %s.", name, reason);
-        return VMCTL_EXIT_USAGE;
-}
-
-static int check_vm_names(char *names[], int n) {
+static int check_names(char *const names[], int n, const char *what, NameRule invalid_reason) {
         for (int i = 0; i < n; i++) {
-                int r = check_vm_name(names[i]);
-                if (r != 0)
-                        return r;
+                const char *reason = invalid_reason(names[i]);
+
+                if (reason) {
+                        log_error("%s name \"%s\" %s.", what, names[i], reason);
+                        return VMCTL_EXIT_USAGE;
+                }
         }
         return 0;
+}
+
+static int check_vm_names(char *const names[], int n) {
+        return check_names(names, n, "VM", vm_name_invalid_reason);
+}
+
+static int check_vm_name(const char *name) {
+        return check_vm_names((char *const[]){ (char *) name }, 1);
+}
+
+static int check_snapshot_names(char *const names[], int n) {
+        return check_names(names, n, "Snapshot", snapshot_name_invalid_reason);
 }
 
 /* The VM name checked, the bus and the VM's object path: 0, or the exit status once "vmctl: <what>: <why>"
@@ -163,19 +172,6 @@ static int acquire_vm(const char *name, sd_bus **ret_bus, char **ret_path, const
         }
         *ret_bus = TAKE_PTR(bus);
         *ret_path = TAKE_PTR(path);
-        return 0;
-}
-
-/* The rules vmmd applies (names.h), checked before the bus is touched. */
-static int check_snapshot_names(char *names[], int n) {
-        for (int i = 0; i < n; i++) {
-                const char *reason = snapshot_name_invalid_reason(names[i]);
-
-                if (reason) {
-                        log_error("Snapshot name \"%s\" %s.", names[i], reason);
-                        return VMCTL_EXIT_USAGE;
-                }
-        }
         return 0;
 }
 

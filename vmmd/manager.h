@@ -9,9 +9,9 @@
 #include "image.h"
 #include "memory-policy.h"
 #include "persona.h"
-#include "scope.h"
 #include "probe.h"
 #include "process.h"
+#include "scope.h"
 #include "store.h"
 #include "util.h"
 

@@ -38,7 +38,8 @@ static void check_tool(const char *vm) {
 }
 
 int main(void) {
-        static const char *const names[] = { "work", "throwaway-3fa9c1", "Büro", "a:b_c.d", "x@y", "a..b", "v~1" };
+        static const char *const names[] = { "work", "throwaway-3fa9c1", "Büro", "a:b_c.d", "x@y", "a..b",
+                                             "v~1" };
 
         check("work", "vmm-work.scope");
         check("throwaway-3fa9c1", "vmm-throwaway\\x2d3fa9c1.scope");

@@ -34,17 +34,23 @@ static int property_get_foreground(
         return sd_bus_message_append(reply, "b", (int) streq_ptr(vm->manager->foreground, vm->name));
 }
 
+/* The errnos of vm.h's operations as org.vmmd1 errors; message (NULL: a generic one) says it for a person. */
 static int reply_errno(sd_bus_error *error, int r, const char *message, VM *vm, const char *what) {
         switch (r) {
         case -EINVAL:
+        case -ENOMEDIUM:
                 return sd_bus_error_setf(
                         error,
                         VMMD_ERROR_INVALID_STATE,
                         "%s",
                         message ?: "The VM is not in a state that allows this");
         case -EBUSY:
+                if (message)
+                        return sd_bus_error_set(error, VMMD_ERROR_BUSY, message);
                 return sd_bus_error_setf(
                         error, VMMD_ERROR_BUSY, "VM \"%s\" is busy with another %s", vm->name, what);
+        case -EEXIST:
+                return sd_bus_error_setf(error, VMMD_ERROR_EXISTS, "%s", message ?: "It exists already");
         case -EBADMSG:
                 return sd_bus_error_setf(error, VMMD_ERROR_IMAGE_CORRUPT, "%s", message ?: "Image is corrupt");
         case -ENOSPC:
@@ -217,39 +223,20 @@ static int method_set_memory_target(sd_bus_message *m, void *userdata, sd_bus_er
         }
 }
 
-static int reply_snapshot_error(sd_bus_error *error, int r, const char *message) {
-        const char *name;
-
-        switch (r) {
-        case -EINVAL:
-        case -ENOMEDIUM:
-                name = VMMD_ERROR_INVALID_STATE;
-                break;
-        case -EBUSY:
-                name = VMMD_ERROR_BUSY;
-                break;
-        case -EEXIST:
-                name = VMMD_ERROR_EXISTS;
-                break;
-        case -ENOENT:
-                name = VMMD_ERROR_NO_SUCH_SNAPSHOT;
-                break;
-        case -ENOSPC:
-                name = VMMD_ERROR_INSUFFICIENT_MEMORY;
-                break;
-        default:
-                name = VMMD_ERROR_FAILED;
-        }
-        if (message)
-                return sd_bus_error_set(error, name, message);
-        return sd_bus_error_setf(error, name, "Snapshot operation failed: %s", strerror(-r));
+/* As reply_errno(); -ENOENT is the snapshot that does not exist. */
+static int reply_snapshot_error(sd_bus_error *error, int r, const char *message, VM *vm, const char *what) {
+        if (r == -ENOENT)
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_NO_SUCH_SNAPSHOT, "%s", message ?: "No such snapshot");
+        return reply_errno(error, r, message, vm, what);
 }
 
 typedef int (*snapshot_op_t)(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
 
 /* Snapshot, Restore, DeleteSnapshot: a valid name (Snapshot may leave it empty), then the operation,
  * answered when it ends. */
-static int snapshot_call(sd_bus_message *m, VM *vm, snapshot_op_t op, bool may_be_empty, sd_bus_error *error) {
+static int snapshot_call(
+        sd_bus_message *m, VM *vm, snapshot_op_t op, const char *what, bool may_be_empty, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         const char *name, *why;
         int r;
@@ -265,20 +252,20 @@ static int snapshot_call(sd_bus_message *m, VM *vm, snapshot_op_t op, bool may_b
         }
         r = op(vm, name, m, &msg);
         if (r < 0)
-                return reply_snapshot_error(error, r, msg);
+                return reply_snapshot_error(error, r, msg, vm, what);
         return 1;
 }
 
 static int method_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return snapshot_call(m, userdata, vm_snapshot, true, error);
+        return snapshot_call(m, userdata, vm_snapshot, "take a snapshot of", true, error);
 }
 
 static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return snapshot_call(m, userdata, vm_restore, false, error);
+        return snapshot_call(m, userdata, vm_restore, "restore", false, error);
 }
 
 static int method_delete_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return snapshot_call(m, userdata, vm_delete_snapshot, false, error);
+        return snapshot_call(m, userdata, vm_delete_snapshot, "delete a snapshot of", false, error);
 }
 
 /* ListSnapshots (name, creation time) and ListSnapshotsDetailed (and the size of the saved VM state). */

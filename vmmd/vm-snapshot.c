@@ -215,8 +215,8 @@ static json_object *job_arguments(const char *job, const char *tag, bool vmstate
         }
         /* devices belongs to o from here on. */
         if (json_object_array_add(devices, json_object_new_string(DISK_NODE)) < 0 ||
-            (job && json_object_object_add(o, "job-id", json_object_new_string(job)) < 0) ||
-            (tag && json_object_object_add(o, "tag", json_object_new_string(tag)) < 0) ||
+            json_object_object_add(o, "job-id", json_object_new_string(job)) < 0 ||
+            json_object_object_add(o, "tag", json_object_new_string(tag)) < 0 ||
             (vmstate && json_object_object_add(o, "vmstate", json_object_new_string(DISK_NODE)) < 0)) {
                 json_object_put(o);
                 return NULL;
@@ -311,8 +311,7 @@ static int vm_snapshot_prepare(VM *vm, Qcow2Snapshot **ret, size_t *ret_n, char 
                         vm->name);
         r = qcow2_read_snapshots_at(vm->disk_path, ret, ret_n);
         if (r < 0)
-                return errorf(
-                        ret_error, r, "Failed to read the snapshots of \"%s\": %s", vm->name, strerror(-r));
+                return errorf(ret_error, r, "its snapshot table cannot be read: %s", strerror(-r));
         return 0;
 }
 
