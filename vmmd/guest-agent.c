@@ -3,6 +3,10 @@
 #include <sys/socket.h>
 
 #include "guest-agent.h"
+#include "names.h"
+
+/* A guest that floods the channel is not heard for the rest of the second: what it says goes on the bus. */
+#define AGENT_LINES_PER_SEC 50
 
 struct AgentClient {
         sd_event_source *io;
@@ -10,8 +14,11 @@ struct AgentClient {
         AgentHandlers handlers;
         void *userdata;
         bool ready;
-        char *expected_pong; /* after agent_client_reconnect(): only this PONG (or READY) means ready */
-        bool discarding;     /* inside an over-long line: skip to its end */
+        char *expected_pong;  /* after agent_client_reconnect(): only this PONG (or READY) means ready */
+        bool discarding;      /* inside an over-long line: skip to its end */
+        uint64_t window_usec; /* the current second of the rate limit, and the lines heard in it */
+        unsigned lines_in_window;
+        uint64_t dropped;
         char in[AGENT_LINE_MAX + 1];
         size_t n_in;
         char *out;
@@ -34,7 +41,15 @@ static int parse_u64(const char *s, uint64_t *ret) {
 
 int agent_reply_parse(char *line, AgentReply *ret) {
         AgentReply r = {};
-        char *arg = strchr(line, ' ');
+        char *arg;
+
+        /* Whatever a guest says may reach the bus: printable UTF-8 only, or nothing of the line. */
+        if (!utf8_is_valid(line))
+                return -EBADMSG;
+        for (const char *c = line; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return -EBADMSG;
+        arg = strchr(line, ' ');
 
         if (arg)
                 *arg++ = 0;
@@ -108,7 +123,17 @@ static int agent_flush(AgentClient *a) {
 }
 
 static void agent_dispatch_line(AgentClient *a, char *line) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         AgentReply r;
+
+        if (now - a->window_usec >= USEC_PER_SEC) {
+                a->window_usec = now;
+                a->lines_in_window = 0;
+        }
+        if (++a->lines_in_window > AGENT_LINES_PER_SEC) {
+                a->dropped++;
+                return;
+        }
 
         if (agent_reply_parse(line, &r) < 0)
                 return; /* a guest cannot hurt us with garbage; it is ignored */
@@ -224,6 +249,10 @@ AgentClient *agent_client_free(AgentClient *a) {
         free(a->expected_pong);
         free(a);
         return NULL;
+}
+
+uint64_t agent_client_dropped(const AgentClient *a) {
+        return a ? a->dropped : 0;
 }
 
 bool agent_client_is_ready(const AgentClient *a) {

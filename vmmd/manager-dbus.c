@@ -13,8 +13,8 @@
 
 typedef struct CreateOptions {
         int start;
-        uint64_t memory_mib;
-        uint32_t vcpus;
+        uint64_t memory_mib; /* 0: not given, the persona's */
+        uint32_t vcpus;      /* 0: not given, the persona's */
         const char *accel;
 } CreateOptions;
 
@@ -76,6 +76,13 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                         r = sd_bus_message_read(m, "v", "s", &o->accel);
                 if (r < 0)
                         return r;
+                /* 0 is not "the persona's value": that is what leaving the key out says. */
+                if ((i == 1 && o->memory_mib == 0) || (i == 2 && o->vcpus == 0))
+                        return sd_bus_error_setf(
+                                error,
+                                VMMD_ERROR_INVALID_ARGUMENT,
+                                "Option \"%s\" is 0; leave it out for the persona's value",
+                                key);
                 r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;

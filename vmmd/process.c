@@ -171,10 +171,13 @@ int describe_exit(int code, int status, char **ret) {
 
 char *log_tail_line(const char *path, size_t max) {
         _cleanup_free_ char *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
         char *start;
         size_t n;
 
-        if (read_full_file(path, &data, &n) < 0)
+        /* The VMM writes this file: never more than its last few KiB, never anything but a file. */
+        fd = open_regular(path);
+        if (fd < 0 || read_tail(fd, 4096, &data, &n) < 0)
                 return NULL;
         while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' '))
                 data[--n] = 0;
@@ -182,6 +185,6 @@ char *log_tail_line(const char *path, size_t max) {
                 return NULL;
         start = memrchr(data, '\n', n);
         start = start ? start + 1 : data;
-        /* A failure reason goes over D-Bus: printable UTF-8 only. */
+        /* A failure reason goes over D-Bus: printable UTF-8 only (a NUL in the data ends it early). */
         return utf8_printable(start, max);
 }

@@ -161,10 +161,11 @@ fail:
 }
 
 int qcow2_read_snapshots_at(const char *path, Qcow2Snapshot **ret, size_t *ret_n) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        /* The VMM can replace the disk with anything: a symlink, a FIFO that would block us forever. */
+        _cleanup_close_ int fd = open_regular(path);
 
         if (fd < 0)
-                return -errno;
+                return fd;
         return qcow2_read_snapshots(fd, ret, ret_n);
 }
 

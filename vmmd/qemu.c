@@ -41,8 +41,7 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
 
         if (!streq(c->accel, "kvm") && !streq(c->accel, "tcg"))
                 return -EINVAL;
-        if (!c->binary || !c->name || !c->kernel || !c->initrd || !c->console_path || c->vcpus == 0 ||
-            c->memory_mib == 0)
+        if (!c->binary || !c->name || !c->kernel || !c->initrd || c->vcpus == 0 || c->memory_mib == 0)
                 return -EINVAL;
 
 #define ADD(s) (r = r ?: strv_extend(&a, s))
@@ -85,8 +84,10 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         ADDF("socket,id=qmp,fd=%d,server=on,wait=off", QEMU_QMP_FD);
         ADD("-mon");
         ADD("chardev=qmp,mode=control");
+        /* The serial console is the guest's to write: kept as a bounded ring in the VMM, never a file
+         * that a guest could grow without end (QMP ringbuf-read reads it). */
         ADD("-chardev");
-        ADDE("file,id=console,path=", c->console_path, "");
+        ADDF("ringbuf,id=console,size=%u", QEMU_CONSOLE_RING_SIZE);
         ADD("-serial");
         ADD("chardev:console");
         ADD("-device");

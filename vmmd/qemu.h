@@ -8,6 +8,9 @@
 #define QEMU_QMP_FD 3
 #define QEMU_AGENT_FD 4
 
+/* The serial console's ring in the VMM (a power of two): the last 1 MiB the guest printed. */
+#define QEMU_CONSOLE_RING_SIZE (1U << 20)
+
 typedef struct QemuConfig {
         const char *binary;
         const char *name;
@@ -18,7 +21,6 @@ typedef struct QemuConfig {
         const char *initrd;
         const char *cmdline;
         const char *disk_path; /* qcow2 overlay, or NULL */
-        const char *console_path;
         const char *loadvm; /* an internal snapshot of the disk (with VM state) to start from, or NULL */
         bool sandbox;       /* QEMU's own seccomp filter */
 } QemuConfig;

@@ -113,7 +113,20 @@ static void test_damaged(void) {
         p = copy_file("/dev/null", "empty");
         expect_bad(p);
         free(p);
-        expect_bad("/dev/null"); /* not a regular file */
+
+        /* What a VMM could put in place of its disk: never followed, never waited on. */
+        Qcow2Snapshot *s = NULL;
+        size_t n = 0;
+        assert(qcow2_read_snapshots_at("/dev/null", &s, &n) == -EBADFD);
+        assert(asprintf(&p, "%s/fifo", root) >= 0);
+        assert(mkfifo(p, 0600) == 0);
+        assert(qcow2_read_snapshots_at(p, &s, &n) == -EBADFD); /* would block forever if opened plainly */
+        free(p);
+        assert(asprintf(&p, "%s/link", root) >= 0);
+        assert(symlink(good, p) == 0);
+        assert(qcow2_read_snapshots_at(p, &s, &n) == -EBADFD);
+        assert(!s && n == 0);
+        free(p);
         p = copy_file(good, "magic");
         poke(p, 0, "QFI\xfa", 4);
         expect_bad(p);

@@ -282,7 +282,9 @@ static int list_snapshots(sd_bus_message *m, VM *vm, bool detailed, sd_bus_error
                         r == -EBADMSG ? VMMD_ERROR_IMAGE_CORRUPT : VMMD_ERROR_FAILED,
                         "Failed to read the snapshots of \"%s\": %s",
                         vm->name,
-                        r == -EBADMSG ? "its disk's snapshot table is damaged" : strerror(-r));
+                        r == -EBADMSG        ? "its disk's snapshot table is damaged" :
+                                r == -EBADFD ? "its disk is not a regular file" :
+                                               strerror(-r));
 
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)

@@ -366,10 +366,9 @@ int vm_expect_guest_back(VM *vm) {
 static void on_agent_ready(AgentClient *a, const char *version, void *userdata) {
         VM *vm = userdata;
 
-        if (version) {
-                (void) free_and_strdup(&vm->agent_version, version);
+        if (version && !streq_ptr(vm->agent_version, version) &&
+            free_and_strdup(&vm->agent_version, version) >= 0)
                 (void) vm_send_changed(vm, "AgentVersion", NULL);
-        }
         /* Running means the agent answers: its answers are the guest's boot ID and memory, which
          * clients then see together with the state. */
         if (vm_agent_refresh(vm) < 0 && vm->state == VM_STARTING) {
@@ -391,9 +390,11 @@ static void on_agent_meminfo(
         AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib, void *userdata) {
         VM *vm = userdata;
 
-        vm->guest_memory_total_kib = total_kib;
-        vm->guest_memory_available_kib = available_kib;
-        (void) vm_send_changed(vm, "GuestMemoryTotalKiB", "GuestMemoryAvailableKiB", NULL);
+        if (vm->guest_memory_total_kib != total_kib || vm->guest_memory_available_kib != available_kib) {
+                vm->guest_memory_total_kib = total_kib;
+                vm->guest_memory_available_kib = available_kib;
+                (void) vm_send_changed(vm, "GuestMemoryTotalKiB", "GuestMemoryAvailableKiB", NULL);
+        }
         if (vm->state == VM_STARTING) {
                 vm->timer = sd_event_source_disable_unref(vm->timer);
                 vm_set_state(vm, VM_RUNNING, NULL);
@@ -562,8 +563,8 @@ static void vm_on_exit_finish(VM *vm) {
 static int vm_spawn_vmm(VM *vm) {
         _cleanup_close_ int qmp_listen = -EBADF, qmp_conn = -EBADF, agent_listen = -EBADF,
                             agent_conn = -EBADF, log_fd = -EBADF;
-        _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL, *console_path = NULL, *log_path = NULL,
-                            *image_error = NULL, *loadvm = TAKE_PTR(vm->loadvm); /* this start only */
+        _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL, *log_path = NULL, *image_error = NULL,
+                            *loadvm = TAKE_PTR(vm->loadvm); /* this start only */
         _cleanup_strv_free_ char **argv = NULL;
         Manager *m = vm->manager;
         Image *image;
@@ -582,7 +583,6 @@ static int vm_spawn_vmm(VM *vm) {
         }
         if (asprintf(&qmp_path, "%s/qmp.sock", vm->runtime_dir) < 0 ||
             asprintf(&agent_path, "%s/agent.sock", vm->runtime_dir) < 0 ||
-            asprintf(&console_path, "%s/console.log", vm->runtime_dir) < 0 ||
             asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) < 0)
                 return -ENOMEM;
 
@@ -602,7 +602,6 @@ static int vm_spawn_vmm(VM *vm) {
                 .initrd = image->files[IMAGE_FILE_INITRD].path,
                 .cmdline = image->cmdline,
                 .disk_path = image->has_file[IMAGE_FILE_DISK] ? vm->disk_path : NULL,
-                .console_path = console_path,
                 .loadvm = loadvm,
                 .sandbox = true,
         };
@@ -610,9 +609,9 @@ static int vm_spawn_vmm(VM *vm) {
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to build the QEMU command line: %m");
 
-        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        log_fd = create_regular(log_path, 0600);
         if (log_fd < 0)
-                return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
+                return log_vm_error_errno(vm->name, log_fd, "Failed to create '%s': %m", log_path);
 
         SpawnOptions so = {
                 .fds = (const int[]){ qmp_listen, agent_listen },
@@ -688,9 +687,9 @@ int vm_spawn_helper(VM *vm, char *const *argv, sd_event_child_handler_t cb) {
                 return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", vm->runtime_dir);
         if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) < 0)
                 return -ENOMEM;
-        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        log_fd = create_regular(log_path, 0600);
         if (log_fd < 0)
-                return log_vm_error_errno(vm->name, errno, "Failed to open '%s': %m", log_path);
+                return log_vm_error_errno(vm->name, log_fd, "Failed to create '%s': %m", log_path);
 
         SpawnOptions so = { .output_fd = log_fd, .drop_privileges = true };
         manager_spawn_user(m, &so);

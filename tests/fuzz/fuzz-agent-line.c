@@ -4,6 +4,7 @@
 
 #include "fuzz.h"
 #include "guest-agent.h"
+#include "names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_check(k == -EBADMSG, "error %d", k);
                 /* Untouched on failure. */
                 fuzz_check(r.type == _AGENT_REPLY_TYPE_INVALID && r.total_kib == 4711 && !r.arg);
+                /* A line that is not printable UTF-8 is refused whole, whatever its word. */
+                if (!utf8_is_valid(orig))
+                        return 0;
+                for (const char *c = orig; *c; c++)
+                        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                                return 0;
                 /* Only MEMINFO and BOOTID with missing or bad arguments may fail once the word is known. */
                 for (int t = 0; t < _AGENT_REPLY_TYPE_MAX; t++)
                         if (!IN_SET(t, AGENT_REPLY_MEMINFO, AGENT_REPLY_BOOTID))
@@ -71,6 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 orig,
                 words[r.type]);
         fuzz_check(r.arg);
+        /* What reaches the bus is printable UTF-8. */
+        fuzz_check(utf8_is_valid(orig), "\"%s\" is not UTF-8", orig);
+        for (const char *c = orig; *c; c++)
+                fuzz_check((unsigned char) *c >= 0x20 && *c != 0x7f, "control character in \"%s\"", orig);
 
         if (r.type == AGENT_REPLY_MEMINFO) {
                 uint64_t v;

@@ -73,11 +73,12 @@ def test_bad_create_calls(s):
     ]:
         expect_error(s, E + error, fragment, "CreateVM", "'work'", "'fresh'", opts)
 
-    # Zero means "the persona's value" for both overrides.
-    ok, out = s.gdbus("/org/vmmd1", "org.vmmd1.Manager", "CreateVM", "'work'", "'zeros'",
-                      "{'start': <false>, 'memory_mib': <@t 0>, 'vcpus': <@u 0>}")
-    check(ok, f"zero overrides take the persona's values: {out}")
-    check_eq(s.vmctl_json("show", "zeros")["MemoryMiB"], 512, "persona memory")
+    # Zero is not "the persona's value": leaving the key out is.
+    for opts in ("{'memory_mib': <@t 0>}", "{'vcpus': <@u 0>}"):
+        expect_error(s, E + "InvalidArgument", "is 0; leave it out", "CreateVM", "'work'", "'zeros'", opts)
+    ok, out = s.gdbus("/org/vmmd1", "org.vmmd1.Manager", "CreateVM", "'work'", "'defaults'", "{'start': <false>}")
+    check(ok, f"without overrides the persona's values: {out}")
+    check_eq(s.vmctl_json("show", "defaults")["MemoryMiB"], 512, "persona memory")
 
     # Calls on VMs in the wrong state, and on VMs that do not exist.
     p = s.vm_path("existing")

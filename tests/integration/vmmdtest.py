@@ -320,8 +320,9 @@ def pid_alive(pid):
         return False
 
 
-def run(tests, **session_args):
-    """Runs test functions, each with a fresh Session; prints TAP; exit status 0 only if all passed."""
+def run(tests, setup=None, **session_args):
+    """Runs test functions, each with a fresh Session (given to setup before vmmd starts, if set); prints TAP;
+    exit status 0 only if all passed."""
     require_image()
     print(f"1..{len(tests)}")
     failed = 0
@@ -330,6 +331,8 @@ def run(tests, **session_args):
         ok = False
         try:
             s = Session(t.__name__, **session_args)
+            if setup:
+                setup(s)
             s.start_vmmd()
             t(s)
             check(s.vmmd_alive(), "vmmd died during the test")

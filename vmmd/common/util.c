@@ -154,6 +154,68 @@ int read_full_file(const char *path, char **ret, size_t *ret_size) {
         return 0;
 }
 
+int open_regular(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                return errno == ELOOP ? -EBADFD : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        r = fd_nonblock(fd, false);
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
+}
+
+int create_regular(const char *path, mode_t mode) {
+        int fd;
+
+        if (unlink(path) < 0 && errno != ENOENT) {
+                int r = errno == EISDIR ? rm_rf(path) : -errno; /* a directory in its place */
+
+                if (r < 0)
+                        return r;
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, mode);
+        return fd < 0 ? -errno : fd;
+}
+
+int read_tail(int fd, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+        off_t off;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        off = st.st_size > (off_t) max ? st.st_size - (off_t) max : 0;
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (n < max) {
+                ssize_t k = pread(fd, buf + n, max - n, off + (off_t) n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        if (ret_size)
+                *ret_size = n;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
 int write_file_atomic(const char *path, const char *contents) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;

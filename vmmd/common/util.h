@@ -133,6 +133,15 @@ int mkdir_p(const char *path, mode_t mode);
 /* Removes a directory tree; missing is fine. */
 int rm_rf(const char *path);
 int read_full_file(const char *path, char **ret, size_t *ret_size);
+/* Opens a file that someone else may control (a file in a VM's directory) for reading: never follows a
+ * symlink, never blocks on a FIFO or a device, and takes only a regular file (-EBADFD for anything else).
+ * The fd is blocking again when returned. */
+int open_regular(const char *path);
+/* Creates path anew for writing (what was there is removed first, whatever it was): no symlink, FIFO or
+ * file of someone else's is ever opened in its place. */
+int create_regular(const char *path, mode_t mode);
+/* Reads at most the last max bytes of fd (from its end), NUL-terminated. */
+int read_tail(int fd, size_t max, char **ret, size_t *ret_size);
 /* Writes atomically: temporary file, fsync, rename. */
 int write_file_atomic(const char *path, const char *contents);
 uint64_t now_usec(clockid_t clock);

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A VMM taken over by its guest (tests/integration/hostile-vmm standing in for QEMU) attacks vmmd through
+every file and channel it has; vmmd contains each, keeps answering within a second, and leaks nothing."""
+
+import os
+import subprocess
+import time
+
+from vmmdtest import check, check_eq, run
+
+HOSTILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile-vmm")
+SECRET = "TOP-SECRET-3f9c1e"
+
+
+def hostile_setup(s):
+    s.hostile_dir = os.path.join(s.tmp, "hostile")
+    os.makedirs(s.hostile_dir)
+    s.extra_env.update({"VMMD_QEMU": HOSTILE, "HOSTILE_DIR": s.hostile_dir, "VMMD_STOP_TIMEOUT_SEC": "2"})
+
+
+def create(s, name, mode, persona="throwaway", wait_state=None):
+    with open(os.path.join(s.hostile_dir, name), "w") as f:
+        f.write(mode)
+    ok, out = s.gdbus("/org/vmmd1", "org.vmmd1.Manager", "CreateVM", f"'{persona}'", f"'{name}'", "@a{sv} {}")
+    check(ok, f"CreateVM {name} ({mode}): {out}")
+    if wait_state:
+        wait_for(lambda: s.vm_state(name) == wait_state, f"{name} turns {wait_state}")
+
+
+def wait_for(cond, what, timeout=60):
+    """Polls a condition of the hostile stand-in, which sends no signal we could wait for."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.05)
+
+
+def responsive(s, what):
+    """vmmd answers a plain call within a second."""
+    t0 = time.monotonic()
+    p = s.busctl("call", "org.vmmd1", "/org/vmmd1", "org.vmmd1.Manager", "ListVMs", timeout=5)
+    took = time.monotonic() - t0
+    check(p.returncode == 0, f"{what}: ListVMs failed: {p.stderr}")
+    check(took < 1.0, f"{what}: ListVMs took {took:.2f} s")
+
+
+def failure_reason(s, name):
+    return s.get_property(s.vm_path(name), "org.vmmd1.VM", "FailureReason")
+
+
+def test_log_symlink_and_fifo(s):
+    secret = os.path.join(s.tmp, "secret")
+    with open(secret, "w") as f:
+        f.write("root only\n" + SECRET + "\n")
+    os.chmod(secret, 0o600)
+    create(s, "symlink", f"log-symlink {secret}", persona="manual")
+    wait_for(lambda: s.vm_state("symlink") == "failed", "the VM with a symlinked log fails")
+    reason = failure_reason(s, "symlink")
+    check(SECRET not in reason, f"the symlink target leaked into FailureReason: {reason!r}")
+    check("exited with status 1" in reason, f"FailureReason says how the VMM ended: {reason!r}")
+
+    create(s, "fifo", "log-fifo", persona="manual")
+    wait_for(lambda: s.vm_state("fifo") == "failed", "the VM with a FIFO for its log fails")
+    responsive(s, "after a FIFO in place of qemu.log")
+    # Starting again replaces whatever the VMM left in place of its log.
+    with open(os.path.join(s.hostile_dir, "fifo"), "w") as f:
+        f.write("log-fifo")
+    ok, out = s.gdbus(s.vm_path("fifo"), "org.vmmd1.VM", "Start")
+    check(ok, f"Start after the FIFO: {out}")
+    wait_for(lambda: s.vm_state("fifo") == "failed", "it fails again")
+    responsive(s, "after the second FIFO")
+
+
+def test_disk_fifo(s):
+    create(s, "diskfifo", "disk-fifo", persona="manual", wait_state="starting")
+    log = os.path.join(s.runtime_dir, "vms", "diskfifo", "qemu.log")
+    wait_for(lambda: os.path.exists(log) and "disk replaced" in open(log).read(), "the disk is a FIFO")
+    t0 = time.monotonic()
+    ok, out = s.gdbus(s.vm_path("diskfifo"), "org.vmmd1.VM", "ListSnapshots")
+    check(time.monotonic() - t0 < 1.0, "ListSnapshots answers at once")
+    check(not ok and "org.vmmd1.Error.Failed" in out and "not a regular file" in out,
+          f"ListSnapshots names the problem: {out}")
+    responsive(s, "after ListSnapshots on a FIFO")
+    ok, out = s.gdbus(s.vm_path("diskfifo"), "org.vmmd1.VM", "Destroy")
+    check(ok, f"Destroy: {out}")
+    check("diskfifo" not in s.vm_names(), "destroyed")
+    check(not os.path.exists(os.path.join(s.state_dir, "vms", "diskfifo")), "nothing of it remains")
+
+
+def test_agent_invalid_utf8(s):
+    create(s, "utf8", "agent-utf8", wait_state="starting")
+    path = s.vm_path("utf8")
+    # Both READY lines are refused whole: the VM never counts as booted by them.
+    for what, args in (("GetAll", ["org.vmmd1.VM"]), ):
+        ok, out = s.gdbus(path, "org.freedesktop.DBus.Properties", what, *[f"'{a}'" for a in args])
+        check(ok, f"{what} on a VM whose agent sent invalid UTF-8: {out}")
+    ok, out = s.gdbus("/org/vmmd1", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
+    check(ok, f"GetManagedObjects: {out}")
+    check_eq(s.get_property(path, "org.vmmd1.VM", "AgentVersion"), "", "AgentVersion")
+    check_eq(s.vm_state("utf8"), "starting", "state")
+    responsive(s, "after invalid UTF-8")
+
+
+def test_agent_flood(s):
+    # dbus-monitor sees what reaches the bus, in vmmd's order: the flood, then AgentVersion "10.0".
+    mon = subprocess.Popen(["dbus-monitor", "--address", s.address,
+                            "type='signal',interface='org.freedesktop.DBus.Properties'"],
+                           stdout=subprocess.PIPE, text=True, env=s.env)
+    out = []
+    try:
+        create(s, "flood", "agent-flood 20000")
+        responsive(s, "during the flood")
+        for line in mon.stdout:
+            out.append(line)
+            if '"10.0"' in line:
+                break
+    finally:
+        mon.terminate()
+        mon.wait()
+    changes = "".join(out).count("GuestMemoryTotalKiB")
+    check(changes <= 60, f"a flood of 20000 agent lines became {changes} PropertiesChanged (want <= 60)")
+    check(changes >= 1, "the lines within the rate limit are heard")
+    responsive(s, "after the flood")
+
+
+def test_qmp_silent_and_garbage(s):
+    s.stop_vmmd()
+    s.extra_env["VMMD_BOOT_TIMEOUT_SEC"] = "3"
+    s.start_vmmd()
+    for name, mode in (("silent", "qmp-silent"), ("garbage", "qmp-garbage")):
+        with open(os.path.join(s.hostile_dir, name), "w") as f:
+            f.write(mode)
+    # CreateVM answers once QMP works: for these, with the error, while vmmd goes on answering others.
+    calls = {name: subprocess.Popen(["gdbus", "call", "--session", "--dest", "org.vmmd1", "--object-path",
+                                     "/org/vmmd1", "--method", "org.vmmd1.Manager.CreateVM", "manual", name,
+                                     "@a{sv} {}"], env=s.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True)
+             for name in ("silent", "garbage")}
+    responsive(s, "with a VMM that never answers QMP")
+    out = {name: p.communicate(timeout=60)[0] for name, p in calls.items()}
+    check("org.vmmd1.Error.Failed" in out["garbage"] and "QMP" in out["garbage"],
+          f"CreateVM of a VMM that sends garbage fails naming QMP: {out['garbage']!r}")
+    check("did not report ready within 3 s" in out["silent"],
+          f"CreateVM of a VMM that never answers fails with the timeout: {out['silent']!r}")
+    for name in ("silent", "garbage"):
+        check_eq(s.vm_state(name), "failed", f"{name} state")
+    check("QMP" in failure_reason(s, "garbage"), f"the reason names QMP: {failure_reason(s, 'garbage')!r}")
+    responsive(s, "after both")
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(run([test_log_symlink_and_fifo, test_disk_fifo, test_agent_invalid_utf8, test_agent_flood,
+                  test_qmp_silent_and_garbage], setup=hostile_setup))
