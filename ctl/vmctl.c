@@ -32,6 +32,7 @@ static bool arg_user = false;
 static bool arg_json = false;
 static bool arg_legend = true;
 static bool arg_wait = true;
+static bool arg_ask_password = true;
 static uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
 static uint64_t arg_memory_mib = 0;  /* 0: the persona's */
 static uint32_t arg_vcpus = 0;       /* 0: the persona's */
@@ -75,6 +76,7 @@ static const char *const global_option_help[][2] = {
         { "   --no-legend", "Print no column headers and no summary line" },
         { "   --no-wait", "Return once vmmd accepted the request" },
         { "   --timeout SECS", "Stop waiting after SECS s (default 300, 0: never)" },
+        { "   --no-ask-password", "Never let polkit ask for a password (refused instead)" },
 };
 
 static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
@@ -113,7 +115,7 @@ static int acquire_bus(sd_bus **ret) {
                 return VMCTL_EXIT_UNREACHABLE;
         }
         /* Let polkit ask the person at the terminal, if vmmd needs their consent. */
-        (void) sd_bus_set_allow_interactive_authorization(bus, isatty(STDIN_FILENO));
+        (void) sd_bus_set_allow_interactive_authorization(bus, arg_ask_password && isatty(STDIN_FILENO));
         *ret = bus;
         return 0;
 }
@@ -1408,6 +1410,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 ARG_FORCE,
                 ARG_CREATE_FROM,
                 ARG_ACCEL,
+                ARG_NO_ASK_PASSWORD,
         };
         static const struct option options[] = { { "help", no_argument, NULL, 'h' },
                                                  { "version", no_argument, NULL, ARG_VERSION },
@@ -1423,6 +1426,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                                                  { "force", no_argument, NULL, ARG_FORCE },
                                                  { "create-from", required_argument, NULL, ARG_CREATE_FROM },
                                                  { "accel", required_argument, NULL, ARG_ACCEL },
+                                                 { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                                                  {} };
         bool help = false;
         uint64_t u;
@@ -1451,6 +1455,9 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         break;
                 case ARG_NO_WAIT:
                         arg_wait = false;
+                        break;
+                case ARG_NO_ASK_PASSWORD:
+                        arg_ask_password = false;
                         break;
                 case ARG_TIMEOUT:
                         if (parse_timeout(optarg, &arg_timeout) < 0) {

@@ -54,13 +54,6 @@ static const char *state_phrase(const VMWait *w, char buf[static WAIT_PHRASE_MAX
         return buf;
 }
 
-static bool strv_contains(const char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq_ptr(*l, s))
-                        return true;
-        return false;
-}
-
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         _cleanup_json_put_ json_object *props = NULL;
         VMWait *w = userdata;
@@ -259,7 +252,8 @@ static int wait_outcome(VMWait *w) {
                         return VMCTL_EXIT_SUCCESS;
                 return -EAGAIN; /* the balloon is on its way */
         }
-        if (w->spec->pending ? strv_contains(w->spec->pending, w->state) : !streq_ptr(w->state, "failed"))
+        if (w->spec->pending ? strv_contains((char *const *) w->spec->pending, w->state) :
+                               !streq_ptr(w->state, "failed"))
                 return -EAGAIN;
 
         progress_clear(w);

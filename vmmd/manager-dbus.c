@@ -2,6 +2,7 @@
 /* org.vmmd1.Manager: CreateVM and friends, host properties, VMNew/VMRemoved. */
 #include <sys/random.h>
 
+#include "authorize.h"
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "config.h"
@@ -254,7 +255,9 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                                 error, VMMD_ERROR_INSUFFICIENT_MEMORY, why ?: "Not enough memory");
         }
 
-        r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, &vm);
+        /* The caller owns what it creates (the filter made sure it may). */
+        const Caller *caller = authorize_caller(m, msg);
+        r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, caller ? caller->uid : getuid(), &vm);
         if (r < 0)
                 return r;
         r = vm_save(vm, true);
@@ -298,8 +301,9 @@ static int read_vm_name(sd_bus_message *msg, Manager *m, const char **ret_name, 
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
+        /* One the caller may not see does not exist for it. */
         vm = manager_find_vm(m, name);
-        if (!vm)
+        if (!vm || !authorize_vm_visible(m, vm))
                 return sd_bus_error_setf(error, VMMD_ERROR_NO_SUCH_VM, "No VM named \"%s\"", name);
         *ret_name = name;
         *ret = vm;
@@ -330,6 +334,8 @@ static int method_list_vms(sd_bus_message *msg, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         for (VM *vm = m->vms; vm; vm = vm->next) {
+                if (!authorize_vm_visible(m, vm))
+                        continue;
                 r = sd_bus_message_append(
                         reply, "(ssso)", vm->name, vm->persona, vm_state_to_string(vm->state), vm->path);
                 if (r < 0)
@@ -547,6 +553,10 @@ int manager_connect_bus(Manager *m) {
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to connect to the %s bus: %m", m->config.user ? "session" : "system");
+        /* Before any object: every call passes authorization first. */
+        r = authorize_install(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install the authorization filter: %m");
         r = sd_bus_add_object_vtable(
                 m->bus, NULL, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "authorize.h"
 #include "bus-errors.h"
 #include "config.h"
 #include "log.h"
@@ -189,6 +190,8 @@ Manager *manager_free(Manager *m) {
                 vm_free(m->vms);
         manager_personas_clear(m);
         image_cache_free(m->images);
+        authorize_done(m);
+        access_policy_done(&m->access);
         free(m->accel_reason);
         free(m->foreground);
         store_free(m->store);
@@ -241,29 +244,69 @@ static int manager_load_personas(Manager *m) {
         return 0;
 }
 
-/* The administrator's memory.yaml (configuration directory), else the policy directory's. A file that is
- * broken leaves the policy as it was and says why. */
-static int manager_load_memory_policy(Manager *m, char **ret_error) {
+static int load_memory_policy(Manager *m, const char *path, char **ret_error) {
+        MemoryPolicy p;
+        int r = memory_policy_load(path, &p, ret_error);
+
+        if (r < 0)
+                return r;
+        m->memory_policy = p;
+        log_info(
+                "Memory policy from '%s': guests may be promised %" PRIu64 " MiB.",
+                path,
+                manager_memory_limit_mib(m));
+        return 0;
+}
+
+static int load_access_policy(Manager *m, const char *path, char **ret_error) {
+        AccessPolicy p;
+        int r = access_policy_load(path, &p, ret_error);
+
+        if (r < 0)
+                return r;
+        access_policy_done(&m->access);
+        m->access = p;
+        log_info("Access policy from '%s': rules for %zu personas.", path, p.n_rules);
+        return 0;
+}
+
+/* A policy file: the administrator's (configuration directory), else the policy directory's. A file that
+ * is broken leaves the policy as it was and says why; with none, -ENOENT. */
+static int manager_load_policy_file(
+        Manager *m,
+        const char *name,
+        int (*load)(Manager *m, const char *path, char **ret_error),
+        char **ret_error) {
         const char *dirs[] = { m->config.config_dir, m->config.policy_dir };
         int r = -ENOENT;
 
         for (size_t i = 0; i < ELEMENTSOF(dirs) && r == -ENOENT; i++) {
                 _cleanup_free_ char *path = NULL;
-                MemoryPolicy p;
 
-                if (!dirs[i] || asprintf(&path, "%s/memory.yaml", dirs[i]) < 0)
+                if (!dirs[i] || asprintf(&path, "%s/%s", dirs[i], name) < 0)
                         continue;
-                r = memory_policy_load(path, &p, ret_error);
-                if (r >= 0) {
-                        m->memory_policy = p;
-                        log_info(
-                                "Memory policy from '%s': guests may be promised %" PRIu64 " MiB.",
-                                path,
-                                manager_memory_limit_mib(m));
-                }
+                r = load(m, path, ret_error);
         }
+        return r;
+}
+
+static int manager_load_memory_policy(Manager *m, char **ret_error) {
+        int r = manager_load_policy_file(m, "memory.yaml", load_memory_policy, ret_error);
+
         if (r == -ENOENT) {
                 m->memory_policy = MEMORY_POLICY_DEFAULT;
+                return 0;
+        }
+        return r;
+}
+
+/* Without an access.yaml (or with a broken one at startup) only root may act: nobody else is named. */
+static int manager_load_access_policy(Manager *m, char **ret_error) {
+        int r = manager_load_policy_file(m, "access.yaml", load_access_policy, ret_error);
+
+        if (r == -ENOENT) {
+                access_policy_done(&m->access);
+                log_notice("No access.yaml: only root may create and manage VMs.");
                 return 0;
         }
         return r;
@@ -331,16 +374,27 @@ int manager_reload(Manager *m, char **ret_error) {
         manager_personas_clear(&old);
         (void) manager_emit_personas_changed(m);
 
-        _cleanup_free_ char *error = NULL;
-        r = manager_load_memory_policy(m, &error);
-        if (r < 0) {
-                log_error_errno(r, "Keeping the memory policy: %s", error ?: strerror(-r));
-                if (ret_error)
-                        (void) asprintf(
-                                ret_error,
-                                "%s (the personas were reloaded; the memory policy is unchanged)",
-                                error ?: strerror(-r));
-                return r;
+        static const struct {
+                const char *what;
+                int (*load)(Manager *m, char **ret_error);
+        } policies[] = {
+                { "memory policy", manager_load_memory_policy },
+                { "access policy", manager_load_access_policy },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(policies); i++) {
+                _cleanup_free_ char *error = NULL;
+
+                r = policies[i].load(m, &error);
+                if (r < 0) {
+                        log_error_errno(r, "Keeping the %s: %s", policies[i].what, error ?: strerror(-r));
+                        if (ret_error)
+                                (void) asprintf(
+                                        ret_error,
+                                        "%s (the personas were reloaded; the %s is unchanged)",
+                                        error ?: strerror(-r),
+                                        policies[i].what);
+                        return r;
+                }
         }
         return 0;
 }
@@ -561,6 +615,14 @@ int manager_startup(Manager *m) {
                 if (r < 0)
                         log_error_errno(
                                 r, "Ignoring the memory policy, using the defaults: %s", error ?: strerror(-r));
+        }
+        if (!m->config.user) {
+                _cleanup_free_ char *error = NULL;
+
+                r = manager_load_access_policy(m, &error);
+                if (r < 0)
+                        log_error_errno(
+                                r, "Ignoring the access policy, only root may act: %s", error ?: strerror(-r));
         }
         if (!m->config.user && geteuid() == 0) {
                 r = manager_setup_vm_user(m);

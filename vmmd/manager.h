@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "access.h"
 #include "image-cache.h"
 #include "image.h"
 #include "memory-policy.h"
@@ -45,6 +46,16 @@ typedef struct Manager {
 
         ImageCache *images;
         MemoryPolicy memory_policy;
+        AccessPolicy access; /* policies/access.yaml; system mode only */
+
+        /* Authorization (authorize.c): polkit questions in flight, and the caller of the message being
+         * handled (its names resolved once per message). */
+        struct PolkitQuery *polkit_queries;
+        size_t n_polkit_queries;
+        Caller caller;
+        sd_bus_message *caller_message; /* not a reference: compared with sender and cookie */
+        char *caller_sender;
+        uint64_t caller_cookie;
 
         HostInfo host;
 

@@ -27,6 +27,8 @@ static const char *const migrations[] = {
         "  created_usec INTEGER NOT NULL,"
         "  pid INTEGER NOT NULL DEFAULT 0"
         ");",
+        /* Who created the VM; those of earlier versions were root's to make. */
+        "ALTER TABLE vms ADD COLUMN owner_uid INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -198,6 +200,7 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
         rc = rc ?: sqlite3_bind_text(st, k++, r->disk_path, -1, SQLITE_STATIC);
         rc = rc ?: sqlite3_bind_int64(st, k++, (sqlite3_int64) r->created_usec);
         rc = rc ?: sqlite3_bind_int64(st, k++, r->pid);
+        rc = rc ?: sqlite3_bind_int64(st, k++, r->owner_uid);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc);
         rc = sqlite3_step(st);
@@ -208,11 +211,12 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
 
 #define VM_COLUMNS \
         "name, persona, image, state, failure_reason, ephemeral, memory_mib, vcpus, accel, disk_path, " \
-        "created_usec, pid"
+        "created_usec, pid, owner_uid"
 
 int store_vm_insert(Store *s, const VMRecord *r) {
         /* A single statement is its own transaction in SQLite. */
-        return vm_write(s, r, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
+        return vm_write(
+                s, r, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
 }
 
 int store_vm_update(Store *s, const VMRecord *r) {
@@ -221,7 +225,7 @@ int store_vm_update(Store *s, const VMRecord *r) {
                 r,
                 "UPDATE vms SET name = ?1, persona = ?2, image = ?3, state = ?4, failure_reason = ?5,"
                 " ephemeral = ?6, memory_mib = ?7, vcpus = ?8, accel = ?9, disk_path = ?10,"
-                " created_usec = ?11, pid = ?12 WHERE name = ?1;");
+                " created_usec = ?11, pid = ?12, owner_uid = ?13 WHERE name = ?1;");
 }
 
 int store_vm_delete(Store *s, const char *name) {
@@ -276,6 +280,7 @@ int store_vm_load_all(Store *s, VMRecord **ret, size_t *ret_n) {
                         .vcpus = (uint32_t) sqlite3_column_int64(st, 7),
                         .created_usec = (uint64_t) sqlite3_column_int64(st, 10),
                         .pid = sqlite3_column_int64(st, 11),
+                        .owner_uid = (uid_t) sqlite3_column_int64(st, 12),
                 };
                 r = column_strdup(st, 0, &v->name);
                 r = r ?: column_strdup(st, 1, &v->persona);

@@ -4,7 +4,7 @@
 
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct Store Store;
 
@@ -22,6 +22,7 @@ typedef struct VMRecord {
         char *disk_path; /* qcow2 overlay, NULL if none yet */
         uint64_t created_usec;
         int64_t pid; /* VMM process while it runs, 0 otherwise */
+        uid_t owner_uid; /* who created it (CreateVM's caller) */
 } VMRecord;
 
 void vm_record_done(VMRecord *r);

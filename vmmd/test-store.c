@@ -37,6 +37,7 @@ static void test_fresh_and_roundtrip(void) {
                 .disk_path = (char *) "/var/lib/vmmd/vms/work/disk.qcow2",
                 .created_usec = 1234567,
                 .pid = 42,
+                .owner_uid = 1000,
         };
         VMRecord *all = NULL;
         size_t n = 0;
@@ -62,6 +63,7 @@ static void test_fresh_and_roundtrip(void) {
         assert(streq(all[0].name, "work") && streq(all[0].state, "failed"));
         assert(streq(all[0].failure_reason, "QEMU was killed by signal 9 (KILL)"));
         assert(all[0].memory_mib == 512 && all[0].vcpus == 2 && all[0].pid == 0 && !all[0].ephemeral);
+        assert(all[0].owner_uid == 1000);
         assert(streq(all[0].disk_path, "/var/lib/vmmd/vms/work/disk.qcow2"));
         assert(all[0].created_usec == 1234567);
         vm_record_array_free(all, n);

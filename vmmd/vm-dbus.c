@@ -2,6 +2,7 @@
 /* org.vmmd1.VM: methods, properties and object lookup for /org/vmmd1/vm/<name>. */
 #include <stdarg.h>
 
+#include "authorize.h"
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "log.h"
@@ -333,6 +334,7 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("MemoryMiB", "t", NULL, offsetof(VM, memory_mib), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(VM, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Accel", "s", NULL, offsetof(VM, accel), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(VM, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY(
                 "CreationTimestamp", "t", NULL, offsetof(VM, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Leader", "u", NULL, offsetof(VM, pid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -407,6 +409,19 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* Lookups also serve signals that vmmd emits while it handles some call: only a call that reads this
+ * object itself, or every object (GetManagedObjects), is filtered by what its caller may see. */
+static bool vm_visible_to_call(sd_bus *bus, const char *path, VM *vm) {
+        sd_bus_message *call = sd_bus_get_current_message(bus);
+
+        if (!call || !sd_bus_message_is_method_call(call, NULL, NULL))
+                return true;
+        if (!streq_ptr(sd_bus_message_get_path(call), path) &&
+            !sd_bus_message_is_method_call(call, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"))
+                return true;
+        return authorize_vm_visible(vm->manager, vm);
+}
+
 int vm_object_find(
         sd_bus *bus,
         const char *path,
@@ -423,7 +438,7 @@ int vm_object_find(
         if (r <= 0)
                 return r;
         vm = manager_find_vm(m, name);
-        if (!vm)
+        if (!vm || !vm_visible_to_call(bus, path, vm))
                 return 0;
         *ret_found = vm;
         return 1;
@@ -438,6 +453,8 @@ int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***re
         if (!l)
                 return -ENOMEM;
         for (VM *vm = m->vms; vm; vm = vm->next) {
+                if (!authorize_vm_visible(m, vm))
+                        continue;
                 r = strv_extend(&l, vm->path);
                 if (r < 0)
                         return r;

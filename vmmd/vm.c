@@ -57,6 +57,7 @@ int vm_new(
         uint64_t memory_mib,
         uint32_t vcpus,
         const char *accel,
+        uid_t owner,
         VM **ret) {
         _cleanup_free_ char *disk_path = NULL;
         bool ephemeral = p->disk == DISK_EPHEMERAL;
@@ -81,6 +82,7 @@ int vm_new(
                         .accel = (char *) accel,
                         .disk_path = disk_path,
                         .created_usec = now_usec(CLOCK_REALTIME),
+                        .owner_uid = owner,
                 },
                 ret);
 }
@@ -103,6 +105,7 @@ int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
         vm->memory_target_mib = rec->memory_mib;
         vm->vcpus = rec->vcpus;
         vm->created_usec = rec->created_usec;
+        vm->owner_uid = rec->owner_uid;
         vm->pid = (pid_t) rec->pid;
         vm->name = strdup(rec->name);
         vm->persona = strdup(rec->persona);
@@ -181,6 +184,7 @@ int vm_save(VM *vm, bool insert) {
                 .disk_path = vm->disk_path,
                 .created_usec = vm->created_usec,
                 .pid = vm->pid,
+                .owner_uid = vm->owner_uid,
         };
 
         return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);

@@ -71,6 +71,7 @@ struct VM {
         uint32_t vcpus;
         char *disk_path;
         uint64_t created_usec;
+        uid_t owner_uid; /* who created it */
 
         char *runtime_dir; /* sockets, console log, ephemeral disk */
         char *agent_version;
@@ -115,6 +116,7 @@ int vm_new(
         uint64_t memory_mib,
         uint32_t vcpus,
         const char *accel,
+        uid_t owner,
         VM **ret);
 /* Recreates a VM from its record after a restart of vmmd. */
 int vm_new_from_record(Manager *m, const VMRecord *r, VM **ret);

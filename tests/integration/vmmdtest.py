@@ -35,6 +35,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <listen>unix:path={path}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
+    <allow user="*"/>
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
@@ -70,7 +71,9 @@ def require_image():
 class Session:
     """One private bus with one vmmd --user on it."""
 
-    def __init__(self, name, policy_dir=None, image_dir=IMAGE_DIR, env=None):
+    def __init__(self, name, policy_dir=None, image_dir=IMAGE_DIR, env=None, system=False):
+        # system: vmmd in system mode (no --user), the private bus standing in for the system bus.
+        self.system = system
         self.tmp = tempfile.mkdtemp(prefix=f"vmmd-{name}-")
         if policy_dir is None:
             # The shipped personas plus the tests' own (tests/integration/personas).
@@ -118,9 +121,22 @@ class Session:
             "SYSTEMD_COLORS": "0",
             "SYSTEMD_PAGER": "",
         })
+        if self.system:
+            env.update({
+                "DBUS_SYSTEM_BUS_ADDRESS": self.address,
+                "STATE_DIRECTORY": self.state_dir,
+                "RUNTIME_DIRECTORY": self.runtime_dir,
+                "CACHE_DIRECTORY": os.path.join(self.tmp, "cache", "vmmd"),
+                "CONFIGURATION_DIRECTORY": os.path.join(self.tmp, "config", "vmmd"),
+            })
         env.pop("NOTIFY_SOCKET", None)
         env.update(self.extra_env)
         return env
+
+    @property
+    def mode_args(self):
+        """How vmmd, vmctl and busctl are told the bus: --user, or nothing for the (stand-in) system bus."""
+        return [] if self.system else ["--user"]
 
     # The daemon
 
@@ -134,7 +150,7 @@ class Session:
         env = self.env
         env["NOTIFY_SOCKET"] = notify_path
         log = open(self.vmmd_log, "a")
-        self.vmmd = subprocess.Popen([VMMD, "--user", "--log-level=debug"], env=env, stdin=subprocess.DEVNULL,
+        self.vmmd = subprocess.Popen([VMMD, *self.mode_args, "--log-level=debug"], env=env, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + timeout
@@ -189,7 +205,7 @@ class Session:
     # Clients
 
     def vmctl(self, *args, timeout=600, input=None):
-        return subprocess.run([VMCTL, "--user", *args], env=self.env, capture_output=True, text=True,
+        return subprocess.run([VMCTL, *self.mode_args, *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout, input=input)
 
     def vmctl_ok(self, *args, **kw):
@@ -202,7 +218,7 @@ class Session:
         return json.loads(self.vmctl_ok("--json", *args).stdout)
 
     def busctl(self, *args, timeout=120):
-        return subprocess.run(["busctl", "--user", *args], env=self.env, capture_output=True, text=True,
+        return subprocess.run(["busctl", *self.mode_args, *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout)
 
     def call(self, path, interface, method, signature="", *args):
@@ -218,7 +234,7 @@ class Session:
     def gdbus(self, path, interface, method, *args):
         """Calls a method with gdbus, whose errors carry the D-Bus error name; args in GVariant text.
         Returns (ok, stdout or stderr)."""
-        p = subprocess.run(["gdbus", "call", "--session", "--dest", "org.vmmd1", "--object-path", path,
+        p = subprocess.run(["gdbus", "call", "--address", self.address, "--dest", "org.vmmd1", "--object-path", path,
                             "--method", f"{interface}.{method}", "--", *args],
                            env=self.env, capture_output=True, text=True, timeout=120)
         return p.returncode == 0, (p.stdout if p.returncode == 0 else p.stderr).strip()
@@ -330,7 +346,7 @@ def run(tests, setup=None, **session_args):
         s = None
         ok = False
         try:
-            s = Session(t.__name__, **session_args)
+            s = Session(t.__name__, **{**session_args, **getattr(t, "session_args", {})})
             if setup:
                 setup(s)
             s.start_vmmd()

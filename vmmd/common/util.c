@@ -21,6 +21,13 @@ int free_and_strdup(char **p, const char *s) {
         return 0;
 }
 
+bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (streq_ptr(*l, s))
+                        return true;
+        return false;
+}
+
 size_t strv_length(char *const *l) {
         size_t n = 0;
 

@@ -125,6 +125,7 @@ static inline const char *strna(const char *s) {
 /* Replaces *p with a copy of s (or NULL). */
 int free_and_strdup(char **p, const char *s);
 size_t strv_length(char *const *l);
+bool strv_contains(char *const *l, const char *s);
 /* Appends a copy of s; the list stays NULL-terminated. */
 int strv_extend(char ***l, const char *s);
 int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Device case: vmmd.service started at boot as a Type=notify system service that owns org.vmmd1 on the
-# system bus, and the shipped D-Bus policy lets everyone read but only root and group vmmd change VMs;
+# system bus, and nobody changes what it may not;
 # systemctl reload reads the personas again.
 set -eu
 systemctl is-active --quiet vmmd.service
@@ -23,16 +23,17 @@ grep '^Cap' "/proc/$pid/status"
 grep -q '^CapEff:[[:space:]]*00000000000000e0$' "/proc/$pid/status"
 grep -q '^CapBnd:[[:space:]]*00000000000000e0$' "/proc/$pid/status"
 
-# Policy: an ordinary user reads, but may not create.
+# Authorization (case 96 has the whole of it): an ordinary user reads, creates no work phone and may not
+# reload.
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 as_nobody busctl --system call org.vmmd1 /org/vmmd1 org.vmmd1.Manager ListPersonas | grep -q throwaway
 if out="$(as_nobody busctl --system call org.vmmd1 /org/vmmd1 org.vmmd1.Manager CreateVM 'ssa{sv}' \
-        throwaway '' 0 2>&1)"; then
-        echo "nobody could create a VM: $out"
+        work '' 0 2>&1)"; then
+        echo "nobody could create a work phone: $out"
         exit 1
 fi
 echo "nobody's CreateVM: $out"
-[[ "$out" == *"Access denied"* || "$out" == *AccessDenied* ]]
+[[ "$out" == *"org.vmmd1.create"* ]]
 if as_nobody busctl --system call org.vmmd1 /org/vmmd1 org.vmmd1.Manager Reload >/dev/null 2>&1; then
         echo "nobody could reload the personas"
         exit 1
