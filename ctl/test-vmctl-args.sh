@@ -61,7 +61,7 @@ if expect 0 --help; then
         for verb in $VERBS; do
                 grep -qE "^  $verb( |$)" "$tmp/out" || fail "--help does not list '$verb'"
         done
-        for opt in --user --json --no-legend --no-wait --timeout --version --memory --vcpus --no-start --force; do
+        for opt in --user --json --no-legend --no-wait --no-ask-password --timeout --version --memory --vcpus --no-start --force; do
                 stdout_has "$opt"
         done
         for code in 0 1 2 3 4 5 6 7 8 9 10; do

@@ -54,11 +54,11 @@ check "set-memory" "$VMCTL" se
 check "snapshot snapshots" "$VMCTL" snap
 check "reboot reload restore resume" "$VMCTL" r
 check "delete-snapshot destroy" "$VMCTL" d
-check "--no-legend --no-wait" "$VMCTL" restore --no
+check "--no-ask-password --no-legend --no-wait" "$VMCTL" restore --no
 check "--force" "$VMCTL" stop --f
-check "--no-legend --no-start --no-wait" "$VMCTL" create --no
+check "--no-ask-password --no-legend --no-start --no-wait" "$VMCTL" create --no
 check "--memory" "$VMCTL" create --m
-check "--no-legend --no-wait" "$VMCTL" start --no
+check "--no-ask-password --no-legend --no-wait" "$VMCTL" start --no
 check "" "$VMCTL" create --memory ""
 check "" "$VMCTL" --timeout ""
 check "show" "$VMCTL" help sh
@@ -88,7 +88,7 @@ check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" set-memory ""
 check "work" "$tmp/vmctl-standin" --user set-memory --no-wait w
 check "" "$tmp/vmctl-standin" set-memory work ""
 check "" "$tmp/vmctl-standin" set-memory work 256 ""
-check "--no-legend --no-wait" "$VMCTL" set-memory work --no
+check "--no-ask-password --no-legend --no-wait" "$VMCTL" set-memory work --no
 
 # Snapshots: VM names first, then the snapshots of that VM, with --user passed on.
 for verb in snapshot snapshots restore delete-snapshot; do

@@ -10,6 +10,7 @@
 #include "manager-dbus.h"
 #include "names.h"
 #include "vm-dbus.h"
+#include "vm-identity.h"
 #include "vm.h"
 
 typedef struct CreateOptions {
@@ -258,6 +259,13 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         /* The caller owns what it creates (the filter made sure it may). */
         const Caller *caller = authorize_caller(m, msg);
         r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, caller ? caller->uid : getuid(), &vm);
+        if (r == -EUSERS)
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_BUSY,
+                        "No identity left for VM \"%s\": all %u uids of vmmd's range are taken",
+                        name,
+                        VM_UID_COUNT);
         if (r < 0)
                 return r;
         r = vm_save(vm, true);

@@ -14,6 +14,7 @@
 #include "manager-dbus.h"
 #include "scope.h"
 #include "vm-dbus.h"
+#include "vm-identity.h"
 #include "vm.h"
 
 #define BOOT_TIMEOUT_USEC_DEFAULT (180 * USEC_PER_SEC)
@@ -428,59 +429,16 @@ int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_erro
         return image_cache_get(m->images, name, ret, ret_error);
 }
 
-/* Makes dir (owned by vmmd) usable by the VMM user's group, with mode. Needs no
- * capability: vmmd owns dir and is a member of that group. */
-static int chgrp_dir(Manager *m, const char *dir, mode_t mode) {
-        if (!m->vm_user)
-                return 0;
-        if (chown(dir, (uid_t) -1, m->vm_gid) < 0 || chmod(dir, mode) < 0)
-                return -errno;
-        return 0;
-}
-
-int manager_make_vm_dir(Manager *m, const char *path) {
-        int r;
-
-        r = mkdir_p(path, 0700);
-        if (r < 0)
-                return r;
-        return chgrp_dir(m, path, 0770);
-}
-
-void manager_spawn_user(Manager *m, SpawnOptions *o) {
-        if (!m->vm_user)
-                return;
-        o->switch_user = true;
-        o->uid = m->vm_uid;
-        o->gid = m->vm_gid;
-        o->groups = m->vm_groups;
-        o->n_groups = m->n_vm_groups;
-}
-
-/* System mode: VMMs run as VMM_USER with its group and kvm. vmmd joins that group, so that it can hand
- * directories to it and clean up after it without CAP_CHOWN or CAP_DAC_OVERRIDE. */
-static int manager_setup_vm_user(Manager *m) {
-        struct passwd *pw;
+/* vmmd runs as root: each VM gets a uid and gid of its own, its VMM the kvm group for /dev/kvm. The bases
+ * of vmmd's directories are traversable (not listable) for them; under systemd, StateDirectoryMode= and
+ * RuntimeDirectoryMode= say the same, as systemd sets them again for every Exec*= line. */
+static int manager_setup_identities(Manager *m) {
         struct group *gr;
         int r;
 
-        errno = 0;
-        pw = getpwnam(VMM_USER);
-        if (!pw) {
-                log_warning("No user " VMM_USER
-                            " (sysusers.d/vmmd.conf): VMMs run as root, without capabilities.");
-                return 0;
-        }
-        m->vm_uid = pw->pw_uid;
-        m->vm_gid = pw->pw_gid;
-        m->vm_groups[m->n_vm_groups++] = pw->pw_gid;
+        m->identities = true;
         gr = getgrnam("kvm");
-        if (gr)
-                m->vm_groups[m->n_vm_groups++] = gr->gr_gid;
-        if (setgroups(1, &m->vm_gid) < 0)
-                return log_error_errno(errno, "Failed to join the group of " VMM_USER ": %m");
-        m->vm_user = true;
-
+        m->kvm_gid = gr ? gr->gr_gid : (gid_t) -1;
         for (const char *const *base =
                      (const char *const[]){ m->config.state_dir, m->config.runtime_dir, NULL };
              *base;
@@ -489,18 +447,13 @@ static int manager_setup_vm_user(Manager *m) {
 
                 if (asprintf(&vms, "%s/vms", *base) < 0)
                         return log_oom();
-                /* The base keeps its owner and group (under systemd its StateDirectory=/RuntimeDirectory=:
-                 * systemd resets their mode and ownership for every Exec*= command, and chowns the whole
-                 * tree back if their group differs); traversable is all the VMMs need of it. */
-                r = mkdir_p(vms, 0700);
-                if (r >= 0 && chmod(*base, 0711) < 0)
+                r = mkdir_p(vms, 0711);
+                if (r >= 0 && (chmod(*base, 0711) < 0 || chmod(vms, 0711) < 0))
                         r = -errno;
-                if (r >= 0)
-                        r = chgrp_dir(m, vms, 0710);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to give " VMM_USER " access to '%s': %m", vms);
+                        return log_error_errno(r, "Failed to make '%s' traversable for the VMs: %m", vms);
         }
-        log_info("VMMs run as " VMM_USER " (uid %u).", (unsigned) m->vm_uid);
+        log_info("Each VM runs as a uid of its own (from %u).", (unsigned) VM_UID_BASE);
         return 0;
 }
 
@@ -624,28 +577,31 @@ int manager_startup(Manager *m) {
                         log_error_errno(
                                 r, "Ignoring the access policy, only root may act: %s", error ?: strerror(-r));
         }
-        if (!m->config.user && geteuid() == 0) {
-                r = manager_setup_vm_user(m);
+        if (geteuid() == 0) {
+                r = manager_setup_identities(m);
                 if (r < 0)
                         return r;
-        }
+        } else if (!m->config.user)
+                log_warning(
+                        "vmmd runs without root: it cannot give VMs identities of their own and starts none.");
         /* The probe was the last thing that could use a capability (CAP_SYSLOG for the kernel log).
-         * vmmd's files and /dev/kvm belong to its own uid; its VMMs are its children. With a VMM user it
-         * keeps what it takes to start VMMs as that user and to stop them. */
+         * vmmd's files and /dev/kvm belong to its own uid; its VMMs are its children. With identities it
+         * keeps what it takes to start VMMs as them (SETUID, SETGID), to act on their files as them
+         * (setfsuid), to hand them their directories (CHOWN) and to stop them (KILL). */
         if (geteuid() == 0) {
                 capng_clear(CAPNG_SELECT_BOTH);
-                if (m->vm_user)
-                        (void) capng_updatev(
-                                CAPNG_ADD,
-                                CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
-                                CAP_KILL,
-                                CAP_SETUID,
-                                CAP_SETGID,
-                                -1);
+                (void) capng_updatev(
+                        CAPNG_ADD,
+                        CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+                        CAP_KILL,
+                        CAP_SETUID,
+                        CAP_SETGID,
+                        CAP_CHOWN,
+                        -1);
                 if (capng_apply(CAPNG_SELECT_BOTH) < 0)
                         log_warning("Failed to drop capabilities, continuing with them.");
                 else
-                        log_debug("Dropped capabilities%s.", m->vm_user ? " but KILL, SETUID, SETGID" : "");
+                        log_debug("Dropped capabilities but KILL, SETUID, SETGID, CHOWN.");
         }
         if (asprintf(&db, "%s/vmmd.db", m->config.state_dir) < 0)
                 return log_oom();

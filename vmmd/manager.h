@@ -17,7 +17,6 @@
 #include "util.h"
 
 #define MANAGER_VMS_MAX 64
-#define VMM_USER "vmmd-vm" /* units/sysusers-vmmd.conf */
 
 typedef struct VM VM;
 
@@ -59,12 +58,10 @@ typedef struct Manager {
 
         HostInfo host;
 
-        /* System mode: VMMs run as this user (VMM_USER), not as root. */
-        bool vm_user;
-        uid_t vm_uid;
-        gid_t vm_gid;
-        gid_t vm_groups[2]; /* its own group and kvm (for /dev/kvm) */
-        size_t n_vm_groups;
+        /* vmmd runs as root: every VM gets an identity of its own (vm-identity.h); kvm's gid for /dev/kvm
+         * ((gid_t) -1: none). */
+        bool identities;
+        gid_t kvm_gid;
         const char *accel; /* what a new VM gets: "kvm" or "tcg" */
         char *accel_reason;
 
@@ -112,8 +109,4 @@ VM *manager_find_vm(Manager *m, const char *name);
 int manager_get_image(Manager *m, const char *name, Image **ret, char **ret_error);
 /* waiter (NULL: none) is held until systemd took the new CPU weights. */
 void manager_set_foreground(Manager *m, const char *name, ScopeWaiter *waiter);
-/* Creates a VM's directory so that its VMM (running as VMM_USER) can create files in it. */
-int manager_make_vm_dir(Manager *m, const char *path);
-/* Fills the user the VMM and its helpers run as. */
-void manager_spawn_user(Manager *m, SpawnOptions *o);
 void manager_notify_status(Manager *m);

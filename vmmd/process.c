@@ -16,7 +16,14 @@ static int pidfd_open_compat(pid_t pid) {
         return (int) syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* What the child says when it fails before exec: its errno and what it was doing. */
+typedef struct ChildFailure {
+        int error;
+        char step[SPAWN_STEP_MAX];
+} ChildFailure;
+
 _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status_fd) {
+        ChildFailure f = {};
         sigset_t ss;
         int nullfd, r;
 
@@ -62,10 +69,17 @@ _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status
                     (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                      setresuid(o->uid, o->uid, o->uid) < 0))
                         goto fail;
-                /* What the other user creates (disks, snapshots in them) stays readable by vmmd, which
-                 * shares its group and has no CAP_DAC_OVERRIDE; the directories keep everyone else out. */
+                /* What the VM's identity creates is its own; vmmd reads it as the VM (setfsuid). */
                 if (o->switch_user)
-                        (void) umask(0007);
+                        (void) umask(0077);
+                if (o->sandbox) {
+                        r = sandbox_enter(o->sandbox, f.step, sizeof(f.step));
+                        if (r < 0) {
+                                errno = -r;
+                                goto fail;
+                        }
+                        f.step[0] = 0;
+                }
                 capng_clear(CAPNG_SELECT_BOTH);
                 /* After the switch the bounding set cannot shrink (no CAP_SETPCAP): with no_new_privs and
                  * a non-root uid nothing in it can be gained back anyway. */
@@ -78,15 +92,17 @@ _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status
         }
 
         execvp(argv[0], argv);
+        (void) snprintf(f.step, sizeof(f.step), "executing %s", argv[0]);
 fail:
-        r = errno;
-        (void) !write(status_fd, &r, sizeof(r));
+        f.error = errno;
+        (void) !write(status_fd, &f, sizeof(f));
         _exit(127);
 }
 
-int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd) {
+int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd, char **ret_step) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, pidfd = -EBADF;
-        int p[2], child_errno = 0;
+        ChildFailure f = {};
+        int p[2];
         ssize_t k;
         pid_t pid;
 
@@ -103,14 +119,17 @@ int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pid
 
         wfd = safe_close(wfd);
         pidfd = pidfd_open_compat(pid);
-        /* The pipe closes on a successful exec; before that, the child writes its errno. This read
-         * blocks only for the fork-to-exec window, which is short and bounded. */
+        /* The pipe closes on a successful exec; before that, the child writes why not. This read blocks
+         * only for the fork-to-exec window, which is short and bounded. */
         do
-                k = read(rfd, &child_errno, sizeof(child_errno));
+                k = read(rfd, &f, sizeof(f));
         while (k < 0 && errno == EINTR);
-        if (k == sizeof(child_errno)) {
+        if (k == sizeof(f)) {
                 (void) waitpid(pid, NULL, 0);
-                return -child_errno;
+                f.step[sizeof(f.step) - 1] = 0;
+                if (ret_step && f.step[0])
+                        *ret_step = strdup(f.step);
+                return f.error > 0 ? -f.error : -EIO;
         }
         if (pidfd < 0) {
                 int r = -errno;
@@ -130,13 +149,14 @@ int spawn_watched(
         sd_event_child_handler_t cb,
         void *userdata,
         sd_event_source **ret_source,
-        pid_t *ret_pid) {
+        pid_t *ret_pid,
+        char **ret_step) {
         _cleanup_close_ int pidfd = -EBADF;
         sd_event_source *source;
         pid_t pid;
         int r;
 
-        r = spawn(argv, o, &pid, &pidfd);
+        r = spawn(argv, o, &pid, &pidfd, ret_step);
         if (r < 0)
                 return r;
         r = sd_event_add_child_pidfd(e, &source, pidfd, WEXITED, cb, userdata);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "sandbox.h"
 #include "util.h"
 
 typedef struct SpawnOptions {
@@ -19,11 +20,16 @@ typedef struct SpawnOptions {
         gid_t gid;
         const gid_t *groups; /* supplementary groups */
         size_t n_groups;
+        /* With drop_privileges: entered after the user switch (NULL: none). */
+        const Sandbox *sandbox;
 } SpawnOptions;
 
+#define SPAWN_STEP_MAX 160
+
 /* Forks and execs argv[0] (searched in $PATH). Returns the child's pid and a pidfd. The exec is checked:
- * a missing binary is reported here as -ENOENT, not as a child that exits 127. */
-int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd);
+ * a missing binary is reported here as -ENOENT, not as a child that exits 127; ret_step (may be NULL)
+ * then says what the child was doing ("binding /usr/share/...", "executing qemu-img"). */
+int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd, char **ret_step);
 
 /* spawn(), then an sd-event child source on its pidfd that owns the process: unref'ing the source kills
  * the child, so nothing outlives its owner by accident. */
@@ -34,7 +40,8 @@ int spawn_watched(
         sd_event_child_handler_t cb,
         void *userdata,
         sd_event_source **ret_source,
-        pid_t *ret_pid);
+        pid_t *ret_pid,
+        char **ret_step);
 
 /* "exited with status 1", "was killed by signal 9 (KILL)" */
 int describe_exit(int code, int status, char **ret);

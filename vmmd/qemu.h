@@ -21,8 +21,8 @@ typedef struct QemuConfig {
         const char *initrd;
         const char *cmdline;
         const char *disk_path; /* qcow2 overlay, or NULL */
-        const char *loadvm; /* an internal snapshot of the disk (with VM state) to start from, or NULL */
-        bool sandbox;       /* QEMU's own seccomp filter */
+        const char *loadvm;    /* an internal snapshot of the disk (with VM state) to start from, or NULL */
+        bool sandbox;          /* QEMU's own seccomp filter */
 } QemuConfig;
 
 /* The CPU model for an accelerator: the host's own with KVM. Under TCG the fastest model that boots the

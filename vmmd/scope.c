@@ -109,7 +109,7 @@ static int call_async(sd_bus *bus, sd_bus_message *m, char *unit, ScopeWaiter *w
         return r;
 }
 
-int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground) {
+int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground, const ScopeLimits *limits) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *unit = scope_unit_name(vm_name), *description = NULL;
         int r;
@@ -121,12 +121,13 @@ int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground) {
         r = sd_bus_message_new_method_call(
                 bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartTransientUnit");
         if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
                 r = sd_bus_message_append(
                         m,
-                        "ssa(sv)a(sa(sv))",
-                        unit,
-                        "fail",
-                        6,
+                        "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)",
                         "Description",
                         "s",
                         description,
@@ -140,6 +141,20 @@ int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground) {
                         "CPUWeight",
                         "t",
                         foreground ? SCOPE_CPU_WEIGHT_FOREGROUND : SCOPE_CPU_WEIGHT_BACKGROUND,
+                        /* The VM's memory and the VMM's own; reclaim starts a little earlier. */
+                        "MemoryMax",
+                        "t",
+                        (limits->memory_mib + SCOPE_VMM_OVERHEAD_MIB) << 20,
+                        "MemoryHigh",
+                        "t",
+                        (limits->memory_mib + SCOPE_VMM_OVERHEAD_MIB / 2) << 20,
+                        "TasksMax",
+                        "t",
+                        (uint64_t) SCOPE_TASKS_MAX,
+                        /* The usual pseudo-devices, and /dev/kvm where the VM uses it. */
+                        "DevicePolicy",
+                        "s",
+                        "closed",
                         "CollectMode",
                         "s",
                         "inactive-or-failed",
@@ -148,8 +163,13 @@ int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground) {
                         "Before",
                         "as",
                         1,
-                        "vmmd.service",
-                        0);
+                        "vmmd.service");
+        if (r >= 0 && limits->kvm_device)
+                r = sd_bus_message_append(m, "(sv)", "DeviceAllow", "a(ss)", 1, limits->kvm_device, "rw");
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
         if (r < 0)
                 return r;
         return call_async(bus, m, TAKE_PTR(unit), NULL);

@@ -21,8 +21,19 @@ typedef struct ScopeWaiter ScopeWaiter;
 ScopeWaiter *scope_waiter_new(sd_bus_message *call);
 ScopeWaiter *scope_waiter_unref(ScopeWaiter *w);
 
-/* Moves pid into a new scope unit; asynchronous, failures are logged. */
-int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground);
+/* What a VMM beside its guest's memory may use: QEMU's heap and code, the console ring, page tables. */
+#define SCOPE_VMM_OVERHEAD_MIB UINT64_C(256)
+/* vCPU threads, QEMU's I/O thread pool (up to 64), RCU and the main loop, with room. */
+#define SCOPE_TASKS_MAX 256
+
+typedef struct ScopeLimits {
+        uint64_t memory_mib;    /* the guest's */
+        const char *kvm_device; /* allowed besides the usual pseudo-devices, or NULL */
+} ScopeLimits;
+
+/* Moves pid into a new scope unit with the VM's limits (memory, tasks, a closed device policy);
+ * asynchronous, failures are logged. */
+int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground, const ScopeLimits *limits);
 /* Gives the VM's scope the foreground or the background CPU weight; asynchronous. waiter, if not NULL,
  * is held until systemd answered. */
 int scope_set_foreground(sd_bus *bus, const char *vm_name, bool foreground, ScopeWaiter *waiter);

@@ -29,6 +29,8 @@ static const char *const migrations[] = {
         ");",
         /* Who created the VM; those of earlier versions were root's to make. */
         "ALTER TABLE vms ADD COLUMN owner_uid INTEGER NOT NULL DEFAULT 0;",
+        /* The VM's own uid (and gid); 0: none yet, one is given at its next start. */
+        "ALTER TABLE vms ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -201,6 +203,7 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
         rc = rc ?: sqlite3_bind_int64(st, k++, (sqlite3_int64) r->created_usec);
         rc = rc ?: sqlite3_bind_int64(st, k++, r->pid);
         rc = rc ?: sqlite3_bind_int64(st, k++, r->owner_uid);
+        rc = rc ?: sqlite3_bind_int64(st, k++, r->uid);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc);
         rc = sqlite3_step(st);
@@ -211,12 +214,12 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
 
 #define VM_COLUMNS \
         "name, persona, image, state, failure_reason, ephemeral, memory_mib, vcpus, accel, disk_path, " \
-        "created_usec, pid, owner_uid"
+        "created_usec, pid, owner_uid, uid"
 
 int store_vm_insert(Store *s, const VMRecord *r) {
         /* A single statement is its own transaction in SQLite. */
         return vm_write(
-                s, r, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
+                s, r, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
 }
 
 int store_vm_update(Store *s, const VMRecord *r) {
@@ -225,7 +228,7 @@ int store_vm_update(Store *s, const VMRecord *r) {
                 r,
                 "UPDATE vms SET name = ?1, persona = ?2, image = ?3, state = ?4, failure_reason = ?5,"
                 " ephemeral = ?6, memory_mib = ?7, vcpus = ?8, accel = ?9, disk_path = ?10,"
-                " created_usec = ?11, pid = ?12, owner_uid = ?13 WHERE name = ?1;");
+                " created_usec = ?11, pid = ?12, owner_uid = ?13, uid = ?14 WHERE name = ?1;");
 }
 
 int store_vm_delete(Store *s, const char *name) {
@@ -281,6 +284,7 @@ int store_vm_load_all(Store *s, VMRecord **ret, size_t *ret_n) {
                         .created_usec = (uint64_t) sqlite3_column_int64(st, 10),
                         .pid = sqlite3_column_int64(st, 11),
                         .owner_uid = (uid_t) sqlite3_column_int64(st, 12),
+                        .uid = (uid_t) sqlite3_column_int64(st, 13),
                 };
                 r = column_strdup(st, 0, &v->name);
                 r = r ?: column_strdup(st, 1, &v->persona);

@@ -335,6 +335,7 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(VM, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Accel", "s", NULL, offsetof(VM, accel), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(VM, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("UID", "u", NULL, offsetof(VM, uid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(
                 "CreationTimestamp", "t", NULL, offsetof(VM, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Leader", "u", NULL, offsetof(VM, pid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

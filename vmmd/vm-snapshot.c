@@ -13,6 +13,7 @@
 #include "manager-dbus.h"
 #include "names.h"
 #include "vm-dbus.h"
+#include "vm-identity.h"
 #include "vm-internal.h"
 
 static const struct {
@@ -28,8 +29,15 @@ static const struct {
 /* The node name of the disk in QEMU's command line (qemu.c), which also holds the VM state. */
 #define DISK_NODE "disk0"
 
+/* The disk is the VM's: read as the VM, whatever it put there. */
+static int vm_read_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n) {
+        _cleanup_(vm_fs_leave) _unused_ VMFs fs = vm_fs_enter(vm);
+
+        return qcow2_read_snapshots_at(vm->disk_path, ret, ret_n);
+}
+
 int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n) {
-        int r = qcow2_read_snapshots_at(vm->disk_path, ret, ret_n);
+        int r = vm_read_snapshots(vm, ret, ret_n);
 
         if (r == -ENOENT) {
                 *ret = NULL;
@@ -303,13 +311,13 @@ static int vm_snapshot_prepare(VM *vm, Qcow2Snapshot **ret, size_t *ret_n, char 
                         "VM \"%s\" is %s; snapshots are of running, paused or stopped VMs",
                         vm->name,
                         vm_state_to_string(vm->state));
-        if (access(vm->disk_path, F_OK) < 0)
+        if (!vm_disk_exists(vm))
                 return errorf(
                         ret_error,
                         -ENOMEDIUM,
                         "VM \"%s\" has no disk yet (it is made when the VM first starts)",
                         vm->name);
-        r = qcow2_read_snapshots_at(vm->disk_path, ret, ret_n);
+        r = vm_read_snapshots(vm, ret, ret_n);
         if (r < 0)
                 return errorf(ret_error, r, "its snapshot table cannot be read: %s", strerror(-r));
         return 0;

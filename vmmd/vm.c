@@ -16,6 +16,7 @@
 #include "qemu.h"
 #include "scope.h"
 #include "vm-dbus.h"
+#include "vm-identity.h"
 #include "vm-internal.h"
 
 static const char *const vm_state_table[_VM_STATE_MAX] = {
@@ -62,14 +63,17 @@ int vm_new(
         _cleanup_free_ char *disk_path = NULL;
         bool ephemeral = p->disk == DISK_EPHEMERAL;
 
+        /* A directory of the VM's own: the state directory's for a disk that persists, one below the
+         * runtime directory (vmmd's) for a throwaway's. */
         if (asprintf(
                     &disk_path,
-                    "%s/vms/%s/disk.qcow2",
+                    ephemeral ? "%s/vms/%s/disk/disk.qcow2" : "%s/vms/%s/disk.qcow2",
                     ephemeral ? m->config.runtime_dir : m->config.state_dir,
                     name) < 0)
                 return -ENOMEM;
-        /* A new VM is the record it will be stored as. */
-        return vm_new_from_record(
+        /* A new VM is the record it will be stored as, and gets its identity at once. */
+        VM *vm;
+        int r = vm_new_from_record(
                 m,
                 &(VMRecord){
                         .name = (char *) name,
@@ -84,7 +88,16 @@ int vm_new(
                         .created_usec = now_usec(CLOCK_REALTIME),
                         .owner_uid = owner,
                 },
-                ret);
+                &vm);
+        if (r < 0)
+                return r;
+        r = vm_identity_allocate(vm);
+        if (r < 0) {
+                vm_free(vm);
+                return r;
+        }
+        *ret = vm;
+        return 0;
 }
 
 int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
@@ -106,6 +119,7 @@ int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
         vm->vcpus = rec->vcpus;
         vm->created_usec = rec->created_usec;
         vm->owner_uid = rec->owner_uid;
+        vm->uid = rec->uid;
         vm->pid = (pid_t) rec->pid;
         vm->name = strdup(rec->name);
         vm->persona = strdup(rec->persona);
@@ -185,6 +199,7 @@ int vm_save(VM *vm, bool insert) {
                 .created_usec = vm->created_usec,
                 .pid = vm->pid,
                 .owner_uid = vm->owner_uid,
+                .uid = vm->uid,
         };
 
         return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);
@@ -423,6 +438,53 @@ static const AgentHandlers agent_handlers = {
 
 /* The VMM process */
 
+/* A VMM or helper that did not get to run: its failure reason says where it stopped (in its sandbox, say). */
+static int vm_spawn_failed(VM *vm, const char *program, const char *step, int r) {
+        if (step && !vm->pending_failure)
+                (void) asprintf(
+                        &vm->pending_failure, "Failed to start %s: %s: %s", program, step, strerror(-r));
+        return log_vm_error_errno(
+                vm->name, r, "Failed to start '%s'%s%s: %m", program, step ? " while " : "", strempty(step));
+}
+
+/* What a VMM or helper of the VM sees in its sandbox: the image's files read-only, the directory of its disk
+ * writable, /dev/kvm with KVM, and /usr; nothing of other VMs, vmmd or the host. */
+typedef struct VMView {
+        const char *read_only[_IMAGE_FILE_MAX + 3];
+        const char *writable[2];
+        const char *devices[2];
+        char *disk_dir;
+        Sandbox sandbox;
+} VMView;
+
+static void vm_view_done(VMView *v) {
+        free(v->disk_dir);
+}
+
+static int vm_view(VM *vm, const Image *image, VMView *v) {
+        size_t n = 0;
+
+        *v = (VMView){};
+        for (ImageFileKind k = 0; k < _IMAGE_FILE_MAX; k++)
+                if (image->has_file[k])
+                        v->read_only[n++] = image->files[k].path;
+        /* The programs, where they are not in /usr (VMMD_QEMU, VMMD_QEMU_IMG). */
+        for (const char *const *p = STRV_MAKE(vm->manager->config.qemu, vm->manager->config.qemu_img); *p; p++)
+                if ((*p)[0] == '/' && strncmp(*p, "/usr/", 5) != 0)
+                        v->read_only[n++] = *p;
+        if (vm->disk_path) {
+                v->disk_dir = strdup(vm->disk_path);
+                if (!v->disk_dir)
+                        return -ENOMEM;
+                *strrchr(v->disk_dir, '/') = 0;
+                v->writable[0] = v->disk_dir;
+        }
+        if (streq(vm->accel, "kvm"))
+                v->devices[0] = vm->manager->config.kvm_path;
+        v->sandbox = (Sandbox){ .read_only = v->read_only, .writable = v->writable, .devices = v->devices };
+        return 0;
+}
+
 /* A listening socket for QEMU and our connection to it; no race, the backlog holds the connection
  * until QEMU accepts it. */
 static int socket_pair_listen(const char *path, int *ret_listen, int *ret_conn) {
@@ -617,22 +679,34 @@ static int vm_spawn_vmm(VM *vm) {
         if (log_fd < 0)
                 return log_vm_error_errno(vm->name, log_fd, "Failed to create '%s': %m", log_path);
 
+        _cleanup_(vm_view_done) VMView view = {};
+        r = vm_view(vm, image, &view);
+        if (r < 0)
+                return r;
         SpawnOptions so = {
                 .fds = (const int[]){ qmp_listen, agent_listen },
                 .n_fds = 2,
                 .output_fd = log_fd,
                 .drop_privileges = true,
+                .sandbox = &view.sandbox,
         };
-        manager_spawn_user(m, &so);
-        r = spawn_watched(m->event, argv, &so, on_vmm_exit, vm, &vm->child_source, &pid);
+        vm_identity_spawn_options(vm, &so);
+        _cleanup_free_ char *step = NULL;
+        r = spawn_watched(m->event, argv, &so, on_vmm_exit, vm, &vm->child_source, &pid, &step);
         if (r < 0)
-                return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", m->config.qemu);
+                return vm_spawn_failed(vm, m->config.qemu, step, r);
         vm->pid = pid;
         vm->memory_target_mib = vm->memory_mib; /* every VMM starts with its balloon empty */
         vm->reset_requested = false;
         vm->shutdown_seen = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
-        r = scope_start(m->bus, vm->name, pid, streq_ptr(m->foreground, vm->name));
+        r = scope_start(
+                m->bus,
+                vm->name,
+                pid,
+                streq_ptr(m->foreground, vm->name),
+                &(ScopeLimits){ .memory_mib = vm->memory_mib,
+                                .kvm_device = streq(vm->accel, "kvm") ? m->config.kvm_path : NULL });
         if (r < 0)
                 log_vm_warning_errno(
                         vm->name, r, "Failed to ask systemd for a scope for %s, ignoring: %m", vm->name);
@@ -686,20 +760,30 @@ int vm_spawn_helper(VM *vm, char *const *argv, sd_event_child_handler_t cb) {
         pid_t pid;
         int r;
 
-        r = manager_make_vm_dir(m, vm->runtime_dir);
+        r = vm_make_dirs(vm);
         if (r < 0)
-                return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", vm->runtime_dir);
+                return log_vm_error_errno(vm->name, r, "Failed to create the directories of %s: %m", vm->name);
         if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) < 0)
                 return -ENOMEM;
         log_fd = create_regular(log_path, 0600);
         if (log_fd < 0)
                 return log_vm_error_errno(vm->name, log_fd, "Failed to create '%s': %m", log_path);
 
-        SpawnOptions so = { .output_fd = log_fd, .drop_privileges = true };
-        manager_spawn_user(m, &so);
-        r = spawn_watched(m->event, argv, &so, cb, vm, &vm->helper_source, &pid);
+        _cleanup_(vm_view_done) VMView view = {};
+        Image *image;
+        r = manager_get_image(m, vm->image, &image, NULL);
+        if (r >= 0)
+                r = vm_view(vm, image, &view);
         if (r < 0)
-                return log_vm_error_errno(vm->name, r, "Failed to start '%s': %m", argv[0]);
+                return log_vm_error_errno(
+                        vm->name, r, "Failed to find what the helper of %s needs: %m", vm->name);
+
+        SpawnOptions so = { .output_fd = log_fd, .drop_privileges = true, .sandbox = &view.sandbox };
+        vm_identity_spawn_options(vm, &so);
+        _cleanup_free_ char *step = NULL;
+        r = spawn_watched(m->event, argv, &so, cb, vm, &vm->helper_source, &pid, &step);
+        if (r < 0)
+                return vm_spawn_failed(vm, argv[0], step, r);
         return 0;
 }
 
@@ -710,12 +794,12 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         vm->helper_source = sd_event_source_disable_unref(vm->helper_source);
 
         if (vm->destroying || vm->state == VM_STOPPING) {
-                (void) unlink(vm->disk_path);
+                vm_remove_disk(vm);
                 vm_on_exit_finish(vm);
                 return 0;
         }
         if (si->si_code != CLD_EXITED || si->si_status != 0) {
-                (void) unlink(vm->disk_path);
+                vm_remove_disk(vm);
                 vm->pending_failure = vm_helper_failure(vm, si);
                 vm_on_exit_finish(vm);
                 return 0;
@@ -731,19 +815,9 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
 /* Creates the qcow2 overlay on the image's disk with qemu-img, asynchronously. */
 static int vm_spawn_overlay(VM *vm, const Image *image) {
-        _cleanup_free_ char *backing = NULL, *dir = NULL;
+        _cleanup_free_ char *backing = NULL;
         Manager *m = vm->manager;
-        char *slash;
-        int r;
 
-        dir = strdup(vm->disk_path);
-        if (!dir)
-                return -ENOMEM;
-        slash = strrchr(dir, '/');
-        *slash = 0;
-        r = manager_make_vm_dir(m, dir);
-        if (r < 0)
-                return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", dir);
         backing = strdup(image->files[IMAGE_FILE_DISK].path);
         if (!backing)
                 return -ENOMEM;
@@ -794,11 +868,40 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
                         *ret_error = TAKE_PTR(image_error);
                 return r;
         }
-        r = manager_make_vm_dir(vm->manager, vm->runtime_dir);
+        /* Its own identity first, then its directories, handed to it. */
+        if (!vm->manager->identities && !vm->manager->config.user) {
+                if (ret_error)
+                        (void) asprintf(
+                                ret_error,
+                                "vmmd runs without root here and cannot give VM \"%s\" an identity of its own",
+                                vm->name);
+                return -EPERM;
+        }
+        if (vm->uid == 0 && vm->manager->identities) {
+                r = vm_identity_allocate(vm);
+                if (r >= 0)
+                        r = vm_save(vm, false);
+                if (r >= 0)
+                        (void) vm_send_changed(vm, "UID", NULL);
+                if (r < 0) {
+                        if (ret_error)
+                                (void) asprintf(
+                                        ret_error,
+                                        "Failed to give VM \"%s\" an identity: %s",
+                                        vm->name,
+                                        strerror(-r));
+                        return r;
+                }
+        }
+        r = vm_make_dirs(vm);
         if (r < 0) {
                 if (ret_error)
-                        (void) asprintf(ret_error, "Failed to create '%s': %s", vm->runtime_dir, strerror(-r));
-                return log_vm_error_errno(vm->name, r, "Failed to create '%s': %m", vm->runtime_dir);
+                        (void) asprintf(
+                                ret_error,
+                                "Failed to create the directories of \"%s\": %s",
+                                vm->name,
+                                strerror(-r));
+                return log_vm_error_errno(vm->name, r, "Failed to create the directories of %s: %m", vm->name);
         }
 
         free(vm->pending_failure);
@@ -808,7 +911,7 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
         if (reply)
                 vm->pending[PENDING_START] = sd_bus_message_ref(reply);
 
-        if (image->has_file[IMAGE_FILE_DISK] && access(vm->disk_path, F_OK) < 0)
+        if (image->has_file[IMAGE_FILE_DISK] && !vm_disk_exists(vm))
                 r = vm_spawn_overlay(vm, image);
         else
                 r = vm_spawn_vmm(vm);
@@ -1001,7 +1104,6 @@ int vm_reboot(VM *vm) {
 
 int vm_destroy(VM *vm, sd_bus_message *reply) {
         Manager *m = vm->manager;
-        _cleanup_free_ char *state_dir = NULL;
         int r;
 
         if (reply) {
@@ -1025,9 +1127,7 @@ int vm_destroy(VM *vm, sd_bus_message *reply) {
                         vm, PENDING_DESTROY, VMMD_ERROR_FAILED, "Failed to update the state database");
                 return r;
         }
-        (void) rm_rf(vm->runtime_dir);
-        if (asprintf(&state_dir, "%s/vms/%s", m->config.state_dir, vm->name) >= 0)
-                (void) rm_rf(state_dir);
+        vm_remove_files(vm);
         log_vm_info(vm->name, "VM %s removed.", vm->name);
 
         if (streq_ptr(m->foreground, vm->name))

@@ -72,6 +72,7 @@ struct VM {
         char *disk_path;
         uint64_t created_usec;
         uid_t owner_uid; /* who created it */
+        uid_t uid;       /* its own identity: its VMM's uid and gid (vm-identity.h); 0: none */
 
         char *runtime_dir; /* sockets, console log, ephemeral disk */
         char *agent_version;

@@ -13,17 +13,29 @@ HOSTILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile-vmm"
 SECRET = "TOP-SECRET-3f9c1e"
 
 
+# What each VM's stand-in does, by VM name ({tmp}: the test's directory). vmmd passes its environment on.
+MODES = {
+    "symlink": "log-symlink {tmp}/secret",
+    "fifo": "log-fifo",
+    "diskfifo": "disk-fifo",
+    "utf8": "agent-utf8",
+    "flood": "agent-flood 20000",
+    "silent": "qmp-silent",
+    "garbage": "qmp-garbage",
+    "work": "idle",
+    "thief": "other-vm {tmp}/state/vmmd/vms/work/disk.qcow2 {tmp}/state/vmmd/vmmd.db /etc/passwd "
+             "{tmp}/run/vmmd/vms/work/qmp.sock",
+}
+
+
 def hostile_setup(s):
-    s.hostile_dir = os.path.join(s.tmp, "hostile")
-    os.makedirs(s.hostile_dir)
-    s.extra_env.update({"VMMD_QEMU": HOSTILE, "HOSTILE_DIR": s.hostile_dir, "VMMD_STOP_TIMEOUT_SEC": "2"})
+    s.extra_env.update({"VMMD_QEMU": HOSTILE, "VMMD_STOP_TIMEOUT_SEC": "2"})
+    s.extra_env.update({f"HOSTILE_MODE_{name}": mode.format(tmp=s.tmp) for name, mode in MODES.items()})
 
 
-def create(s, name, mode, persona="throwaway", wait_state=None):
-    with open(os.path.join(s.hostile_dir, name), "w") as f:
-        f.write(mode)
+def create(s, name, persona="throwaway", wait_state=None):
     ok, out = s.gdbus("/org/vmmd1", "org.vmmd1.Manager", "CreateVM", f"'{persona}'", f"'{name}'", "@a{sv} {}")
-    check(ok, f"CreateVM {name} ({mode}): {out}")
+    check(ok, f"CreateVM {name} ({MODES[name]}): {out}")
     if wait_state:
         wait_for(lambda: s.vm_state(name) == wait_state, f"{name} turns {wait_state}")
 
@@ -55,18 +67,16 @@ def test_log_symlink_and_fifo(s):
     with open(secret, "w") as f:
         f.write("root only\n" + SECRET + "\n")
     os.chmod(secret, 0o600)
-    create(s, "symlink", f"log-symlink {secret}", persona="manual")
+    create(s, "symlink", persona="manual")
     wait_for(lambda: s.vm_state("symlink") == "failed", "the VM with a symlinked log fails")
     reason = failure_reason(s, "symlink")
     check(SECRET not in reason, f"the symlink target leaked into FailureReason: {reason!r}")
     check("exited with status 1" in reason, f"FailureReason says how the VMM ended: {reason!r}")
 
-    create(s, "fifo", "log-fifo", persona="manual")
+    create(s, "fifo", persona="manual")
     wait_for(lambda: s.vm_state("fifo") == "failed", "the VM with a FIFO for its log fails")
     responsive(s, "after a FIFO in place of qemu.log")
     # Starting again replaces whatever the VMM left in place of its log.
-    with open(os.path.join(s.hostile_dir, "fifo"), "w") as f:
-        f.write("log-fifo")
     ok, out = s.gdbus(s.vm_path("fifo"), "org.vmmd1.VM", "Start")
     check(ok, f"Start after the FIFO: {out}")
     wait_for(lambda: s.vm_state("fifo") == "failed", "it fails again")
@@ -74,7 +84,7 @@ def test_log_symlink_and_fifo(s):
 
 
 def test_disk_fifo(s):
-    create(s, "diskfifo", "disk-fifo", persona="manual", wait_state="starting")
+    create(s, "diskfifo", persona="manual", wait_state="starting")
     log = os.path.join(s.runtime_dir, "vms", "diskfifo", "qemu.log")
     wait_for(lambda: os.path.exists(log) and "disk replaced" in open(log).read(), "the disk is a FIFO")
     t0 = time.monotonic()
@@ -90,7 +100,7 @@ def test_disk_fifo(s):
 
 
 def test_agent_invalid_utf8(s):
-    create(s, "utf8", "agent-utf8", wait_state="starting")
+    create(s, "utf8", wait_state="starting")
     path = s.vm_path("utf8")
     # Both READY lines are refused whole: the VM never counts as booted by them.
     for what, args in (("GetAll", ["org.vmmd1.VM"]), ):
@@ -110,7 +120,7 @@ def test_agent_flood(s):
                            stdout=subprocess.PIPE, text=True, env=s.env)
     out = []
     try:
-        create(s, "flood", "agent-flood 20000")
+        create(s, "flood")
         responsive(s, "during the flood")
         for line in mon.stdout:
             out.append(line)
@@ -129,9 +139,6 @@ def test_qmp_silent_and_garbage(s):
     s.stop_vmmd()
     s.extra_env["VMMD_BOOT_TIMEOUT_SEC"] = "3"
     s.start_vmmd()
-    for name, mode in (("silent", "qmp-silent"), ("garbage", "qmp-garbage")):
-        with open(os.path.join(s.hostile_dir, name), "w") as f:
-            f.write(mode)
     # CreateVM answers once QMP works: for these, with the error, while vmmd goes on answering others.
     calls = {name: subprocess.Popen(["gdbus", "call", "--session", "--dest", "org.vmmd1", "--object-path",
                                      "/org/vmmd1", "--method", "org.vmmd1.Manager.CreateVM", "manual", name,
@@ -150,7 +157,34 @@ def test_qmp_silent_and_garbage(s):
     responsive(s, "after both")
 
 
+def vmm_pid(s, name):
+    return s.get_property(s.vm_path(name), "org.vmmd1.VM", "Leader")
+
+
+def test_other_vms_files(s):
+    """A VMM taken over tries the work phone's disk, vmmd's state, the host: none is there for it."""
+    create(s, "work", persona="manual", wait_state="starting")
+    targets = MODES["thief"].format(tmp=s.tmp).split()[1:]
+    create(s, "thief", persona="manual")
+    log = os.path.join(s.runtime_dir, "vms", "thief", "qemu.log")
+    wait_for(lambda: os.path.exists(log) and open(log).read().count("\n") >= len(targets), "the thief tried")
+    lines = open(log).read().splitlines()
+    for t, line in zip(targets, lines):
+        check(line.startswith("DENIED"), f"the thief reached {t}: {line}")
+    # Each VMM is its own user (vmmd runs as root here) in namespaces of its own.
+    if os.geteuid() == 0:
+        uids = {n: s.get_property(s.vm_path(n), "org.vmmd1.VM", "UID") for n in ("work", "thief")}
+        check(uids["work"] != uids["thief"] and 0 not in uids.values(), f"VMs have their own uids: {uids}")
+        for n in ("work", "thief"):
+            with open(f"/proc/{vmm_pid(s, n)}/status") as f:
+                real_uid = next(l for l in f if l.startswith("Uid:")).split()[1]
+            check_eq(int(real_uid), uids[n], f"the VMM of {n} runs as its UID")
+    for ns in ("mnt", "net", "user"):
+        mine, theirs = (os.readlink(f"/proc/{p}/ns/{ns}") for p in ("self", vmm_pid(s, "thief")))
+        check(mine != theirs, f"the VMM has a {ns} namespace of its own")
+
+
 if __name__ == "__main__":
     import sys
     sys.exit(run([test_log_symlink_and_fifo, test_disk_fifo, test_agent_invalid_utf8, test_agent_flood,
-                  test_qmp_silent_and_garbage], setup=hostile_setup))
+                  test_qmp_silent_and_garbage, test_other_vms_files], setup=hostile_setup))

@@ -89,6 +89,11 @@ class Session:
         self.vmmd_log = os.path.join(self.tmp, "vmmd.log")
         for d in ("run", "state", "cache", "config", "home"):
             os.makedirs(os.path.join(self.tmp, d), mode=0o700)
+        if os.geteuid() == 0:
+            # vmmd as root gives each VM a uid of its own, whose VMM must reach its directory below these
+            # (traversable, not listable; as /var/lib and /run are).
+            for d in (self.tmp, os.path.join(self.tmp, "run"), os.path.join(self.tmp, "state")):
+                os.chmod(d, 0o711)
         self.runtime_dir = os.path.join(self.tmp, "run", "vmmd")
         self.state_dir = os.path.join(self.tmp, "state", "vmmd")
         self._start_bus()

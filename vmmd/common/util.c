@@ -95,6 +95,10 @@ static int rm_rf_at(int dfd, const char *name) {
                 _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 DIR *d;
 
+                /* One we may not look into may still be empty (emptied by its owner): remove it if so. */
+                if (fd < 0 && errno == EACCES)
+                        return unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+
                 if (fd < 0)
                         return -errno;
                 d = fdopendir(fd);

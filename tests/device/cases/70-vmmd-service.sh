@@ -18,10 +18,11 @@ echo "owner: $owner, MainPID: $pid"
 [ "$owner" = "u $pid" ]
 test -f /usr/share/dbus-1/system.d/org.vmmd1.conf
 test -f /usr/share/dbus-1/interfaces/org.vmmd1.Manager.xml
-# Once it probed the host, the daemon keeps only KILL, SETGID and SETUID (to run VMMs as vmmd-vm).
+# Once it probed the host, the daemon keeps only KILL, SETGID and SETUID (to run each VMM as the VM's own
+# uid, and to act on a VM's files as the VM) and CHOWN (to hand a VM its directory).
 grep '^Cap' "/proc/$pid/status"
-grep -q '^CapEff:[[:space:]]*00000000000000e0$' "/proc/$pid/status"
-grep -q '^CapBnd:[[:space:]]*00000000000000e0$' "/proc/$pid/status"
+grep -q '^CapEff:[[:space:]]*00000000000000e1$' "/proc/$pid/status"
+grep -q '^CapBnd:[[:space:]]*00000000000000e1$' "/proc/$pid/status"
 
 # Authorization (case 96 has the whole of it): an ordinary user reads, creates no work phone and may not
 # reload.
@@ -51,5 +52,5 @@ vmctl personas | grep -q '^throwaway '
 for d in /var/lib/vmmd /run/vmmd; do
         stat -c '%n %U:%G %a' "$d" "$d/vms"
         [ "$(stat -c '%U:%G %a' "$d")" = "root:root 711" ]
-        [ "$(stat -c '%U:%G %a' "$d/vms")" = "root:vmmd-vm 710" ]
+        [ "$(stat -c '%U:%G %a' "$d/vms")" = "root:root 711" ]
 done

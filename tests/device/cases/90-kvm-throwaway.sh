@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Device case: vmctl create throwaway boots a persona with -accel kvm to agent-ready; vmmd's journal
 # entries carry the VM's name as a field; its VMM runs in a scope of its own whose CPU weight grows when
-# it is switched to the front; the throwaway leaves nothing behind.
+# it is switched to the front and that has the VM's limits; the throwaway leaves nothing behind.
 set -eu
 start=$(date +%s%N)
 name="$(vmctl --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')"
@@ -13,8 +13,12 @@ vmctl show "$name"
 [ "$(vmctl show "$name" | sed -n 's/^Accel=//p')" = kvm ]
 leader="$(vmctl show "$name" | sed -n 's/^Leader=//p')"
 tr '\0' ' ' <"/proc/$leader/cmdline" | grep -q -- '-accel kvm -cpu host'
-# The VMM is unprivileged: its own user, no capabilities, no_new_privs, QEMU's seccomp filter.
-[ "$(stat -c %U "/proc/$leader")" = vmmd-vm ]
+# The VMM is unprivileged: the VM's own uid (from vmmd's range), no capabilities, no_new_privs, QEMU's
+# seccomp filter, namespaces of its own (user, mount, network).
+uid="$(vmctl show "$name" | sed -n 's/^UID=//p')"
+echo "UID=$uid"
+[ "$uid" -ge 2053963776 ] && [ "$(stat -c %u "/proc/$leader")" = "$uid" ]
+for ns in user mnt net; do [ "$(readlink "/proc/$leader/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ]; done
 grep -E '^(Uid|Gid|Groups|CapEff|NoNewPrivs|Seccomp):' "/proc/$leader/status"
 grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$leader/status"
 grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$leader/status"
@@ -25,6 +29,14 @@ unit="vmm-$(systemd-escape "$name").scope"
 cat "/proc/$leader/cgroup"
 grep -q "^0::/machine.slice/$(printf '%s' "$unit" | sed 's/\\/\\\\/g')\$" "/proc/$leader/cgroup"
 [ "$(systemctl show -P CPUWeight "$unit")" = 100 ]
+# Its limits: the guest's memory and the VMM's own, tasks, and no device but the usual ones and /dev/kvm.
+mib="$(vmctl show "$name" | sed -n 's/^MemoryMiB=//p')"
+systemctl show -p MemoryMax -p MemoryHigh -p TasksMax -p DevicePolicy -p DeviceAllow "$unit"
+[ "$(systemctl show -P MemoryMax "$unit")" = $(((mib + 256) * 1048576)) ]
+[ "$(systemctl show -P MemoryHigh "$unit")" = $(((mib + 128) * 1048576)) ]
+[ "$(systemctl show -P TasksMax "$unit")" = 256 ]
+[ "$(systemctl show -P DevicePolicy "$unit")" = closed ]
+systemctl show -P DeviceAllow "$unit" | grep -q '^/dev/kvm rw$'
 vmctl switch "$name"
 [ "$(systemctl show -P CPUWeight "$unit")" = 400 ]
 

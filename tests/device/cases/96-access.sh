@@ -47,10 +47,26 @@ refused "Unknown object" as mallory busctl --system call org.vmmd1 "$(path work-
 refused "No VM named" as mallory vmctl --no-ask-password switch work-a
 
 # alice's own throwaway under KVM: created, running, hers, destroyed by her; mallory cannot touch it.
-name="$(as alice vmctl --no-ask-password create throwaway)"
+name="$(as alice vmctl --no-ask-password --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')"
 echo "alice's throwaway: $name"
+[ -n "$name" ]
 [ "$(busctl --system get-property org.vmmd1 "$(path "$name")" org.vmmd1.VM State)" = 's "running"' ]
 refused "Unknown object" as mallory busctl --system call org.vmmd1 "$(path "$name")" org.vmmd1.VM Stop b true
+
+# mallory's throwaway beside it: another uid, and neither VMM reaches the other's disk, from inside its
+# namespaces or as its uid outside them.
+other="$(as mallory vmctl --no-ask-password --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')"
+[ -n "$other" ]
+prop() { busctl --system get-property org.vmmd1 "$(path "$1")" org.vmmd1.VM "$2" | cut -d' ' -f2; }
+uid_a="$(prop "$name" UID)" uid_b="$(prop "$other" UID)"
+echo "UIDs: $name $uid_a, $other $uid_b"
+[ "$uid_a" != "$uid_b" ] && [ "$uid_a" -ge 2053963776 ] && [ "$uid_b" -ge 2053963776 ]
+disk_b="/run/vmmd/vms/$other/disk/disk.qcow2"
+test -f "$disk_b"
+stat -c '%n %U %a' "$(dirname "$disk_b")" "$disk_b"
+refused "No such file" nsenter -t "$(prop "$name" Leader)" -U -m -S "$uid_a" -G "$uid_a" -- /usr/bin/cat "$disk_b"
+refused "Permission denied" setpriv --reuid="$uid_a" --regid="$uid_a" --clear-groups cat "$disk_b"
+as mallory vmctl --no-ask-password destroy "$other"
 as alice vmctl --no-ask-password destroy "$name"
 if vmctl list --no-legend | grep -q "^$name "; then echo "the throwaway survived"; exit 1; fi
 

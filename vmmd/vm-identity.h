@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Each VM is its own principal: a uid and gid of its own (from vmmd's range, recorded in the store) that
+ * its VMM and helpers run as and that owns the VM's disk directory, and vmmd acting on that directory as
+ * the VM (setfsuid), so that nothing a VMM puts there makes root vmmd touch what the VM could not. */
+#pragma once
+
+#include "process.h"
+#include "vm.h"
+
+/* vmmd's range of VM identities (uid = gid), above systemd's container range (docs/UIDS-GIDS.md). */
+#define VM_UID_BASE ((uid_t) 0x7a6d0000U)
+#define VM_UID_COUNT 0x10000U
+
+/* Gives vm a uid of its own when vmmd has identities to give (it runs as root): the lowest one of the
+ * range no other VM holds and the user database does not name. -EUSERS: the range is used up. A VM that has
+ * one keeps it. */
+int vm_identity_allocate(VM *vm);
+bool vm_has_identity(const VM *vm);
+
+/* Sets what a VMM or helper of the VM runs as. */
+void vm_identity_spawn_options(const VM *vm, SpawnOptions *o);
+
+/* The VM's directories: its runtime directory (vmmd's, traversable: sockets and logs) and the directory of
+ * its disk (the VM's own, 0700), made and handed to the VM. */
+int vm_make_dirs(VM *vm);
+
+/* The file system identity vmmd had before vm_fs_enter(). */
+typedef struct VMFs {
+        bool entered;
+        uid_t uid;
+        gid_t gid;
+} VMFs;
+
+/* Acts as the VM on the file system until vm_fs_leave(): for everything in the VM's disk directory. */
+VMFs vm_fs_enter(const VM *vm);
+void vm_fs_leave(VMFs *fs);
+
+/* Whether the VM's disk exists (looked up as the VM). */
+bool vm_disk_exists(const VM *vm);
+/* Removes the VM's disk (as the VM). */
+void vm_remove_disk(const VM *vm);
+/* Removes everything of the VM on disk: its disk directory's contents as the VM, then the directories. */
+void vm_remove_files(const VM *vm);
