@@ -115,6 +115,13 @@ static int generate_name(Manager *m, const char *persona, char **ret) {
 
 static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
+/* CreateVM's answer: the new VM's object. */
+static int create_reply(sd_bus_message *reply, void *userdata) {
+        VM *vm = userdata;
+
+        return sd_bus_message_append(reply, "o", vm->path);
+}
+
 static void redispatch_create_vm(sd_bus_message *msg, void *userdata) {
         bus_redispatch(msg, method_create_vm, userdata);
 }
@@ -287,17 +294,19 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
         if (!o.start)
                 return sd_bus_reply_method_return(msg, "o", vm->path);
-        r = vm_start(vm, msg, &start_error);
-        if (r < 0)
-                return sd_bus_error_setf(
-                        error,
-                        r == -EBADMSG        ? VMMD_ERROR_IMAGE_CORRUPT :
-                                r == -ENOSPC ? VMMD_ERROR_INSUFFICIENT_MEMORY :
-                                               VMMD_ERROR_FAILED,
-                        "VM \"%s\" was created but did not start: %s",
-                        name,
-                        start_error ?: strerror(-r));
-        return 1; /* answered once the VMM runs */
+        _cleanup_(operation_freep) Operation *op = operation_new(msg, create_reply, vm);
+        if (!op)
+                return -ENOMEM;
+        r = vm_start(vm, op, &start_error);
+        if (r < 0) {
+                _cleanup_free_ char *why = NULL;
+
+                (void) asprintf(
+                        &why, "VM \"%s\" was created but did not start: %s", name, start_error ?: strerror(-r));
+                return bus_error_set_errno(error, r == -EBADMSG || r == -ENOSPC ? r : -EIO, why);
+        }
+        TAKE_PTR(op); /* answered once the VMM runs */
+        return 1;
 }
 
 /* Reads a VM name argument and finds the VM, or fails with NoSuchVM. */

@@ -35,37 +35,29 @@ static int property_get_foreground(
         return sd_bus_message_append(reply, "b", (int) streq_ptr(vm->manager->foreground, vm->name));
 }
 
-/* The errnos of vm.h's operations as org.vmmd1 errors; message (NULL: a generic one) says it for a person. */
+/* An error of vm.h's operations for the caller: message (NULL: a generic one, naming the VM and what) under
+ * the org.vmmd1 error that operation.c's table gives the errno. */
 static int reply_errno(sd_bus_error *error, int r, const char *message, VM *vm, const char *what) {
-        switch (r) {
-        case -EINVAL:
-        case -ENOMEDIUM:
-                return sd_bus_error_setf(
-                        error,
-                        VMMD_ERROR_INVALID_STATE,
-                        "%s",
-                        message ?: "The VM is not in a state that allows this");
-        case -EBUSY:
-                if (message)
-                        return sd_bus_error_set(error, VMMD_ERROR_BUSY, message);
-                return sd_bus_error_setf(
-                        error, VMMD_ERROR_BUSY, "VM \"%s\" is busy with another %s", vm->name, what);
-        case -EEXIST:
-                return sd_bus_error_setf(error, VMMD_ERROR_EXISTS, "%s", message ?: "It exists already");
-        case -EBADMSG:
-                return sd_bus_error_setf(error, VMMD_ERROR_IMAGE_CORRUPT, "%s", message ?: "Image is corrupt");
-        case -ENOSPC:
-                return sd_bus_error_setf(
-                        error, VMMD_ERROR_INSUFFICIENT_MEMORY, "%s", message ?: "Not enough memory");
-        default:
-                return sd_bus_error_setf(
-                        error,
-                        VMMD_ERROR_FAILED,
-                        "Failed to %s VM \"%s\": %s",
-                        what,
-                        vm->name,
-                        message ?: strerror(-r));
-        }
+        _cleanup_free_ char *generic = NULL;
+
+        if (!message && r == -EBUSY)
+                (void) asprintf(&generic, "VM \"%s\" is busy with another %s", vm->name, what);
+        else if (!message)
+                (void) asprintf(&generic, "Failed to %s VM \"%s\": %s", what, vm->name, strerror(-r));
+        return bus_error_set_errno(error, r, message ?: generic);
+}
+
+/* -EINVAL of vm.h's operations: the VM's state does not allow it; suffix says what would. */
+_printf_(3, 4) static int reply_invalid_state(sd_bus_error *error, VM *vm, const char *suffix, ...) {
+        _cleanup_free_ char *tail = NULL, *why = NULL;
+        va_list ap;
+
+        va_start(ap, suffix);
+        if (vasprintf(&tail, suffix, ap) < 0)
+                tail = NULL;
+        va_end(ap);
+        (void) asprintf(&why, "VM \"%s\" is %s%s", vm->name, vm_state_to_string(vm->state), strempty(tail));
+        return bus_error_set_errno(error, -EINVAL, why);
 }
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error);
@@ -86,11 +78,14 @@ static void redispatch_start(sd_bus_message *m, void *userdata) {
 }
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
         _cleanup_free_ char *msg = NULL;
         VM *vm = userdata;
         int r;
 
-        r = vm_start(vm, m, &msg);
+        if (!op)
+                return -ENOMEM;
+        r = vm_start(vm, op, &msg);
         if (r == -EINPROGRESS) {
                 r = image_cache_wait(vm->manager->images, vm->image, m, redispatch_start, vm->manager);
                 return r < 0 ? reply_errno(error, -EBUSY, NULL, vm, "start") : 1;
@@ -99,7 +94,8 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return reply_errno(error, r, msg, vm, "start");
         if (r > 0)
                 return sd_bus_reply_method_return(m, NULL);
-        return 1; /* answered when the VMM runs */
+        TAKE_PTR(op); /* the VM's: answered when the VMM runs */
+        return 1;
 }
 
 static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -111,32 +107,29 @@ static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
         r = vm_stop(vm, force);
         if (r == -EINVAL)
-                return sd_bus_error_setf(
-                        error,
-                        VMMD_ERROR_INVALID_STATE,
-                        "VM \"%s\" is %s, not running",
-                        vm->name,
-                        vm_state_to_string(vm->state));
+                return reply_invalid_state(error, vm, ", not running");
         if (r < 0)
                 return reply_errno(error, r, NULL, vm, "stop");
         return sd_bus_reply_method_return(m, NULL);
 }
 
 static int pause_or_resume(sd_bus_message *m, VM *vm, bool pause, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
         int r;
 
-        r = vm_pause(vm, pause, m);
+        if (!op)
+                return -ENOMEM;
+        r = vm_pause(vm, pause, op);
         if (r == -EINVAL)
-                return sd_bus_error_setf(
+                return reply_invalid_state(
                         error,
-                        VMMD_ERROR_INVALID_STATE,
-                        "VM \"%s\" is %s; only a %s VM can be %s",
-                        vm->name,
-                        vm_state_to_string(vm->state),
+                        vm,
+                        "; only a %s VM can be %s",
                         pause ? "running" : "paused",
                         pause ? "paused" : "resumed");
         if (r < 0)
                 return reply_errno(error, r, NULL, vm, pause ? "pause" : "resume");
+        TAKE_PTR(op);
         return 1;
 }
 
@@ -154,27 +147,24 @@ static int method_reboot(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
         r = vm_reboot(vm);
         if (r == -EINVAL)
-                return sd_bus_error_setf(
-                        error,
-                        VMMD_ERROR_INVALID_STATE,
-                        "VM \"%s\" is %s; only a running VM can reboot",
-                        vm->name,
-                        vm_state_to_string(vm->state));
+                return reply_invalid_state(error, vm, "; only a running VM can reboot");
         if (r < 0)
                 return reply_errno(error, r, NULL, vm, "reboot");
         return sd_bus_reply_method_return(m, NULL);
 }
 
 static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
         VM *vm = userdata;
         int r;
 
-        /* May answer and free the VM before returning. */
-        r = vm_destroy(vm, m);
+        if (!op)
+                return -ENOMEM;
+        /* May answer and free the VM before returning; the operation is the VM's but for -EBUSY. */
+        r = vm_destroy(vm, op);
         if (r == -EBUSY)
-                return sd_bus_error_setf(error, VMMD_ERROR_BUSY, "VM is already being destroyed");
-        if (r < 0)
-                return r == -ENOMEM ? r : 1; /* the pending reply carried the error */
+                return reply_errno(error, r, "VM is already being destroyed", vm, "destroy");
+        TAKE_PTR(op);
         return 1;
 }
 
@@ -190,54 +180,53 @@ static int property_get_host_resident(
 }
 
 static int method_set_memory_target(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
+        _cleanup_free_ char *why = NULL;
         VM *vm = userdata;
         uint64_t mib;
         int r;
 
+        if (!op)
+                return -ENOMEM;
         r = sd_bus_message_read(m, "t", &mib);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *why = NULL;
-        r = vm_set_memory_target(vm, mib, m, &why);
-        switch (r) {
-        case -ENOSPC:
-                return sd_bus_error_set(error, VMMD_ERROR_INSUFFICIENT_MEMORY, why ?: "Not enough memory");
-        case -EINVAL:
-                return sd_bus_error_setf(
-                        error,
-                        VMMD_ERROR_INVALID_STATE,
-                        "VM \"%s\" is %s; only a running VM's memory can be changed",
-                        vm->name,
-                        vm_state_to_string(vm->state));
-        case -ERANGE:
-                return sd_bus_error_setf(
-                        error,
-                        VMMD_ERROR_INVALID_ARGUMENT,
+        r = vm_set_memory_target(vm, mib, op, &why);
+        if (r == -EINVAL && !why)
+                return reply_invalid_state(error, vm, "; only a running VM's memory can be changed");
+        if (r == -ERANGE && !why)
+                (void) asprintf(
+                        &why,
                         "Memory target %" PRIu64 " MiB is out of range [%u, %" PRIu64 "] (the VM's memory)",
                         mib,
                         VM_MEMORY_TARGET_MIN_MIB,
                         vm->memory_mib);
-        default:
-                if (r < 0)
-                        return reply_errno(error, r, NULL, vm, "change the memory of");
-                return 1; /* answered when QEMU took it */
-        }
+        if (r < 0)
+                return reply_errno(error, r, why, vm, "change the memory of");
+        TAKE_PTR(op); /* answered when QEMU took it */
+        return 1;
 }
 
-/* As reply_errno(); -ENOENT is the snapshot that does not exist. */
-static int reply_snapshot_error(sd_bus_error *error, int r, const char *message, VM *vm, const char *what) {
-        if (r == -ENOENT)
-                return sd_bus_error_setf(
-                        error, VMMD_ERROR_NO_SUCH_SNAPSHOT, "%s", message ?: "No such snapshot");
-        return reply_errno(error, r, message, vm, what);
+/* Snapshot's answer: the name it was taken under (generated, perhaps). */
+static int snapshot_reply(sd_bus_message *reply, void *userdata) {
+        VM *vm = userdata;
+
+        return sd_bus_message_append(reply, "s", vm->snapshot_name);
 }
 
-typedef int (*snapshot_op_t)(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
+typedef int (*snapshot_op_t)(VM *vm, const char *name, Operation *op, char **ret_error);
 
 /* Snapshot, Restore, DeleteSnapshot: a valid name (Snapshot may leave it empty), then the operation,
  * answered when it ends. */
 static int snapshot_call(
-        sd_bus_message *m, VM *vm, snapshot_op_t op, const char *what, bool may_be_empty, sd_bus_error *error) {
+        sd_bus_message *m,
+        VM *vm,
+        snapshot_op_t op,
+        OperationReply reply,
+        const char *what,
+        bool may_be_empty,
+        sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *o = operation_new(m, reply, vm);
         _cleanup_free_ char *msg = NULL;
         const char *name, *why;
         int r;
@@ -251,22 +240,25 @@ static int snapshot_call(
                 return sd_bus_error_setf(
                         error, VMMD_ERROR_INVALID_ARGUMENT, "Snapshot name \"%s\" %s", strna(shown), why);
         }
-        r = op(vm, name, m, &msg);
+        if (!o)
+                return -ENOMEM;
+        r = op(vm, name, o, &msg);
         if (r < 0)
-                return reply_snapshot_error(error, r, msg, vm, what);
+                return reply_errno(error, r, msg, vm, what);
+        TAKE_PTR(o);
         return 1;
 }
 
 static int method_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return snapshot_call(m, userdata, vm_snapshot, "take a snapshot of", true, error);
+        return snapshot_call(m, userdata, vm_snapshot, snapshot_reply, "take a snapshot of", true, error);
 }
 
 static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return snapshot_call(m, userdata, vm_restore, "restore", false, error);
+        return snapshot_call(m, userdata, vm_restore, NULL, "restore", false, error);
 }
 
 static int method_delete_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return snapshot_call(m, userdata, vm_delete_snapshot, "delete a snapshot of", false, error);
+        return snapshot_call(m, userdata, vm_delete_snapshot, NULL, "delete a snapshot of", false, error);
 }
 
 /* ListSnapshots (name, creation time) and ListSnapshotsDetailed (and the size of the saved VM state). */
@@ -277,15 +269,18 @@ static int list_snapshots(sd_bus_message *m, VM *vm, bool detailed, sd_bus_error
         int r;
 
         r = vm_list_snapshots(vm, &list, &n);
-        if (r < 0)
-                return sd_bus_error_setf(
-                        error,
-                        r == -EBADMSG ? VMMD_ERROR_IMAGE_CORRUPT : VMMD_ERROR_FAILED,
+        if (r < 0) {
+                _cleanup_free_ char *why = NULL;
+
+                (void) asprintf(
+                        &why,
                         "Failed to read the snapshots of \"%s\": %s",
                         vm->name,
                         r == -EBADMSG        ? "its disk's snapshot table is damaged" :
                                 r == -EBADFD ? "its disk is not a regular file" :
                                                strerror(-r));
+                return reply_errno(error, r, why, vm, "list the snapshots of");
+        }
 
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
@@ -478,22 +473,4 @@ int vm_send_changed(VM *vm, const char *property, ...) {
         if (r < 0)
                 return r;
         return sd_bus_emit_properties_changed_strv(vm->manager->bus, vm->path, VMMD_VM_INTERFACE, l);
-}
-
-void vm_complete_pending(VM *vm, PendingKind kind, const char *error_name, const char *message) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(vm->pending[kind]);
-        int r;
-
-        if (!m)
-                return;
-        if (error_name)
-                r = sd_bus_reply_method_errorf(m, error_name, "%s", message);
-        else if (kind == PENDING_START && streq_ptr(sd_bus_message_get_member(m), "CreateVM"))
-                r = sd_bus_reply_method_return(m, "o", vm->path);
-        else if (kind == PENDING_SNAPSHOT && streq_ptr(sd_bus_message_get_member(m), "Snapshot"))
-                r = sd_bus_reply_method_return(m, "s", vm->snapshot_name);
-        else
-                r = sd_bus_reply_method_return(m, NULL);
-        if (r < 0)
-                log_vm_warning_errno(vm->name, r, "Failed to answer a D-Bus call, ignoring: %m");
 }

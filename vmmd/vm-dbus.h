@@ -14,6 +14,3 @@ int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***re
 
 /* Emits PropertiesChanged with the new values of the named properties. */
 int vm_send_changed(VM *vm, const char *property, ...) _sentinel_;
-
-/* Answers a pending method call: with the VM's path (start), nothing, or the given error. */
-void vm_complete_pending(VM *vm, PendingKind kind, const char *error_name, const char *message);

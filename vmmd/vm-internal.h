@@ -7,6 +7,8 @@
 #include "vm.h"
 
 bool vm_vmm_runs(const VM *vm);
+/* Completes the operation of that kind, if one waits: r >= 0 success, else the error with message. */
+void vm_complete_pending(VM *vm, PendingKind kind, int r, const char *message);
 /* Kills the VMM; it ends as failed with reason (unless a reason is already set). */
 void vm_abort(VM *vm, const char *reason);
 

@@ -52,12 +52,12 @@ static bool vm_snapshot_runs_in_qemu(const VM *vm) {
 }
 
 /* Ends the operation in progress: answers its caller (with the snapshot's name for Snapshot()). */
-static void vm_snapshot_finish(VM *vm, const char *error_name, const char *message) {
+static void vm_snapshot_finish(VM *vm, int r, const char *message) {
         SnapshotOp op = vm->snapshot_op;
 
         if (op == SNAPSHOT_OP_NONE)
                 return;
-        if (error_name)
+        if (r < 0)
                 log_vm_warning_errno(
                         vm->name,
                         0,
@@ -68,7 +68,7 @@ static void vm_snapshot_finish(VM *vm, const char *error_name, const char *messa
                         message);
         else
                 log_vm_info(vm->name, "Snapshot \"%s\" of %s %s.", vm->snapshot_name, vm->name, ops[op].gerund);
-        vm_complete_pending(vm, PENDING_SNAPSHOT, error_name, message);
+        vm_complete_pending(vm, PENDING_SNAPSHOT, r, message);
         vm->snapshot_op = SNAPSHOT_OP_NONE;
         vm->snapshot_name = mfree(vm->snapshot_name);
         vm->snapshot_job = mfree(vm->snapshot_job);
@@ -83,7 +83,7 @@ static void vm_snapshot_failf(VM *vm, const char *fmt, ...) {
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
         va_end(ap);
-        vm_snapshot_finish(vm, VMMD_ERROR_FAILED, msg ?: "Out of memory");
+        vm_snapshot_finish(vm, -EIO, msg ?: "Out of memory");
 }
 
 void vm_snapshot_abort(VM *vm, const char *message) {
@@ -163,7 +163,7 @@ static void on_query_jobs_reply(
                         vm_abort(vm, "the guest agent cannot be reached after the restore");
         } else if (op == SNAPSHOT_OP_LOAD)
                 vm->restored_while_paused = true;
-        vm_snapshot_finish(vm, NULL, NULL);
+        vm_snapshot_finish(vm, 0, NULL);
 }
 
 void vm_snapshot_on_qmp_event(VM *vm, const char *event, json_object *data) {
@@ -205,7 +205,7 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         }
 
         _cleanup_free_ char *failure = vm_helper_failure(vm, si);
-        vm_snapshot_finish(vm, failure ? VMMD_ERROR_FAILED : NULL, failure);
+        vm_snapshot_finish(vm, failure ? -EIO : 0, failure);
         if (vm->manager->exiting)
                 manager_begin_exit(vm->manager);
         return 0;
@@ -232,7 +232,7 @@ static json_object *job_arguments(const char *job, const char *tag, bool vmstate
         return o;
 }
 
-static int vm_snapshot_begin(VM *vm, SnapshotOp op, const char *name, sd_bus_message *reply) {
+static int vm_snapshot_begin(VM *vm, SnapshotOp op, const char *name, Operation *operation) {
         _cleanup_free_ char *job = NULL, *tag = strdup(name);
         int r;
 
@@ -263,7 +263,7 @@ static int vm_snapshot_begin(VM *vm, SnapshotOp op, const char *name, sd_bus_mes
         }
         vm->snapshot_op = op;
         vm->snapshot_name = TAKE_PTR(tag);
-        vm->pending[PENDING_SNAPSHOT] = sd_bus_message_ref(reply);
+        vm->pending[PENDING_SNAPSHOT] = operation;
         log_vm_info(
                 vm->name,
                 "Snapshot \"%s\" of %s is being %s%s.",
@@ -323,7 +323,7 @@ static int vm_snapshot_prepare(VM *vm, Qcow2Snapshot **ret, size_t *ret_n, char 
         return 0;
 }
 
-int vm_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_error) {
+int vm_snapshot(VM *vm, const char *name, Operation *op, char **ret_error) {
         Qcow2Snapshot *list = NULL;
         char generated[32];
         size_t n = 0;
@@ -344,10 +344,10 @@ int vm_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_erro
         qcow2_snapshots_free(list, n);
         if (r < 0)
                 return r;
-        return vm_snapshot_begin(vm, SNAPSHOT_OP_SAVE, name, reply);
+        return vm_snapshot_begin(vm, SNAPSHOT_OP_SAVE, name, op);
 }
 
-int vm_restore(VM *vm, const char *name, sd_bus_message *reply, char **ret_error) {
+int vm_restore(VM *vm, const char *name, Operation *op, char **ret_error) {
         const Qcow2Snapshot *s;
         Qcow2Snapshot *list = NULL;
         bool with_state;
@@ -372,17 +372,17 @@ int vm_restore(VM *vm, const char *name, sd_bus_message *reply, char **ret_error
                                 "stop the VM to restore it",
                                 name,
                                 vm->name);
-                return vm_snapshot_begin(vm, SNAPSHOT_OP_LOAD, name, reply);
+                return vm_snapshot_begin(vm, SNAPSHOT_OP_LOAD, name, op);
         }
         if (!with_state)
-                return vm_snapshot_begin(vm, SNAPSHOT_OP_LOAD, name, reply);
+                return vm_snapshot_begin(vm, SNAPSHOT_OP_LOAD, name, op);
 
         /* A stopped VM comes back where the snapshot left it: its next VMM starts from it. */
         vm->loadvm = strdup(name);
         if (!vm->loadvm)
                 return -ENOMEM;
         log_vm_info(vm->name, "Starting %s from snapshot \"%s\".", vm->name, name);
-        r = vm_start(vm, reply, ret_error);
+        r = vm_start(vm, op, ret_error);
         if (r == -EINPROGRESS)
                 r = errorf(ret_error, -EBUSY, "The image of \"%s\" is being verified; try again", vm->name);
         if (r < 0)
@@ -390,7 +390,7 @@ int vm_restore(VM *vm, const char *name, sd_bus_message *reply, char **ret_error
         return r;
 }
 
-int vm_delete_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_error) {
+int vm_delete_snapshot(VM *vm, const char *name, Operation *op, char **ret_error) {
         Qcow2Snapshot *list = NULL;
         bool found;
         size_t n = 0;
@@ -403,5 +403,5 @@ int vm_delete_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **r
         qcow2_snapshots_free(list, n);
         if (!found)
                 return errorf(ret_error, -ENOENT, "VM \"%s\" has no snapshot \"%s\"", vm->name, name);
-        return vm_snapshot_begin(vm, SNAPSHOT_OP_DELETE, name, reply);
+        return vm_snapshot_begin(vm, SNAPSHOT_OP_DELETE, name, op);
 }

@@ -165,7 +165,7 @@ VM *vm_free(VM *vm) {
         qmp_client_free(vm->qmp);
         agent_client_free(vm->agent);
         for (size_t i = 0; i < _PENDING_MAX; i++)
-                sd_bus_message_unref(vm->pending[i]);
+                operation_free(vm->pending[i]);
         free(vm->name);
         free(vm->persona);
         free(vm->image);
@@ -203,6 +203,10 @@ int vm_save(VM *vm, bool insert) {
         };
 
         return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);
+}
+
+void vm_complete_pending(VM *vm, PendingKind kind, int r, const char *message) {
+        operation_complete(TAKE_PTR(vm->pending[kind]), r, message);
 }
 
 bool vm_vmm_runs(const VM *vm) {
@@ -323,7 +327,7 @@ static void on_qmp_ready(QmpClient *c, void *userdata) {
 
         log_vm_debug(vm->name, "QMP of %s is ready.", vm->name);
         (void) qmp_send(c, "query-balloon", NULL, on_query_balloon_reply, vm);
-        vm_complete_pending(vm, PENDING_START, NULL, NULL);
+        vm_complete_pending(vm, PENDING_START, 0, NULL);
 }
 
 static void on_qmp_event(QmpClient *c, const char *event, json_object *data, void *userdata) {
@@ -538,7 +542,7 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
         vm->pid = 0;
         vm->stop_stage = STOP_NONE;
         vm_snapshot_abort(vm, "the VMM ended");
-        vm_complete_pending(vm, PENDING_MEMORY, VMMD_ERROR_FAILED, "The VMM ended");
+        vm_complete_pending(vm, PENDING_MEMORY, -EIO, "The VMM ended");
         vm_set_memory_actual(vm, 0);
         vm_set_memory_target_figure(vm, vm->memory_mib);
 
@@ -615,8 +619,8 @@ static void vm_on_exit_finish(VM *vm) {
                 vm_restart_after_reset(vm);
                 return;
         }
-        vm_complete_pending(vm, PENDING_START, VMMD_ERROR_FAILED, failure ?: "The VM stopped while starting");
-        vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, failure ?: "The VM stopped");
+        vm_complete_pending(vm, PENDING_START, -EIO, failure ?: "The VM stopped while starting");
+        vm_complete_pending(vm, PENDING_PAUSE, -EIO, failure ?: "The VM stopped");
 
         vm_set_state(vm, failure ? VM_FAILED : VM_STOPPED, failure);
         if (!failure && vm->ephemeral)
@@ -836,7 +840,7 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
         return vm_spawn_helper(vm, argv, on_helper_exit);
 }
 
-int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
+int vm_start(VM *vm, Operation *op, char **ret_error) {
         _cleanup_free_ char *image_error = NULL;
         Image *image;
         int r;
@@ -908,8 +912,8 @@ int vm_start(VM *vm, sd_bus_message *reply, char **ret_error) {
         vm->pending_failure = NULL;
         vm->stop_stage = STOP_NONE;
         vm_set_state(vm, VM_STARTING, NULL);
-        if (reply)
-                vm->pending[PENDING_START] = sd_bus_message_ref(reply);
+        if (op)
+                vm->pending[PENDING_START] = op;
 
         if (image->has_file[IMAGE_FILE_DISK] && !vm_disk_exists(vm))
                 r = vm_spawn_overlay(vm, image);
@@ -995,7 +999,7 @@ static void on_pause_reply(
                 if (asprintf(&msg, "QEMU refused to %s: %s", pausing ? "pause" : "resume", strna(error_desc)) <
                     0)
                         msg = NULL;
-                vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, msg ?: "QEMU refused");
+                vm_complete_pending(vm, PENDING_PAUSE, -EIO, msg ?: "QEMU refused");
                 return;
         }
         if (!pausing && vm->restored_while_paused) {
@@ -1005,10 +1009,10 @@ static void on_pause_reply(
                         vm_abort(vm, "the guest agent cannot be reached after the restore");
         } else if (IN_SET(vm->state, VM_RUNNING, VM_PAUSED))
                 vm_set_state(vm, pausing ? VM_PAUSED : VM_RUNNING, NULL);
-        vm_complete_pending(vm, PENDING_PAUSE, NULL, NULL);
+        vm_complete_pending(vm, PENDING_PAUSE, 0, NULL);
 }
 
-int vm_pause(VM *vm, bool pause, sd_bus_message *reply) {
+int vm_pause(VM *vm, bool pause, Operation *op) {
         int r;
 
         if (vm->state != (pause ? VM_RUNNING : VM_PAUSED) || !vm->qmp || vm->destroying)
@@ -1018,7 +1022,7 @@ int vm_pause(VM *vm, bool pause, sd_bus_message *reply) {
         r = qmp_send(vm->qmp, pause ? "stop" : "cont", NULL, on_pause_reply, vm);
         if (r < 0)
                 return r;
-        vm->pending[PENDING_PAUSE] = sd_bus_message_ref(reply);
+        vm->pending[PENDING_PAUSE] = op;
         return 0;
 }
 
@@ -1029,10 +1033,10 @@ static void on_balloon_reply(
 
         if (error_class && asprintf(&msg, "QEMU refused the memory target: %s", strna(error_desc)) < 0)
                 msg = NULL;
-        vm_complete_pending(vm, PENDING_MEMORY, error_class ? VMMD_ERROR_FAILED : NULL, msg ?: "QEMU refused");
+        vm_complete_pending(vm, PENDING_MEMORY, error_class ? -EIO : 0, msg ?: "QEMU refused");
 }
 
-int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply, char **ret_error) {
+int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error) {
         json_object *args;
         int r;
 
@@ -1056,7 +1060,7 @@ int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply, char **ret
         r = qmp_send(vm->qmp, "balloon", args, on_balloon_reply, vm);
         if (r < 0)
                 return r;
-        vm->pending[PENDING_MEMORY] = sd_bus_message_ref(reply);
+        vm->pending[PENDING_MEMORY] = op;
         log_vm_info(
                 vm->name, "Memory target of %s: %" PRIu64 " MiB of %" PRIu64 ".", vm->name, mib, vm->memory_mib);
         vm_set_memory_target_figure(vm, mib);
@@ -1102,14 +1106,14 @@ int vm_reboot(VM *vm) {
         return vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
 }
 
-int vm_destroy(VM *vm, sd_bus_message *reply) {
+int vm_destroy(VM *vm, Operation *op) {
         Manager *m = vm->manager;
         int r;
 
-        if (reply) {
+        if (op) {
                 if (vm->pending[PENDING_DESTROY])
                         return -EBUSY;
-                vm->pending[PENDING_DESTROY] = sd_bus_message_ref(reply);
+                vm->pending[PENDING_DESTROY] = op;
         }
         vm->destroying = true;
         if (vm_is_active(vm)) {
@@ -1123,8 +1127,7 @@ int vm_destroy(VM *vm, sd_bus_message *reply) {
         if (r < 0 && r != -ENOENT) {
                 log_vm_error_errno(vm->name, r, "Failed to remove %s from the store: %m", vm->name);
                 vm->destroying = false;
-                vm_complete_pending(
-                        vm, PENDING_DESTROY, VMMD_ERROR_FAILED, "Failed to update the state database");
+                vm_complete_pending(vm, PENDING_DESTROY, r, "Failed to update the state database");
                 return r;
         }
         vm_remove_files(vm);
@@ -1132,9 +1135,9 @@ int vm_destroy(VM *vm, sd_bus_message *reply) {
 
         if (streq_ptr(m->foreground, vm->name))
                 manager_set_foreground(m, "", NULL);
-        vm_complete_pending(vm, PENDING_START, VMMD_ERROR_FAILED, "The VM was destroyed");
-        vm_complete_pending(vm, PENDING_PAUSE, VMMD_ERROR_FAILED, "The VM was destroyed");
-        vm_complete_pending(vm, PENDING_DESTROY, NULL, NULL);
+        vm_complete_pending(vm, PENDING_START, -EIO, "The VM was destroyed");
+        vm_complete_pending(vm, PENDING_PAUSE, -EIO, "The VM was destroyed");
+        vm_complete_pending(vm, PENDING_DESTROY, 0, NULL);
         (void) manager_send_vm_removed(m, vm);
         vm_free(vm);
         manager_notify_status(m);

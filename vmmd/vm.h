@@ -8,6 +8,7 @@
 
 #include "guest-agent.h"
 #include "manager.h"
+#include "operation.h"
 #include "qcow2.h"
 #include "qmp.h"
 #include "store.h"
@@ -35,7 +36,7 @@ typedef enum StopStage {
         STOP_KILL,      /* SIGKILL */
 } StopStage;
 
-/* A D-Bus method call waiting for the lifecycle to reach a point; answered by vm-dbus.c. */
+/* A call waiting for the lifecycle to reach a point: the VM holds its Operation and completes it. */
 typedef enum PendingKind {
         PENDING_START,    /* CreateVM or Start: answered when the VMM runs (QMP ready) */
         PENDING_PAUSE,    /* Pause/Resume: answered when QEMU confirmed */
@@ -106,7 +107,7 @@ struct VM {
         char *loadvm;               /* the snapshot the next VMM starts from (Restore of a stopped VM) */
         bool restored_while_paused; /* the guest was replaced: on Resume, wait for its agent again */
 
-        sd_bus_message *pending[_PENDING_MAX];
+        Operation *pending[_PENDING_MAX];
         bool destroying;
 };
 
@@ -127,22 +128,23 @@ VM *vm_free(VM *vm);
 int vm_save(VM *vm, bool insert);
 
 /* Lifecycle. -EINVAL: not possible in the VM's state; -EBUSY: the same request is in progress; other
- * errnos: failures to act. 'reply', when not NULL, is answered later through vm_complete_pending(), except
- * when vm_start() returns 1: the VM already runs or is starting, and the caller answers at once. */
-int vm_start(VM *vm, sd_bus_message *reply, char **ret_error);
+ * errnos: failures to act. 'op', when not NULL, is the VM's from a return of 0 on and completed when the
+ * request is; on a failure, and when vm_start() returns 1 (the VM already runs or is starting), it stays
+ * the caller's. vm_destroy() takes it whatever it returns but -EBUSY. */
+int vm_start(VM *vm, Operation *op, char **ret_error);
 int vm_stop(VM *vm, bool force);
-int vm_pause(VM *vm, bool pause, sd_bus_message *reply);
+int vm_pause(VM *vm, bool pause, Operation *op);
 /* The guest reboots: through its agent, else a reset. The VM is "starting" until the agent is back. */
 int vm_reboot(VM *vm);
-int vm_destroy(VM *vm, sd_bus_message *reply);
+int vm_destroy(VM *vm, Operation *op);
 
 /* Snapshots (see SnapshotOp). name: NULL or "" generates one ("snap-N"). -EINVAL: not in this state;
  * -EBUSY: another operation runs; -EEXIST, -ENOENT: the snapshot exists, does not; -ENOMEDIUM: no disk;
  * ret_error says it for a person. Restore of a stopped VM starts it from the snapshot's state and is
  * answered like Start (PENDING_START), with the VM starting. */
-int vm_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
-int vm_restore(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
-int vm_delete_snapshot(VM *vm, const char *name, sd_bus_message *reply, char **ret_error);
+int vm_snapshot(VM *vm, const char *name, Operation *op, char **ret_error);
+int vm_restore(VM *vm, const char *name, Operation *op, char **ret_error);
+int vm_delete_snapshot(VM *vm, const char *name, Operation *op, char **ret_error);
 /* The snapshots in the disk, in creation order; none while the VM has no disk. */
 int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n);
 
@@ -151,7 +153,7 @@ int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n);
 /* Inflates or deflates the balloon so that the guest keeps mib MiB (at most MemoryMiB). -EINVAL: the VM
  * does not run; -ERANGE: mib out of range; -EBUSY: another such request is on its way; -ENOSPC: growing
  * it would break the memory policy (ret_error says how). */
-int vm_set_memory_target(VM *vm, uint64_t mib, sd_bus_message *reply, char **ret_error);
+int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error);
 /* Resident memory of the VMM on the host, 0 when none runs. */
 uint64_t vm_host_resident_kib(const VM *vm);
 

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* In-flight D-Bus calls and the one errno to org.vmmd1 error table. */
+#include <assert.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "operation.h"
+
+struct Operation {
+        sd_bus_message *call;
+        OperationReply reply;
+        void *userdata;
+};
+
+Operation *operation_new(sd_bus_message *call, OperationReply reply, void *userdata) {
+        Operation *o = calloc(1, sizeof(Operation));
+
+        if (!o)
+                return NULL;
+        o->call = sd_bus_message_ref(call);
+        o->reply = reply;
+        o->userdata = userdata;
+        return o;
+}
+
+Operation *operation_free(Operation *o) {
+        if (!o)
+                return NULL;
+        sd_bus_message_unref(o->call);
+        free(o);
+        return NULL;
+}
+
+static const struct {
+        int error;
+        const char *name;
+} errno_errors[] = {
+        { EINVAL, VMMD_ERROR_INVALID_STATE },    /* not in a state that allows it */
+        { ENOMEDIUM, VMMD_ERROR_INVALID_STATE }, /* no disk (yet) */
+        { EBUSY, VMMD_ERROR_BUSY },
+        { EEXIST, VMMD_ERROR_EXISTS },
+        { ENOENT, VMMD_ERROR_NO_SUCH_SNAPSHOT },
+        { EBADMSG, VMMD_ERROR_IMAGE_CORRUPT },
+        { ENOSPC, VMMD_ERROR_INSUFFICIENT_MEMORY },
+        { ERANGE, VMMD_ERROR_INVALID_ARGUMENT },
+};
+
+int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
+        const char *name = VMMD_ERROR_FAILED;
+
+        assert(r < 0);
+        for (size_t i = 0; i < ELEMENTSOF(errno_errors); i++)
+                if (errno_errors[i].error == -r)
+                        name = errno_errors[i].name;
+        (void) sd_bus_error_set(error, name, message ?: strerror(-r));
+        return r;
+}
+
+void operation_complete(Operation *o, int r, const char *message) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int k;
+
+        if (!o)
+                return;
+        if (r < 0) {
+                (void) bus_error_set_errno(&error, r, message);
+                k = sd_bus_reply_method_error(o->call, &error);
+        } else {
+                k = sd_bus_message_new_method_return(o->call, &reply);
+                if (k >= 0 && o->reply)
+                        k = o->reply(reply, o->userdata);
+                if (k >= 0)
+                        k = sd_bus_send(NULL, reply, NULL);
+        }
+        if (k < 0)
+                log_warning_errno(k, "Failed to answer a D-Bus call, ignoring: %m");
+        operation_free(o);
+}
