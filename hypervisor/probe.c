@@ -2,6 +2,7 @@
 /* Host probe: architecture, CPUs and RAM, and whether (and in which mode) KVM can run arm64 guests here. */
 #include <assert.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
@@ -212,6 +213,77 @@ static const char *indefinite_article(const char *word) {
         return word[0] && strchr("aeiouxAEIOUX", word[0]) ? "an" : "a";
 }
 
+/* The first line of dir/name, without its newline; "" if unreadable. */
+static void read_sysfs_line(int dfd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t k = fd >= 0 ? read(fd, buf, size - 1) : -1;
+
+        buf[k > 0 ? (size_t) k : 0] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+}
+
+int interrupts_from_sysfs(const char *irq_dir, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int dfd = open(irq_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        size_t n = 0;
+        DIR *d;
+
+        if (dfd < 0)
+                return -errno;
+        d = fdopendir(dfd);
+        if (!d)
+                return -errno;
+        dfd = -EBADF; /* d's now */
+        for (struct dirent *de; (de = readdir(d));) {
+                char chip[64], hwirq[32], actions[256], line[400];
+                _cleanup_close_ int fd = -EBADF;
+                size_t k;
+                char *t;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                read_sysfs_line(fd, "chip_name", chip, sizeof(chip));
+                read_sysfs_line(fd, "hwirq", hwirq, sizeof(hwirq));
+                read_sysfs_line(fd, "actions", actions, sizeof(actions));
+                if (!*chip || !*hwirq)
+                        continue;
+                k = (size_t) snprintf(
+                        line, sizeof(line), " %s: 0 %s %s Level %s\n", de->d_name, chip, hwirq, actions);
+                if (k >= sizeof(line))
+                        continue;
+                t = realloc(text, n + k + 1);
+                if (!t) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                text = t;
+                memcpy(text + n, line, k + 1);
+                n += k;
+        }
+        closedir(d);
+        if (!text)
+                return -ENODATA;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+/* /proc/interrupts, else the same from sysfs. */
+static int read_interrupts(char **ret) {
+        return read_full_file("/proc/interrupts", ret, NULL) >= 0 ?
+                0 :
+                interrupts_from_sysfs("/sys/kernel/irq", ret);
+}
+
+/* /proc/cmdline, else what the boot loader gave the kernel in the device tree. */
+static int read_cmdline(char **ret) {
+        return read_full_file("/proc/cmdline", ret, NULL) >= 0 ?
+                0 :
+                read_full_file("/sys/firmware/devicetree/base/chosen/bootargs", ret, NULL);
+}
+
 #if defined(__aarch64__)
 static int read_kernel_log(char **ret) {
         _cleanup_free_ char *buf = NULL;
@@ -247,8 +319,8 @@ static void probe_mode(HostInfo *h) {
                 }
         }
 
-        if (read_full_file("/proc/interrupts", &interrupts, NULL) >= 0) {
-                (void) read_full_file("/proc/cmdline", &cmdline, NULL);
+        if (read_interrupts(&interrupts) >= 0) {
+                (void) read_cmdline(&cmdline);
                 m = kvm_mode_from_interrupts(interrupts, cmdline);
                 /* KVM_MODE_NONE (no EL2) contradicts the VM just created: the text is not understood. */
                 if (!IN_SET(m, KVM_MODE_UNKNOWN, KVM_MODE_NONE)) {
@@ -328,8 +400,8 @@ static int open_kvm(const char *path, bool arm64, HostInfo *h, char *why, size_t
                         _cleanup_free_ char *cmdline = NULL, *interrupts = NULL;
 
                         if (arm64) {
-                                (void) read_full_file("/proc/cmdline", &cmdline, NULL);
-                                (void) read_full_file("/proc/interrupts", &interrupts, NULL);
+                                (void) read_cmdline(&cmdline);
+                                (void) read_interrupts(&interrupts);
                         }
                         if (arm64 && cmdline_kvm_arm_mode_is(cmdline, "none"))
                                 reason_append(why, why_size, "no %s (KVM disabled by kvm-arm.mode=none)", path);

@@ -49,3 +49,8 @@ KvmMode kvm_mode_from_interrupts(const char *interrupts, const char *cmdline);
 /* Fills *ret. Never fails for lack of KVM (that is reported in kvm_usable/reason); returns a negative
  * errno only for unexpected failures. 'kvm_path' is normally "/dev/kvm" (tests pass others). */
 int host_probe(const char *kvm_path, HostInfo *ret);
+
+/* The facts of /proc/interrupts that the mode needs, from sysfs (irq_dir: /sys/kernel/irq), as lines in
+ * its format (" N: 0 <chip> <hwirq> <type> <actions>"): for a /proc that shows only processes
+ * (ProcSubset=pid, as vmmd.service has). */
+int interrupts_from_sysfs(const char *irq_dir, char **ret);

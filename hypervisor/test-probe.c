@@ -374,6 +374,43 @@ static void test_mode_from_own_interrupts(void) {
 #endif
 }
 
+/* A sysfs irq directory with the given lines of (name, chip, hwirq, actions). */
+static void make_irq(
+        const char *irq_dir, const char *name, const char *chip, const char *hwirq, const char *actions) {
+        _cleanup_free_ char *d = NULL, *f = NULL;
+        const char *files[][2] = { { "chip_name", chip }, { "hwirq", hwirq }, { "actions", actions } };
+
+        assert(asprintf(&d, "%s/%s", irq_dir, name) >= 0 && mkdir_p(d, 0755) >= 0);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                if (!files[i][1])
+                        continue;
+                free(f);
+                assert(asprintf(&f, "%s/%s", d, files[i][0]) >= 0);
+                assert(write_file_atomic(f, files[i][1]) >= 0);
+        }
+}
+
+/* Where /proc shows only processes, sysfs tells the same about the timer. */
+static void test_mode_from_sysfs(const char *dir) {
+        _cleanup_free_ char *irq = NULL, *text = NULL, *missing = NULL;
+
+        assert(asprintf(&irq, "%s/irq", dir) >= 0);
+        make_irq(irq, "11", "GICv3\n", "27\n", "kvm guest vtimer\n");
+        make_irq(irq, "15", "GICv3\n", "33\n", "uart-pl011\n");
+        make_irq(irq, "7", NULL, NULL, "\n"); /* no chip: left out */
+        make_irq(irq, "10", "GICv3\n", "26\n", "arch_timer\n");
+        assert(interrupts_from_sysfs(irq, &text) == 0);
+        assert(strstr(text, " 10: 0 GICv3 26 Level arch_timer\n"));
+        assert(!strstr(text, " 7:"));
+        assert(kvm_mode_from_interrupts(text, NULL) == KVM_MODE_VHE);
+        text = mfree(text);
+        make_irq(irq, "10", "GICv3\n", "30\n", "arch_timer\n");
+        assert(interrupts_from_sysfs(irq, &text) == 0);
+        assert(kvm_mode_from_interrupts(text, "kvm-arm.mode=protected") == KVM_MODE_PROTECTED);
+        assert(asprintf(&missing, "%s/none", dir) >= 0);
+        assert(interrupts_from_sysfs(missing, &text) == -ENOENT);
+}
+
 int main(void) {
         char dir[] = "/tmp/test-probe-XXXXXX";
 
@@ -383,6 +420,7 @@ int main(void) {
         test_mode_from_kernel_log();
         test_mode_from_interrupts();
         test_mode_from_own_interrupts();
+        test_mode_from_sysfs(dir);
         test_missing_device(dir);
         test_regular_file(dir);
         test_directory(dir);

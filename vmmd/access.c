@@ -69,16 +69,9 @@ int access_policy_load(const char *path, AccessPolicy *ret, char **ret_error) {
         _cleanup_(access_policy_done) AccessPolicy p = {};
         int r;
 
-        if (access(path, F_OK) < 0)
-                return -errno;
-        r = yaml_tree_load(path, &root, ret_error);
+        r = yaml_tree_load_optional(path, &root, ret_error);
         if (r < 0)
                 return r;
-        if (yaml_node_is_null(root)) { /* an empty file: nobody but root */
-                *ret = p;
-                p = (AccessPolicy){};
-                return 0;
-        }
         YamlContext top = { .path = path, .ret_error = ret_error };
         if (root->type != YAML_TREE_MAPPING)
                 return yaml_error(&top, root->line, -EINVAL, "expected a mapping of persona names");

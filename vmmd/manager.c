@@ -587,7 +587,7 @@ int manager_startup(Manager *m) {
         /* The probe was the last thing that could use a capability (CAP_SYSLOG for the kernel log).
          * vmmd's files and /dev/kvm belong to its own uid; its VMMs are its children. With identities it
          * keeps what it takes to start VMMs as them (SETUID, SETGID), to act on their files as them
-         * (setfsuid), to hand them their directories (CHOWN) and to stop them (KILL). */
+         * (its effective ids: it also lets them make their own directories) and to stop them (KILL). */
         if (geteuid() == 0) {
                 capng_clear(CAPNG_SELECT_BOTH);
                 (void) capng_updatev(
@@ -596,12 +596,11 @@ int manager_startup(Manager *m) {
                         CAP_KILL,
                         CAP_SETUID,
                         CAP_SETGID,
-                        CAP_CHOWN,
                         -1);
                 if (capng_apply(CAPNG_SELECT_BOTH) < 0)
                         log_warning("Failed to drop capabilities, continuing with them.");
                 else
-                        log_debug("Dropped capabilities but KILL, SETUID, SETGID, CHOWN.");
+                        log_debug("Dropped capabilities but KILL, SETUID, SETGID.");
         }
         if (asprintf(&db, "%s/vmmd.db", m->config.state_dir) < 0)
                 return log_oom();

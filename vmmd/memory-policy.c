@@ -19,9 +19,7 @@ int memory_policy_load(const char *path, MemoryPolicy *ret, char **ret_error) {
         MemoryPolicy p = MEMORY_POLICY_DEFAULT;
         int r;
 
-        if (access(path, F_OK) < 0)
-                return -errno;
-        r = yaml_tree_load(path, &root, ret_error);
+        r = yaml_tree_load_optional(path, &root, ret_error);
         if (r < 0)
                 return r;
         r = yaml_parse_mapping(path, NULL, root, memory_policy_fields, &p, ret_error);

@@ -69,7 +69,7 @@ _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status
                     (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                      setresuid(o->uid, o->uid, o->uid) < 0))
                         goto fail;
-                /* What the VM's identity creates is its own; vmmd reads it as the VM (setfsuid). */
+                /* What the VM's identity creates is its own; vmmd reads it as the VM (vm_fs_enter()). */
                 if (o->switch_user)
                         (void) umask(0077);
                 if (o->sandbox) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A VMM's private view of the system: user, mount, network, IPC and UTS namespaces of its own, and a root
+/* A VMM's private view of the system: user, mount, network and IPC namespaces of its own, and a root
  * file system that holds only what it needs, at the same paths as outside (so its command line stays as
  * it is). Entered by the forked child before exec, without privileges: the user namespace gives it the
  * right to mount in its own mount namespace, and nothing outside. */

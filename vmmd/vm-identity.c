@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sys/fsuid.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -46,7 +45,7 @@ void vm_identity_spawn_options(const VM *vm, SpawnOptions *o) {
         o->n_groups = m->kvm_gid != (gid_t) -1;
 }
 
-static char *disk_dir(const VM *vm) {
+char *vm_disk_dir(const VM *vm) {
         char *d;
 
         if (!vm->disk_path || !(d = strdup(vm->disk_path)))
@@ -55,45 +54,63 @@ static char *disk_dir(const VM *vm) {
         return d;
 }
 
-/* Hands dir (and a disk in it, of a VM made before VMs had identities) to the VM: nobody else may enter. */
-static int give_to_vm(const VM *vm, const char *dir) {
-        _cleanup_close_ int fd = -EBADF;
+/* The VM's disk directory, made by the VM itself: vmmd needs no CAP_CHOWN to hand it over. Its parent
+ * (vmmd's) gets the VM's group, which vmmd may give a directory it owns while its effective gid is that
+ * group, and write access for that group; then the VM (vm_fs_enter()) makes the directory, its own, 0700. */
+static int make_disk_dir(const VM *vm, const char *dir, char **ret_error) {
+        _cleanup_free_ char *parent = strdup(dir);
         struct stat st;
-
-        /* Once the VM's, vmmd may no longer open it: looked at from outside first. */
-        if (lstat(dir, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode) && st.st_uid == vm->uid)
-                return 0;
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_uid != 0 && st.st_uid != vm->uid)
-                return -EPERM; /* someone else's: not to be handed over */
-        /* Still vmmd's: the disk first, while vmmd may still look into the directory. */
-        if (fchownat(fd, "disk.qcow2", vm->uid, (gid_t) vm->uid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
-                return -errno;
-        if (fchmod(fd, 0700) < 0 || fchown(fd, vm->uid, (gid_t) vm->uid) < 0)
-                return -errno;
-        return 0;
-}
-
-int vm_make_dirs(VM *vm) {
-        _cleanup_free_ char *dir = disk_dir(vm);
+        gid_t old_gid;
         int r;
 
-        /* vmmd's: sockets and logs, root's alone; traversable, so that a VMM reaches a disk below it. */
+        if (!parent)
+                return -ENOMEM;
+        if (lstat(dir, &st) >= 0) {
+                if (S_ISDIR(st.st_mode) && st.st_uid == vm->uid)
+                        return 0;
+                /* Made by a vmmd before VMs had identities of their own, or not a directory at all. */
+                if (ret_error)
+                        (void) asprintf(
+                                ret_error,
+                                "the disk directory of VM \"%s\" is not its own (made before each VM had an "
+                                "identity?): give it with \"chown -R %u:%u %s\" as root, then start it again",
+                                vm->name,
+                                (unsigned) vm->uid,
+                                (unsigned) vm->uid,
+                                dir);
+                return -EPERM;
+        }
+        if (errno != ENOENT)
+                return -errno;
+        *strrchr(parent, '/') = 0;
+        r = mkdir_p(parent, 0700);
+        if (r < 0)
+                return r;
+        old_gid = getegid();
+        if (setresgid((gid_t) -1, (gid_t) vm->uid, (gid_t) -1) < 0)
+                return -errno;
+        r = chown(parent, (uid_t) -1, (gid_t) vm->uid) < 0 ? -errno : 0;
+        (void) setresgid((gid_t) -1, old_gid, (gid_t) -1);
+        if (r < 0)
+                return r;
+        if (chmod(parent, 0730) < 0)
+                return -errno;
+
+        _cleanup_(vm_fs_leave) _unused_ VMFs fs = vm_fs_enter(vm);
+        return mkdir(dir, 0700) < 0 ? -errno : 0;
+}
+
+int vm_make_dirs(VM *vm, char **ret_error) {
+        _cleanup_free_ char *dir = vm_disk_dir(vm);
+        int r;
+
+        /* vmmd's: sockets and logs, root's alone. */
         r = mkdir_p(vm->runtime_dir, 0700);
-        if (r >= 0 && vm_has_identity(vm) && chmod(vm->runtime_dir, 0711) < 0)
-                r = -errno;
         if (r < 0 || !dir)
                 return r;
-        r = mkdir_p(dir, 0700);
-        if (r < 0 || !vm_has_identity(vm))
-                return r;
-        return give_to_vm(vm, dir);
+        if (!vm_has_identity(vm))
+                return mkdir_p(dir, 0700);
+        return make_disk_dir(vm, dir, ret_error);
 }
 
 VMFs vm_fs_enter(const VM *vm) {
@@ -101,18 +118,36 @@ VMFs vm_fs_enter(const VM *vm) {
 
         if (!vm_has_identity(vm))
                 return fs;
+        /* The effective ids, not only the file system ones: so vmmd is also the owner of the VMM's user
+         * namespace, which lets it see the VMM in /proc (ProtectProc=invisible hides what it could not
+         * ptrace). The group first, while vmmd still has CAP_SETGID; leaving, the real uid (root) lets it
+         * be root again, and gives it its capabilities back. */
+        fs.uid = geteuid();
+        fs.gid = getegid();
+        if (setresgid((gid_t) -1, (gid_t) vm->uid, (gid_t) -1) < 0)
+                return fs;
         fs.entered = true;
-        fs.gid = (gid_t) setfsgid((gid_t) vm->uid);
-        fs.uid = (uid_t) setfsuid(vm->uid);
+        if (setresuid((uid_t) -1, vm->uid, (uid_t) -1) < 0)
+                vm_fs_leave(&fs);
         return fs;
 }
 
 void vm_fs_leave(VMFs *fs) {
         if (!fs->entered)
                 return;
-        (void) setfsuid(fs->uid);
-        (void) setfsgid(fs->gid);
+        (void) setresuid((uid_t) -1, fs->uid, (uid_t) -1);
+        (void) setresgid((gid_t) -1, fs->gid, (gid_t) -1);
         fs->entered = false;
+}
+
+int vm_read_proc(const VM *vm, pid_t pid, const char *file, char **ret, size_t *ret_size) {
+        _cleanup_(vm_fs_leave) _unused_ VMFs fs = vm_fs_enter(vm);
+        char path[64];
+
+        if (pid <= 0)
+                return -ESRCH;
+        (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, file);
+        return read_full_file(path, ret, ret_size);
 }
 
 bool vm_disk_exists(const VM *vm) {
@@ -130,10 +165,10 @@ void vm_remove_disk(const VM *vm) {
 }
 
 void vm_remove_files(const VM *vm) {
-        _cleanup_free_ char *dir = disk_dir(vm), *state_dir = NULL;
+        _cleanup_free_ char *dir = vm_disk_dir(vm), *state_dir = NULL;
 
-        /* What is in the disk directory, as the VM: root vmmd may not even look into it. The directory
-         * itself is left empty, for vmmd to remove below. */
+        /* The disk directory, as the VM: root vmmd may not even look into it. A directory of an earlier
+         * layout that the VM may not remove itself is left empty, for vmmd to remove below. */
         if (dir) {
                 _cleanup_(vm_fs_leave) _unused_ VMFs fs = vm_fs_enter(vm);
                 (void) rm_rf(dir);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Each VM is its own principal: a uid and gid of its own (from vmmd's range, recorded in the store) that
  * its VMM and helpers run as and that owns the VM's disk directory, and vmmd acting on that directory as
- * the VM (setfsuid), so that nothing a VMM puts there makes root vmmd touch what the VM could not. */
+ * the VM (its effective uid), so that nothing a VMM puts there makes root vmmd touch what the VM could not. */
 #pragma once
 
 #include "process.h"
@@ -20,20 +20,29 @@ bool vm_has_identity(const VM *vm);
 /* Sets what a VMM or helper of the VM runs as. */
 void vm_identity_spawn_options(const VM *vm, SpawnOptions *o);
 
-/* The VM's directories: its runtime directory (vmmd's, traversable: sockets and logs) and the directory of
- * its disk (the VM's own, 0700), made and handed to the VM. */
-int vm_make_dirs(VM *vm);
+/* The directory of the VM's disk; NULL without one (or out of memory). */
+char *vm_disk_dir(const VM *vm);
 
-/* The file system identity vmmd had before vm_fs_enter(). */
+/* The VM's directories: its runtime directory (vmmd's: sockets and logs) and the directory of its disk (the
+ * VM's own, 0700, below a directory of vmmd's that the VM's group may write and traverse). -EPERM, with
+ * ret_error, for a disk directory that is not the VM's. */
+int vm_make_dirs(VM *vm, char **ret_error);
+
+/* The effective identity vmmd had before vm_fs_enter(). */
 typedef struct VMFs {
         bool entered;
         uid_t uid;
         gid_t gid;
 } VMFs;
 
-/* Acts as the VM on the file system until vm_fs_leave(): for everything in the VM's disk directory. */
+/* Acts as the VM (its effective uid and gid, without capabilities) until vm_fs_leave(): for everything in
+ * the VM's disk directory, and for its VMM's entries in /proc. A VM without an identity: nothing changes. */
 VMFs vm_fs_enter(const VM *vm);
 void vm_fs_leave(VMFs *fs);
+
+/* Reads /proc/PID/FILE of the VM's VMM as the VM: vmmd sees no other user's processes
+ * (ProtectProc=invisible), but those of its VMs. */
+int vm_read_proc(const VM *vm, pid_t pid, const char *file, char **ret, size_t *ret_size);
 
 /* Whether the VM's disk exists (looked up as the VM). */
 bool vm_disk_exists(const VM *vm);

@@ -63,11 +63,11 @@ int vm_new(
         _cleanup_free_ char *disk_path = NULL;
         bool ephemeral = p->disk == DISK_EPHEMERAL;
 
-        /* A directory of the VM's own: the state directory's for a disk that persists, one below the
-         * runtime directory (vmmd's) for a throwaway's. */
+        /* A directory of the VM's own (vm-identity.c), below the state directory for a disk that persists,
+         * below the runtime directory for a throwaway's. */
         if (asprintf(
                     &disk_path,
-                    ephemeral ? "%s/vms/%s/disk/disk.qcow2" : "%s/vms/%s/disk.qcow2",
+                    "%s/vms/%s/disk/disk.qcow2",
                     ephemeral ? m->config.runtime_dir : m->config.state_dir,
                     name) < 0)
                 return -ENOMEM;
@@ -477,10 +477,9 @@ static int vm_view(VM *vm, const Image *image, VMView *v) {
                 if ((*p)[0] == '/' && strncmp(*p, "/usr/", 5) != 0)
                         v->read_only[n++] = *p;
         if (vm->disk_path) {
-                v->disk_dir = strdup(vm->disk_path);
+                v->disk_dir = vm_disk_dir(vm);
                 if (!v->disk_dir)
                         return -ENOMEM;
-                *strrchr(v->disk_dir, '/') = 0;
                 v->writable[0] = v->disk_dir;
         }
         if (streq(vm->accel, "kvm"))
@@ -764,7 +763,7 @@ int vm_spawn_helper(VM *vm, char *const *argv, sd_event_child_handler_t cb) {
         pid_t pid;
         int r;
 
-        r = vm_make_dirs(vm);
+        r = vm_make_dirs(vm, NULL);
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to create the directories of %s: %m", vm->name);
         if (asprintf(&log_path, "%s/qemu-img.log", vm->runtime_dir) < 0)
@@ -897,9 +896,12 @@ int vm_start(VM *vm, Operation *op, char **ret_error) {
                         return r;
                 }
         }
-        r = vm_make_dirs(vm);
+        _cleanup_free_ char *dirs_error = NULL;
+        r = vm_make_dirs(vm, &dirs_error);
         if (r < 0) {
-                if (ret_error)
+                if (ret_error && dirs_error)
+                        *ret_error = TAKE_PTR(dirs_error);
+                else if (ret_error)
                         (void) asprintf(
                                 ret_error,
                                 "Failed to create the directories of \"%s\": %s",
@@ -1068,11 +1070,10 @@ int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error) 
 }
 
 uint64_t vm_host_resident_kib(const VM *vm) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *text = NULL;
         const char *p;
 
-        if (vm->pid <= 0 || asprintf(&path, "/proc/%d/status", (int) vm->pid) < 0 ||
-            read_full_file(path, &text, NULL) < 0)
+        if (vm_read_proc(vm, vm->pid, "status", &text, NULL) < 0)
                 return 0;
         p = strstr(text, "\nVmRSS:");
         return p ? strtoull(p + strlen("\nVmRSS:"), NULL, 10) : 0;
@@ -1147,12 +1148,11 @@ int vm_destroy(VM *vm, Operation *op) {
 }
 
 /* True if pid runs QEMU for this VM: what a stale pid in the store might otherwise hit. */
-static bool pid_is_our_vmm(pid_t pid, const char *name) {
-        _cleanup_free_ char *path = NULL, *cmdline = NULL, *needle = NULL;
+static bool pid_is_our_vmm(const VM *vm, pid_t pid) {
+        _cleanup_free_ char *cmdline = NULL, *needle = NULL;
         size_t n;
 
-        if (pid <= 0 || asprintf(&path, "/proc/%d/cmdline", (int) pid) < 0 ||
-            read_full_file(path, &cmdline, &n) < 0 || asprintf(&needle, "guest=%s,", name) < 0)
+        if (vm_read_proc(vm, pid, "cmdline", &cmdline, &n) < 0 || asprintf(&needle, "guest=%s,", vm->name) < 0)
                 return false;
         return memmem(cmdline, n, needle, strlen(needle)) != NULL;
 }
@@ -1233,7 +1233,7 @@ int vm_reconcile_after_restart(VM *vm) {
         bool ran = IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING);
         int r;
 
-        if (ran && vm->pid > 0 && pid_is_our_vmm(vm->pid, vm->name)) {
+        if (ran && vm->pid > 0 && pid_is_our_vmm(vm, vm->pid)) {
                 r = vm_adopt(vm);
                 if (r >= 0)
                         return 0;
@@ -1244,7 +1244,7 @@ int vm_reconcile_after_restart(VM *vm) {
                         vm->name,
                         (int) vm->pid);
         }
-        if (vm->pid > 0 && pid_is_our_vmm(vm->pid, vm->name)) {
+        if (vm->pid > 0 && pid_is_our_vmm(vm, vm->pid)) {
                 _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, vm->pid, 0);
 
                 /* Startup, before READY=1: waiting here (bounded) keeps the order simple: the old VMM is

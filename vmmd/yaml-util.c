@@ -474,6 +474,12 @@ int yaml_tree_load(const char *path, YamlNode **ret, char **ret_error) {
         return yaml_tree_load_fd(fd, path, ret, ret_error);
 }
 
+int yaml_tree_load_optional(const char *path, YamlNode **ret, char **ret_error) {
+        if (access(path, F_OK) < 0)
+                return -errno;
+        return yaml_tree_load(path, ret, ret_error);
+}
+
 const YamlNode *yaml_tree_mapping_get(const YamlNode *m, const char *key) {
         if (!m || m->type != YAML_TREE_MAPPING)
                 return NULL;

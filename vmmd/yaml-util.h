@@ -33,6 +33,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(YamlNode *, yaml_tree_free);
  * that are not scalars. Content problems return -EINVAL and "<path>:<line>: ..." in ret_error. */
 int yaml_tree_load(const char *path, YamlNode **ret, char **ret_error);
 int yaml_tree_load_fd(int fd, const char *path, YamlNode **ret, char **ret_error);
+/* yaml_tree_load() for a file that may be missing (a policy with defaults): then -ENOENT, and no message. */
+int yaml_tree_load_optional(const char *path, YamlNode **ret, char **ret_error);
 
 /* The value for key in a mapping, or NULL. */
 const YamlNode *yaml_tree_mapping_get(const YamlNode *mapping, const char *key);

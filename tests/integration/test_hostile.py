@@ -18,12 +18,13 @@ MODES = {
     "symlink": "log-symlink {tmp}/secret",
     "fifo": "log-fifo",
     "diskfifo": "disk-fifo",
+    "disklink": "disk-symlink {tmp}/state/vmmd/vmmd.db",
     "utf8": "agent-utf8",
     "flood": "agent-flood 20000",
     "silent": "qmp-silent",
     "garbage": "qmp-garbage",
     "work": "idle",
-    "thief": "other-vm {tmp}/state/vmmd/vms/work/disk.qcow2 {tmp}/state/vmmd/vmmd.db /etc/passwd "
+    "thief": "other-vm {tmp}/state/vmmd/vms/work/disk/disk.qcow2 {tmp}/state/vmmd/vmmd.db /etc/passwd "
              "{tmp}/run/vmmd/vms/work/qmp.sock",
 }
 
@@ -97,6 +98,20 @@ def test_disk_fifo(s):
     check(ok, f"Destroy: {out}")
     check("diskfifo" not in s.vm_names(), "destroyed")
     check(not os.path.exists(os.path.join(s.state_dir, "vms", "diskfifo")), "nothing of it remains")
+
+
+def test_disk_symlink(s):
+    """A symlink in place of the disk, to vmmd's own database: vmmd reads the disk as the VM and never
+    follows a link there."""
+    create(s, "disklink", persona="manual", wait_state="starting")
+    log = os.path.join(s.runtime_dir, "vms", "disklink", "qemu.log")
+    wait_for(lambda: os.path.exists(log) and "disk replaced" in open(log).read(), "the disk is a symlink")
+    ok, out = s.gdbus(s.vm_path("disklink"), "org.vmmd1.VM", "ListSnapshots")
+    check(not ok and "not a regular file" in out, f"ListSnapshots refuses the symlink: {out}")
+    ok, out = s.gdbus(s.vm_path("disklink"), "org.vmmd1.VM", "Destroy")
+    check(ok, f"Destroy: {out}")
+    check(os.path.exists(os.path.join(s.state_dir, "vmmd.db")), "vmmd's database is still there")
+    check_eq(s.vm_names(), [], "VMs")
 
 
 def test_agent_invalid_utf8(s):
@@ -186,5 +201,5 @@ def test_other_vms_files(s):
 
 if __name__ == "__main__":
     import sys
-    sys.exit(run([test_log_symlink_and_fifo, test_disk_fifo, test_agent_invalid_utf8, test_agent_flood,
+    sys.exit(run([test_log_symlink_and_fifo, test_disk_fifo, test_disk_symlink, test_agent_invalid_utf8, test_agent_flood,
                   test_qmp_silent_and_garbage, test_other_vms_files], setup=hostile_setup))

@@ -47,7 +47,7 @@ def test_persistent_vm_survives_stop_and_restart(s):
     show = s.vmctl_json("show", "mywork")
     check_eq(show["State"], "running", "State")
     check_eq(show["Ephemeral"], False, "Ephemeral")
-    disk = os.path.join(s.state_dir, "vms", "mywork", "disk.qcow2")
+    disk = os.path.join(s.state_dir, "vms", "mywork", "disk", "disk.qcow2")
     check(os.path.exists(disk), "the persistent disk overlay exists")
 
     s.vmctl_ok("stop", "mywork")
@@ -97,7 +97,7 @@ def test_create_without_start(s):
 def test_reboot(s):
     s.vmctl_ok("create", "work", "w")
     before = s.vmctl_json("show", "w")
-    disk = os.path.join(s.state_dir, "vms", "w", "disk.qcow2")
+    disk = os.path.join(s.state_dir, "vms", "w", "disk", "disk.qcow2")
     # The agent reboots the guest; QEMU (-no-reboot) exits; vmmd boots a fresh one.
     s.vmctl_ok("reboot", "w")
     after = s.vmctl_json("show", "w")

@@ -36,7 +36,7 @@ def vm_call_error(s, vm, method, *args):
 
 
 def test_snapshot_restore(s):
-    disk = os.path.join(s.state_dir, "vms", "w", "disk.qcow2")
+    disk = os.path.join(s.state_dir, "vms", "w", "disk", "disk.qcow2")
     t0 = time.time()
     s.vmctl_ok("create", "manual", "w")  # persistent, and not started again by vmmd's restart
     first_boot = boot_id(s, "w")
@@ -123,7 +123,7 @@ def test_snapshot_bad_calls(s):
 
     s.vmctl_ok("create", "work", "w")
     s.vmctl_ok("snapshot", "w", "keep")
-    disk = os.path.join(s.state_dir, "vms", "w", "disk.qcow2")
+    disk = os.path.join(s.state_dir, "vms", "w", "disk", "disk.qcow2")
     before = (qemu_img_snapshots(disk), s.files(), s.vm_state("w"))
     cases = [
         ("Snapshot", "'a/b'", "InvalidArgument", "contains '/'"),
