@@ -83,6 +83,7 @@ int main(int argc, char *argv[]) {
         empty = write_file("# nobody but root\n{}\n");
         assert(access_policy_load(empty, &p, NULL) == 0 && p.n_rules == 0);
         assert(!access_may_create(&p, "throwaway", &CALLER(1, "a", "a")));
+        access_policy_done(&p);
 
         expect_bad("- work\n", "expected a mapping of persona names");
         expect_bad("work:\n  create: \"@g\"\n", "expected a list");
