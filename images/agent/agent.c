@@ -7,10 +7,12 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/netlink.h>
+#include <linux/random.h>
 #include <mntent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -20,7 +22,7 @@
 
 #include "util.h"
 
-#define AGENT_VERSION "0.2"
+#define AGENT_VERSION "0.3"
 #define PORT_NAME "org.vmmd1.agent"
 #define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
 /* Lines in both directions, "\n" included. */
@@ -39,6 +41,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 static const char *arg_port = NULL;
 static int arg_fd = -EBADF;
 static bool arg_poweroff = true;
+static const char *arg_root = ""; /* where /etc/machine-id is (tests) */
+
+/* Host entropy per ENTROPY line: at most this many bytes (as hex, it fits a line with room). */
+#define ENTROPY_MAX_BYTES 96
+#define MACHINE_ID_HEX 32
 
 static int write_all(int fd, const char *buf, size_t n) {
         while (n > 0) {
@@ -139,6 +146,139 @@ static int reply_boot_id(int fd) {
         return send_line(fd, "BOOTID %s", text);
 }
 
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
+/* "hex" of an even length, at most max bytes: the bytes in buf, their number or -EINVAL. */
+static int unhex(const char *hex, uint8_t *buf, size_t max) {
+        size_t n = strlen(hex);
+
+        if (n == 0 || n % 2 != 0 || n / 2 > max)
+                return -EINVAL;
+        for (size_t i = 0; i < n / 2; i++) {
+                int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+
+                if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                buf[i] = (uint8_t) (hi << 4 | lo);
+        }
+        return (int) (n / 2);
+}
+
+/* The host's entropy into the kernel's pool, credited, and the CRNG reseeded from it at once: a guest
+ * restored from a snapshot (a clone) must not go on with the random state it was saved with. */
+static int do_entropy(int fd, const char *arg) {
+        struct {
+                struct rand_pool_info info;
+                uint8_t data[ENTROPY_MAX_BYTES];
+        } e = {};
+        _cleanup_close_ int rfd = -EBADF;
+        int n;
+
+        n = arg ? unhex(arg, e.data, sizeof(e.data)) : -EINVAL;
+        if (n < 16)
+                return send_line(fd, "ERR ENTROPY takes 16 to %d bytes as hex", ENTROPY_MAX_BYTES);
+        e.info.entropy_count = n * 8;
+        e.info.buf_size = n;
+        rfd = open("/dev/urandom", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (rfd < 0)
+                return send_line(fd, "ERR cannot open /dev/urandom: %s", strerror(errno));
+        if (ioctl(rfd, RNDADDENTROPY, &e.info) < 0)
+                return send_line(fd, "ERR RNDADDENTROPY: %s", strerror(errno));
+        if (ioctl(rfd, RNDRESEEDCRNG) < 0)
+                return send_line(fd, "ERR RNDRESEEDCRNG: %s", strerror(errno));
+        explicit_bzero(e.data, sizeof(e.data));
+        return send_line(fd, "OK ENTROPY");
+}
+
+/* "CLOCK": the wall clock as "<s>.<ns>"; "CLOCK <s>.<ns>": sets it. */
+static int do_clock(int fd, const char *arg) {
+        struct timespec ts;
+        char *end;
+
+        if (!arg) {
+                if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                        return send_line(fd, "ERR clock_gettime: %s", strerror(errno));
+                return send_line(fd, "CLOCK %lld.%09ld", (long long) ts.tv_sec, ts.tv_nsec);
+        }
+        errno = 0;
+        ts.tv_sec = (time_t) strtoll(arg, &end, 10);
+        if (errno != 0 || end == arg || *arg == '-' || *end != '.' || strlen(end + 1) != 9 ||
+            strspn(end + 1, "0123456789") != 9)
+                return send_line(fd, "ERR CLOCK takes <seconds>.<9 digits of nanoseconds>");
+        ts.tv_nsec = strtol(end + 1, NULL, 10);
+        if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+                return send_line(fd, "ERR clock_settime: %s", strerror(errno));
+        return send_line(fd, "OK CLOCK");
+}
+
+/* "HOSTNAME": the guest's; "HOSTNAME <name>": sets it (letters, digits, '-', '.', '_', at most 64). */
+static int do_hostname(int fd, const char *arg) {
+        char name[HOST_NAME_MAX + 1];
+
+        if (!arg) {
+                if (gethostname(name, sizeof(name)) < 0)
+                        return send_line(fd, "ERR gethostname: %s", strerror(errno));
+                name[sizeof(name) - 1] = '\0';
+                return send_line(fd, "HOSTNAME %s", name);
+        }
+        if (!*arg || strlen(arg) > 64 ||
+            strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != strlen(arg))
+                return send_line(fd, "ERR HOSTNAME takes 1 to 64 letters, digits, '-', '.' or '_'");
+        if (sethostname(arg, strlen(arg)) < 0)
+                return send_line(fd, "ERR sethostname: %s", strerror(errno));
+        return send_line(fd, "OK HOSTNAME");
+}
+
+/* "MACHINEID": /etc/machine-id; "MACHINEID <32 hex digits>": writes it. */
+static int do_machine_id(int fd, const char *arg) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *line = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/etc/machine-id", arg_root) < 0)
+                return -ENOMEM;
+        if (!arg) {
+                r = read_full_file(path, &text, NULL);
+                if (r < 0)
+                        return send_line(fd, "ERR cannot read %s: %s", path, strerror(-r));
+                text[strcspn(text, "\n")] = '\0';
+                return send_line(fd, "MACHINEID %s", text);
+        }
+        if (strlen(arg) != MACHINE_ID_HEX || strspn(arg, "0123456789abcdef") != MACHINE_ID_HEX)
+                return send_line(fd, "ERR MACHINEID takes 32 lowercase hex digits");
+        if (asprintf(&line, "%s\n", arg) < 0)
+                return -ENOMEM;
+        /* A minimal guest (the reference initramfs) may have no /etc yet. */
+        *strrchr(path, '/') = '\0';
+        r = mkdir_p(path, 0755);
+        path[strlen(path)] = '/';
+        if (r >= 0)
+                r = write_file_atomic(path, line);
+        if (r < 0)
+                return send_line(fd, "ERR cannot write %s: %s", path, strerror(-r));
+        return send_line(fd, "OK MACHINEID");
+}
+
+/* "RANDOM": 64 bytes from /dev/urandom as hex, so that a host can tell guests' random states apart. */
+static int do_random(int fd) {
+        _cleanup_close_ int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        uint8_t buf[64];
+        char hex[2 * sizeof(buf) + 1];
+
+        if (rfd < 0 || read(rfd, buf, sizeof(buf)) != (ssize_t) sizeof(buf))
+                return send_line(fd, "ERR cannot read /dev/urandom: %s", strerror(errno));
+        for (size_t i = 0; i < sizeof(buf); i++)
+                (void) snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+        return send_line(fd, "RANDOM %s", hex);
+}
+
 /* Best effort, like a shutdown does: a file system left read-only is clean and needs no journal replay on
  * the next boot. */
 static void remount_block_devices_ro(void) {
@@ -174,6 +314,16 @@ static int handle_line(int fd, char *line) {
                 return reply_meminfo(fd);
         if (streq(line, "BOOTID"))
                 return reply_boot_id(fd);
+        if (n == 7 && strncmp(line, "ENTROPY", n) == 0)
+                return do_entropy(fd, arg);
+        if (n == 5 && strncmp(line, "CLOCK", n) == 0)
+                return do_clock(fd, arg);
+        if (n == 8 && strncmp(line, "HOSTNAME", n) == 0)
+                return do_hostname(fd, arg);
+        if (n == 9 && strncmp(line, "MACHINEID", n) == 0)
+                return do_machine_id(fd, arg);
+        if (streq(line, "RANDOM"))
+                return do_random(fd);
         if (streq(line, "POWEROFF") || streq(line, "REBOOT")) {
                 bool poweroff = line[0] == 'P';
                 int r;
@@ -385,17 +535,19 @@ static void help(void) {
                "  --port PATH     use PATH (socket, fifo, pty...) instead of searching sysfs\n"
                "  --fd N          use the open file descriptor N\n"
                "  --no-poweroff   answer POWEROFF or REBOOT, then exit 0 instead of doing it\n"
+               "  --root DIR      find etc/machine-id below DIR (tests)\n"
                "  --version       print the agent version\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_PORT = 0x100, ARG_FD, ARG_NO_POWEROFF, ARG_VERSION };
+        enum { ARG_PORT = 0x100, ARG_FD, ARG_NO_POWEROFF, ARG_VERSION, ARG_ROOT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "port", required_argument, NULL, ARG_PORT },
                 { "fd", required_argument, NULL, ARG_FD },
                 { "no-poweroff", no_argument, NULL, ARG_NO_POWEROFF },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "root", required_argument, NULL, ARG_ROOT },
                 {},
         };
         int c;
@@ -426,6 +578,9 @@ static int parse_argv(int argc, char *argv[]) {
                 }
                 case ARG_NO_POWEROFF:
                         arg_poweroff = false;
+                        break;
+                case ARG_ROOT:
+                        arg_root = optarg;
                         break;
                 case '?':
                         return -EINVAL;

@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -29,6 +32,8 @@ typedef struct Agent {
 } Agent;
 
 static const char *agent_path;
+/* The next agent runs in a UTS namespace of its own (root only): HOSTNAME may set its name. */
+static bool agent_own_uts;
 
 static void agent_start(Agent *a, const char *extra) {
         int sv[2];
@@ -38,7 +43,7 @@ static void agent_start(Agent *a, const char *extra) {
         check(a->pid >= 0);
         if (a->pid == 0) {
                 /* dup2() clears O_CLOEXEC on the copy the agent gets. */
-                if (dup2(sv[1], 3) < 0)
+                if (dup2(sv[1], 3) < 0 || (agent_own_uts && unshare(CLONE_NEWUTS) < 0))
                         _exit(127);
                 execl(agent_path, agent_path, "--fd", "3", extra, (char *) NULL);
                 _exit(127);
@@ -233,6 +238,106 @@ static void test_hangup(void) {
         check(agent_wait(&a) == 0);
 }
 
+static bool is_hex(const char *s, size_t n) {
+        return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
+}
+
+/* What a clone's identity is made of: entropy, clock, hostname, machine-id, and reading them back. */
+static void test_identity(void) {
+        char root[] = "/tmp/test-agent-XXXXXX", opt[64];
+        _cleanup_free_ char *etc = NULL, *text = NULL;
+        bool root_user = geteuid() == 0;
+        Agent a;
+
+        check(mkdtemp(root));
+        check(asprintf(&etc, "%s/etc", root) > 0 && mkdir(etc, 0755) == 0);
+        (void) snprintf(opt, sizeof opt, "--root=%s", root);
+        agent_own_uts = root_user;
+        agent_start(&a, opt);
+        agent_own_uts = false;
+        agent_expect_ready(&a);
+
+        /* Two reads of the guest's random state differ; each is 64 bytes. */
+        {
+                _cleanup_free_ char *r1 = NULL, *r2 = NULL;
+
+                agent_send(&a, "RANDOM\nRANDOM\n");
+                r1 = agent_read_line(&a);
+                r2 = agent_read_line(&a);
+                check(r1 && r2 && strncmp(r1, "RANDOM ", 7) == 0 && is_hex(r1 + 7, 128) && is_hex(r2 + 7, 128));
+                check(!streq(r1, r2));
+        }
+
+        /* Entropy: 16 to 96 bytes of hex; mixing it in takes root (CAP_SYS_ADMIN). */
+        agent_send(&a, "ENTROPY 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+        if (root_user)
+                agent_expect(&a, "OK ENTROPY");
+        else {
+                _cleanup_free_ char *l = agent_read_line(&a);
+                check(l && strncmp(l, "ERR RNDADDENTROPY", 17) == 0);
+        }
+        for (const char *const *bad = STRV_MAKE(
+                     "ENTROPY\n",
+                     "ENTROPY 0011\n",
+                     "ENTROPY 0g112233445566778899aabbccddeeff\n",
+                     "ENTROPY 0112233445566778899aabbccddeeff\n");
+             *bad;
+             bad++) {
+                agent_send(&a, *bad);
+                agent_expect(&a, "ERR ENTROPY takes 16 to 96 bytes as hex");
+        }
+
+        /* The clock reads as the host's; a malformed setting is refused (setting it here would set the
+         * build host's: the boot check does that in a guest). */
+        agent_send(&a, "CLOCK\n");
+        {
+                _cleanup_free_ char *l = agent_read_line(&a);
+                struct timespec now;
+                long long s;
+
+                check(clock_gettime(CLOCK_REALTIME, &now) == 0);
+                check(l && sscanf(l, "CLOCK %lld.", &s) == 1 && llabs(s - (long long) now.tv_sec) <= 1);
+        }
+        for (const char *const *bad = STRV_MAKE(
+                     "CLOCK 12\n",
+                     "CLOCK -1.000000000\n",
+                     "CLOCK 1.5\n",
+                     "CLOCK x.000000000\n",
+                     "CLOCK 1.00000000a\n");
+             *bad;
+             bad++) {
+                agent_send(&a, *bad);
+                agent_expect(&a, "ERR CLOCK takes <seconds>.<9 digits of nanoseconds>");
+        }
+
+        /* The machine ID, below --root. */
+        agent_send(&a, "MACHINEID 0123456789abcdef0123456789abcdef\nMACHINEID\n");
+        agent_expect(&a, "OK MACHINEID");
+        agent_expect(&a, "MACHINEID 0123456789abcdef0123456789abcdef");
+        check(asprintf(&text, "%s/machine-id", etc) > 0);
+        {
+                _cleanup_free_ char *content = NULL;
+                check(read_full_file(text, &content, NULL) >= 0 &&
+                      streq(content, "0123456789abcdef0123456789abcdef\n"));
+        }
+        agent_send(&a, "MACHINEID 0123456789ABCDEF0123456789abcdef\n");
+        agent_expect(&a, "ERR MACHINEID takes 32 lowercase hex digits");
+
+        /* The host name, in the agent's own UTS namespace. */
+        if (root_user) {
+                agent_send(&a, "HOSTNAME clone-7.example\nHOSTNAME\n");
+                agent_expect(&a, "OK HOSTNAME");
+                agent_expect(&a, "HOSTNAME clone-7.example");
+        }
+        agent_send(&a, "HOSTNAME a b\n");
+        agent_expect(&a, "ERR HOSTNAME takes 1 to 64 letters, digits, '-', '.' or '_'");
+
+        check(shutdown(a.fd, SHUT_WR) == 0);
+        check(!agent_read_line(&a));
+        check(agent_wait(&a) == 0);
+        check(rm_rf(root) >= 0);
+}
+
 int main(int argc, char *argv[]) {
         if (argc != 2) {
                 fprintf(stderr, "Usage: %s PATH-TO-VMMD-AGENT\n", argv[0]);
@@ -244,5 +349,6 @@ int main(int argc, char *argv[]) {
         test_protocol();
         test_reboot();
         test_hangup();
+        test_identity();
         return EXIT_SUCCESS;
 }
