@@ -175,26 +175,30 @@ static int unhex(const char *hex, uint8_t *buf, size_t max) {
 /* The host's entropy into the kernel's pool, credited, and the CRNG reseeded from it at once: a guest
  * restored from a snapshot (a clone) must not go on with the random state it was saved with. */
 static int do_entropy(int fd, const char *arg) {
-        struct {
-                struct rand_pool_info info;
-                uint8_t data[ENTROPY_MAX_BYTES];
-        } e = {};
+        /* struct rand_pool_info ends in a flexible array: the bytes follow it. */
+        _Alignas(struct rand_pool_info)
+                uint8_t storage[sizeof(struct rand_pool_info) + ENTROPY_MAX_BYTES] = {};
+        struct rand_pool_info *info = (struct rand_pool_info *) storage;
         _cleanup_close_ int rfd = -EBADF;
-        int n;
+        const char *failed = NULL;
+        int n, error = 0;
 
-        n = arg ? unhex(arg, e.data, sizeof(e.data)) : -EINVAL;
+        n = arg ? unhex(arg, (uint8_t *) info->buf, ENTROPY_MAX_BYTES) : -EINVAL;
         if (n < 16)
                 return send_line(fd, "ERR ENTROPY takes 16 to %d bytes as hex", ENTROPY_MAX_BYTES);
-        e.info.entropy_count = n * 8;
-        e.info.buf_size = n;
+        info->entropy_count = n * 8;
+        info->buf_size = n;
         rfd = open("/dev/urandom", O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (rfd < 0)
-                return send_line(fd, "ERR cannot open /dev/urandom: %s", strerror(errno));
-        if (ioctl(rfd, RNDADDENTROPY, &e.info) < 0)
-                return send_line(fd, "ERR RNDADDENTROPY: %s", strerror(errno));
-        if (ioctl(rfd, RNDRESEEDCRNG) < 0)
-                return send_line(fd, "ERR RNDRESEEDCRNG: %s", strerror(errno));
-        explicit_bzero(e.data, sizeof(e.data));
+                failed = "cannot open /dev/urandom";
+        else if (ioctl(rfd, RNDADDENTROPY, info) < 0)
+                failed = "RNDADDENTROPY";
+        else if (ioctl(rfd, RNDRESEEDCRNG) < 0)
+                failed = "RNDRESEEDCRNG";
+        error = errno;
+        explicit_bzero(storage, sizeof(storage));
+        if (failed)
+                return send_line(fd, "ERR %s: %s", failed, strerror(error));
         return send_line(fd, "OK ENTROPY");
 }
 
