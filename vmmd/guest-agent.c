@@ -18,7 +18,6 @@ struct AgentClient {
         bool discarding;      /* inside an over-long line: skip to its end */
         uint64_t window_usec; /* the current second of the rate limit, and the lines heard in it */
         unsigned lines_in_window;
-        uint64_t dropped;
         char in[AGENT_LINE_MAX + 1];
         size_t n_in;
         char *out;
@@ -130,10 +129,8 @@ static void agent_dispatch_line(AgentClient *a, char *line) {
                 a->window_usec = now;
                 a->lines_in_window = 0;
         }
-        if (++a->lines_in_window > AGENT_LINES_PER_SEC) {
-                a->dropped++;
+        if (++a->lines_in_window > AGENT_LINES_PER_SEC)
                 return;
-        }
 
         if (agent_reply_parse(line, &r) < 0)
                 return; /* a guest cannot hurt us with garbage; it is ignored */
@@ -249,10 +246,6 @@ AgentClient *agent_client_free(AgentClient *a) {
         free(a->expected_pong);
         free(a);
         return NULL;
-}
-
-uint64_t agent_client_dropped(const AgentClient *a) {
-        return a ? a->dropped : 0;
 }
 
 bool agent_client_is_ready(const AgentClient *a) {

@@ -30,8 +30,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AgentClient *, agent_client_free);
 /* Sends one command line ("POWEROFF", "PING 7", "MEMINFO"). */
 int agent_client_send(AgentClient *a, const char *line);
 bool agent_client_is_ready(const AgentClient *a);
-/* Lines not heard because the guest sent more than the rate limit allows. */
-uint64_t agent_client_dropped(const AgentClient *a);
 /* The guest was replaced under the connection (restored from a snapshot): the next PONG (or READY) says it
  * runs again, and calls the ready handler as after a boot. Sends "PING <token>". */
 int agent_client_reconnect(AgentClient *a, const char *token);
