@@ -31,6 +31,8 @@ static const char *const migrations[] = {
         "ALTER TABLE vms ADD COLUMN owner_uid INTEGER NOT NULL DEFAULT 0;",
         /* The VM's own uid (and gid); 0: none yet, one is given at its next start. */
         "ALTER TABLE vms ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;",
+        /* The guest's /etc/machine-id (32 hex digits); NULL: one is made when the VM is next loaded. */
+        "ALTER TABLE vms ADD COLUMN machine_id TEXT;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -173,6 +175,7 @@ void vm_record_done(VMRecord *r) {
         free(r->failure_reason);
         free(r->accel);
         free(r->disk_path);
+        free(r->machine_id);
         *r = (VMRecord){};
 }
 
@@ -204,6 +207,7 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
         rc = rc ?: sqlite3_bind_int64(st, k++, r->pid);
         rc = rc ?: sqlite3_bind_int64(st, k++, r->owner_uid);
         rc = rc ?: sqlite3_bind_int64(st, k++, r->uid);
+        rc = rc ?: sqlite3_bind_text(st, k++, r->machine_id, -1, SQLITE_STATIC);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc);
         rc = sqlite3_step(st);
@@ -214,12 +218,12 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
 
 #define VM_COLUMNS \
         "name, persona, image, state, failure_reason, ephemeral, memory_mib, vcpus, accel, disk_path, " \
-        "created_usec, pid, owner_uid, uid"
+        "created_usec, pid, owner_uid, uid, machine_id"
 
 int store_vm_insert(Store *s, const VMRecord *r) {
         /* A single statement is its own transaction in SQLite. */
         return vm_write(
-                s, r, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
+                s, r, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
 }
 
 int store_vm_update(Store *s, const VMRecord *r) {
@@ -228,7 +232,7 @@ int store_vm_update(Store *s, const VMRecord *r) {
                 r,
                 "UPDATE vms SET name = ?1, persona = ?2, image = ?3, state = ?4, failure_reason = ?5,"
                 " ephemeral = ?6, memory_mib = ?7, vcpus = ?8, accel = ?9, disk_path = ?10,"
-                " created_usec = ?11, pid = ?12, owner_uid = ?13, uid = ?14 WHERE name = ?1;");
+                " created_usec = ?11, pid = ?12, owner_uid = ?13, uid = ?14, machine_id = ?15 WHERE name = ?1;");
 }
 
 int store_vm_delete(Store *s, const char *name) {
@@ -293,6 +297,7 @@ int store_vm_load_all(Store *s, VMRecord **ret, size_t *ret_n) {
                 r = r ?: column_strdup(st, 4, &v->failure_reason);
                 r = r ?: column_strdup(st, 8, &v->accel);
                 r = r ?: column_strdup(st, 9, &v->disk_path);
+                r = r ?: column_strdup(st, 14, &v->machine_id);
                 if (r < 0)
                         break;
                 if (!v->name || !v->persona || !v->image || !v->state || !v->accel) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -31,6 +32,68 @@ int vm_identity_allocate(VM *vm) {
                         return 0;
                 }
         return -EUSERS;
+}
+
+static void hex(const uint8_t *buf, size_t n, char *ret) {
+        for (size_t i = 0; i < n; i++)
+                (void) snprintf(ret + 2 * i, 3, "%02x", buf[i]);
+}
+
+int vm_machine_id_new(char ret[static 33]) {
+        uint8_t id[16];
+
+        if (getrandom(id, sizeof(id), 0) != sizeof(id))
+                return -errno;
+        hex(id, sizeof(id), ret);
+        return 0;
+}
+
+int vm_machine_id_init(VM *vm, const char *recorded) {
+        if (recorded && strlen(recorded) == 32 && strspn(recorded, "0123456789abcdef") == 32) {
+                memcpy(vm->machine_id, recorded, 33);
+                return 0;
+        }
+        int r = vm_machine_id_new(vm->machine_id);
+        return r < 0 ? r : 1;
+}
+
+void vm_hostname(const char *vm_name, char ret[static 65]) {
+        size_t n = 0;
+
+        for (const char *c = vm_name; *c && n < 64; c++)
+                ret[n++] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._", *c) ?
+                        *c :
+                        '-';
+        ret[n] = 0;
+}
+
+int vm_identity_send(VM *vm, AgentClient *a) {
+        char line[AGENT_LINE_MAX], entropy[64], name[65];
+        struct timespec now;
+        int r;
+
+        /* Entropy first: whatever the guest does next with randomness, it does with the host's in it. */
+        if (getrandom(entropy, sizeof(entropy), 0) != sizeof(entropy))
+                return -errno;
+        memcpy(line, "ENTROPY ", 8);
+        hex((const uint8_t *) entropy, sizeof(entropy), line + 8);
+        explicit_bzero(entropy, sizeof(entropy));
+        r = agent_client_send(a, line);
+        explicit_bzero(line, sizeof(line));
+        if (r < 0)
+                return r;
+        (void) clock_gettime(CLOCK_REALTIME, &now);
+        (void) snprintf(line, sizeof(line), "CLOCK %lld.%09ld", (long long) now.tv_sec, now.tv_nsec);
+        r = agent_client_send(a, line);
+        if (r < 0)
+                return r;
+        vm_hostname(vm->name, name);
+        (void) snprintf(line, sizeof(line), "HOSTNAME %s", name);
+        r = agent_client_send(a, line);
+        if (r < 0)
+                return r;
+        (void) snprintf(line, sizeof(line), "MACHINEID %s", vm->machine_id);
+        return agent_client_send(a, line);
 }
 
 void vm_identity_spawn_options(const VM *vm, SpawnOptions *o) {

@@ -17,6 +17,16 @@
 int vm_identity_allocate(VM *vm);
 bool vm_has_identity(const VM *vm);
 
+/* A new random machine ID: 32 lowercase hex digits. */
+int vm_machine_id_new(char ret[static 33]);
+/* Takes the recorded machine ID, or makes one (returns 1) where the record has none (or a bad one). */
+int vm_machine_id_init(VM *vm, const char *recorded);
+/* The guest's identity, given through its agent at every boot and after every restore (agent 0.3): fresh
+ * host entropy for its RNG, the host's wall clock, a host name from the VM's name, its machine ID. */
+int vm_identity_send(VM *vm, AgentClient *a);
+/* The VM's name as a host name: characters outside [A-Za-z0-9-._] become '-', at most 64. */
+void vm_hostname(const char *vm_name, char ret[static 65]);
+
 /* Sets what a VMM or helper of the VM runs as. */
 void vm_identity_spawn_options(const VM *vm, SpawnOptions *o);
 

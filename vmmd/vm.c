@@ -72,8 +72,13 @@ int vm_new(
                     name) < 0)
                 return -ENOMEM;
         /* A new VM is the record it will be stored as, and gets its identity at once. */
+        char machine_id[33];
         VM *vm;
-        int r = vm_new_from_record(
+        int r = vm_machine_id_new(machine_id);
+
+        if (r < 0)
+                return r;
+        r = vm_new_from_record(
                 m,
                 &(VMRecord){
                         .name = (char *) name,
@@ -87,6 +92,7 @@ int vm_new(
                         .disk_path = disk_path,
                         .created_usec = now_usec(CLOCK_REALTIME),
                         .owner_uid = owner,
+                        .machine_id = machine_id,
                 },
                 &vm);
         if (r < 0)
@@ -120,6 +126,12 @@ int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
         vm->created_usec = rec->created_usec;
         vm->owner_uid = rec->owner_uid;
         vm->uid = rec->uid;
+        r = vm_machine_id_init(vm, rec->machine_id);
+        if (r < 0) {
+                vm_free(vm);
+                return r;
+        }
+        bool made_machine_id = r > 0;
         vm->pid = (pid_t) rec->pid;
         vm->name = strdup(rec->name);
         vm->persona = strdup(rec->persona);
@@ -138,6 +150,9 @@ int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
                 return r;
         }
         vm_link(vm);
+        /* A VM recorded before VMs had machine IDs keeps the one it got now (vm_new() gives a new VM one). */
+        if (made_machine_id)
+                (void) vm_save(vm, false);
         *ret = vm;
         return 0;
 }
@@ -200,6 +215,7 @@ int vm_save(VM *vm, bool insert) {
                 .pid = vm->pid,
                 .owner_uid = vm->owner_uid,
                 .uid = vm->uid,
+                .machine_id = vm->machine_id,
         };
 
         return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);
@@ -366,11 +382,14 @@ static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void
 
 /* The guest agent */
 
-/* Asks the agent for what vmmd shows of the guest; the answer to the last (MEMINFO) makes a starting VM
- * running. An agent older than BOOTID answers ERR, which changes nothing. */
+/* Gives the guest its identity (vm-identity.h), then asks the agent for what vmmd shows of the guest; the
+ * answer to the last (MEMINFO) makes a starting VM running. An agent older than these commands answers
+ * ERR, which changes nothing. */
 static int vm_agent_refresh(VM *vm) {
-        int r = agent_client_send(vm->agent, "BOOTID");
+        int r = vm_identity_send(vm, vm->agent);
 
+        if (r >= 0)
+                r = agent_client_send(vm->agent, "BOOTID");
         return r < 0 ? r : agent_client_send(vm->agent, "MEMINFO");
 }
 
