@@ -76,7 +76,7 @@ struct VM {
         uid_t uid;           /* its own identity: its VMM's uid and gid (vm-identity.h); 0: none */
         char machine_id[33]; /* the guest's /etc/machine-id, given to it at every boot */
 
-        char *runtime_dir; /* sockets, console log, ephemeral disk */
+        char *runtime_dir; /* vmmd's: sockets and logs; a throwaway's disk directory below it */
         char *agent_version;
         char *guest_boot_id;
         uint64_t guest_memory_total_kib, guest_memory_available_kib;
