@@ -136,38 +136,16 @@ int sha256_fd(int fd, uint8_t ret[static SHA256_DIGEST_SIZE], uint64_t *ret_size
 }
 
 char *sha256_to_hex(const uint8_t digest[static SHA256_DIGEST_SIZE], char ret[static SHA256_HEX_SIZE]) {
-        static const char hex[] = "0123456789abcdef";
-
-        for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) {
-                ret[2 * i] = hex[digest[i] >> 4];
-                ret[2 * i + 1] = hex[digest[i] & 0xf];
-        }
-        ret[SHA256_HEX_SIZE - 1] = 0;
+        hexmem(digest, SHA256_DIGEST_SIZE, ret);
         return ret;
-}
-
-static int unhex_char(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -EINVAL;
 }
 
 int sha256_from_hex(const char *s, uint8_t ret[static SHA256_DIGEST_SIZE]) {
         uint8_t d[SHA256_DIGEST_SIZE];
 
-        if (strlen(s) != SHA256_DIGEST_SIZE * 2)
+        /* Written only when all of it is right. */
+        if (strlen(s) != SHA256_DIGEST_SIZE * 2 || unhexmem(s, d, sizeof(d)) < 0)
                 return -EINVAL;
-        for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) {
-                int hi = unhex_char(s[2 * i]), lo = unhex_char(s[2 * i + 1]);
-
-                if (hi < 0 || lo < 0)
-                        return -EINVAL;
-                d[i] = (uint8_t) (hi << 4 | lo);
-        }
         memcpy(ret, d, sizeof(d));
         return 0;
 }

@@ -34,17 +34,12 @@ int vm_identity_allocate(VM *vm) {
         return -EUSERS;
 }
 
-static void hex(const uint8_t *buf, size_t n, char *ret) {
-        for (size_t i = 0; i < n; i++)
-                (void) snprintf(ret + 2 * i, 3, "%02x", buf[i]);
-}
-
 int vm_machine_id_new(char ret[static 33]) {
         uint8_t id[16];
 
         if (getrandom(id, sizeof(id), 0) != sizeof(id))
                 return -errno;
-        hex(id, sizeof(id), ret);
+        hexmem(id, sizeof(id), ret);
         return 0;
 }
 
@@ -76,7 +71,7 @@ int vm_identity_send(VM *vm, AgentClient *a) {
         if (getrandom(entropy, sizeof(entropy), 0) != sizeof(entropy))
                 return -errno;
         memcpy(line, "ENTROPY ", 8);
-        hex((const uint8_t *) entropy, sizeof(entropy), line + 8);
+        hexmem(entropy, sizeof(entropy), line + 8);
         explicit_bzero(entropy, sizeof(entropy));
         r = agent_client_send(a, line);
         explicit_bzero(line, sizeof(line));

@@ -146,32 +146,6 @@ static int reply_boot_id(int fd) {
         return send_line(fd, "BOOTID %s", text);
 }
 
-static int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -EINVAL;
-}
-
-/* "hex" of an even length, at most max bytes: the bytes in buf, their number or -EINVAL. */
-static int unhex(const char *hex, uint8_t *buf, size_t max) {
-        size_t n = strlen(hex);
-
-        if (n == 0 || n % 2 != 0 || n / 2 > max)
-                return -EINVAL;
-        for (size_t i = 0; i < n / 2; i++) {
-                int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-
-                if (hi < 0 || lo < 0)
-                        return -EINVAL;
-                buf[i] = (uint8_t) (hi << 4 | lo);
-        }
-        return (int) (n / 2);
-}
-
 /* The host's entropy into the kernel's pool, credited, and the CRNG reseeded from it at once: a guest
  * restored from a snapshot (a clone) must not go on with the random state it was saved with. */
 static int do_entropy(int fd, const char *arg) {
@@ -183,7 +157,7 @@ static int do_entropy(int fd, const char *arg) {
         const char *failed = NULL;
         int n, error = 0;
 
-        n = arg ? unhex(arg, (uint8_t *) info->buf, ENTROPY_MAX_BYTES) : -EINVAL;
+        n = arg ? unhexmem(arg, info->buf, ENTROPY_MAX_BYTES) : -EINVAL;
         if (n < 16)
                 return send_line(fd, "ERR ENTROPY takes 16 to %d bytes as hex", ENTROPY_MAX_BYTES);
         info->entropy_count = n * 8;
@@ -278,8 +252,7 @@ static int do_random(int fd) {
 
         if (rfd < 0 || read(rfd, buf, sizeof(buf)) != (ssize_t) sizeof(buf))
                 return send_line(fd, "ERR cannot read /dev/urandom: %s", strerror(errno));
-        for (size_t i = 0; i < sizeof(buf); i++)
-                (void) snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+        hexmem(buf, sizeof(buf), hex);
         return send_line(fd, "RANDOM %s", hex);
 }
 

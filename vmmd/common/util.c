@@ -21,6 +21,43 @@ int free_and_strdup(char **p, const char *s) {
         return 0;
 }
 
+void hexmem(const void *buf, size_t n, char *ret) {
+        static const char digits[] = "0123456789abcdef";
+        const uint8_t *b = buf;
+
+        for (size_t i = 0; i < n; i++) {
+                ret[2 * i] = digits[b[i] >> 4];
+                ret[2 * i + 1] = digits[b[i] & 0xf];
+        }
+        ret[2 * n] = 0;
+}
+
+static int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
+int unhexmem(const char *s, void *buf, size_t max) {
+        size_t n = strlen(s);
+        uint8_t *b = buf;
+
+        if (n % 2 != 0 || n / 2 > max)
+                return -EINVAL;
+        for (size_t i = 0; i < n / 2; i++) {
+                int hi = unhexchar(s[2 * i]), lo = unhexchar(s[2 * i + 1]);
+
+                if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                b[i] = (uint8_t) (hi << 4 | lo);
+        }
+        return (int) (n / 2);
+}
+
 bool strv_contains(char *const *l, const char *s) {
         for (; l && *l; l++)
                 if (streq_ptr(*l, s))

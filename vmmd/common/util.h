@@ -126,6 +126,11 @@ static inline const char *strna(const char *s) {
 int free_and_strdup(char **p, const char *s);
 size_t strv_length(char *const *l);
 bool strv_contains(char *const *l, const char *s);
+
+/* n bytes as 2n lowercase hex digits and a NUL into ret. */
+void hexmem(const void *buf, size_t n, char *ret);
+/* Hex digits (either case, an even number of them) into at most max bytes: how many, or -EINVAL. */
+int unhexmem(const char *s, void *buf, size_t max);
 /* Appends a copy of s; the list stays NULL-terminated. */
 int strv_extend(char ***l, const char *s);
 int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
