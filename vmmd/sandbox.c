@@ -54,25 +54,21 @@ static int map_self(uid_t uid, gid_t gid) {
 
 /* The mount flags a bind mount must keep: the kernel refuses to drop them in a user namespace. */
 static unsigned long locked_flags(const char *path) {
+        static const struct {
+                unsigned long st, ms;
+        } flags[] = {
+                { ST_NOSUID, MS_NOSUID },     { ST_NODEV, MS_NODEV },     { ST_NOEXEC, MS_NOEXEC },
+                { ST_RDONLY, MS_RDONLY },     { ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
+                { ST_RELATIME, MS_RELATIME },
+        };
         struct statvfs sv;
         unsigned long f = 0;
 
         if (statvfs(path, &sv) < 0)
                 return 0;
-        if (sv.f_flag & ST_NOSUID)
-                f |= MS_NOSUID;
-        if (sv.f_flag & ST_NODEV)
-                f |= MS_NODEV;
-        if (sv.f_flag & ST_NOEXEC)
-                f |= MS_NOEXEC;
-        if (sv.f_flag & ST_RDONLY)
-                f |= MS_RDONLY;
-        if (sv.f_flag & ST_NOATIME)
-                f |= MS_NOATIME;
-        if (sv.f_flag & ST_NODIRATIME)
-                f |= MS_NODIRATIME;
-        if (sv.f_flag & ST_RELATIME)
-                f |= MS_RELATIME;
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++)
+                if (sv.f_flag & flags[i].st)
+                        f |= flags[i].ms;
         return f;
 }
 

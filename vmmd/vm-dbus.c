@@ -22,19 +22,6 @@ static int property_get_state(
         return sd_bus_message_append(reply, "s", vm_state_to_string(vm->state));
 }
 
-static int property_get_machine_id(
-        sd_bus *bus,
-        const char *path,
-        const char *interface,
-        const char *property,
-        sd_bus_message *reply,
-        void *userdata,
-        sd_bus_error *error) {
-        VM *vm = userdata;
-
-        return sd_bus_message_append(reply, "s", vm->machine_id);
-}
-
 static int property_get_foreground(
         sd_bus *bus,
         const char *path,
@@ -344,7 +331,7 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("Accel", "s", NULL, offsetof(VM, accel), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(VM, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("UID", "u", NULL, offsetof(VM, uid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("MachineID", "s", property_get_machine_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MachineID", "s", NULL, offsetof(VM, machine_id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY(
                 "CreationTimestamp", "t", NULL, offsetof(VM, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Leader", "u", NULL, offsetof(VM, pid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -44,12 +44,18 @@ int vm_machine_id_new(char ret[static 33]) {
 }
 
 int vm_machine_id_init(VM *vm, const char *recorded) {
-        if (recorded && strlen(recorded) == 32 && strspn(recorded, "0123456789abcdef") == 32) {
-                memcpy(vm->machine_id, recorded, 33);
-                return 0;
+        char made[33];
+        bool valid = recorded && strlen(recorded) == 32 && strspn(recorded, "0123456789abcdef") == 32;
+
+        if (!valid) {
+                int r = vm_machine_id_new(made);
+                if (r < 0)
+                        return r;
         }
-        int r = vm_machine_id_new(vm->machine_id);
-        return r < 0 ? r : 1;
+        vm->machine_id = strdup(valid ? recorded : made);
+        if (!vm->machine_id)
+                return -ENOMEM;
+        return !valid;
 }
 
 void vm_hostname(const char *vm_name, char ret[static 65]) {

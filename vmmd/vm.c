@@ -191,6 +191,7 @@ VM *vm_free(VM *vm) {
         free(vm->runtime_dir);
         free(vm->agent_version);
         free(vm->guest_boot_id);
+        free(vm->machine_id);
         free(vm->pending_failure);
         free(vm->snapshot_name);
         free(vm->snapshot_job);

@@ -72,9 +72,9 @@ struct VM {
         uint32_t vcpus;
         char *disk_path;
         uint64_t created_usec;
-        uid_t owner_uid;     /* who created it */
-        uid_t uid;           /* its own identity: its VMM's uid and gid (vm-identity.h); 0: none */
-        char machine_id[33]; /* the guest's /etc/machine-id, given to it at every boot */
+        uid_t owner_uid;  /* who created it */
+        uid_t uid;        /* its own identity: its VMM's uid and gid (vm-identity.h); 0: none */
+        char *machine_id; /* the guest's /etc/machine-id, given to it at every boot; never NULL */
 
         char *runtime_dir; /* vmmd's: sockets and logs; a throwaway's disk directory below it */
         char *agent_version;
