@@ -12,6 +12,7 @@
 #include "bus-errors.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "names.h"
 #include "process.h"
 #include "qemu.h"
 #include "scope.h"
@@ -285,8 +286,7 @@ static int vm_timer_set(VM *vm, uint64_t usec, sd_event_time_handler_t cb) {
                 vm->manager->event, &vm->timer, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10, cb, vm);
 }
 
-static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        VM *vm = userdata;
+static void vm_abort_boot_timeout(VM *vm) {
         char reason[128];
 
         (void) snprintf(
@@ -295,6 +295,42 @@ static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 "the guest agent did not report ready within %" PRIu64 " s",
                 vm->manager->config.boot_timeout_usec / USEC_PER_SEC);
         vm_abort(vm, reason);
+}
+
+static int on_console_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        vm_abort_boot_timeout(userdata);
+        return 0;
+}
+
+/* The end of the guest's console, for the log of a boot that did not finish: what it printed is the guest's
+ * (printable UTF-8 only, bounded), and it goes to the journal, not the bus. */
+static void on_console_tail(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
+        VM *vm = userdata;
+
+        if (!error_class && json_object_is_type(result, json_type_string)) {
+                _cleanup_free_ char *text = utf8_printable(json_object_get_string(result), 2048);
+                log_vm_notice(
+                        vm->name, "Console of %s before its boot timed out: %s", vm->name, strempty(text));
+        }
+        vm->timer = sd_event_source_disable_unref(vm->timer);
+        vm_abort_boot_timeout(vm);
+}
+
+static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        VM *vm = userdata;
+        json_object *args;
+
+        /* Ask for the console first; a VMM that does not answer within 2 s is ended without it. */
+        args = vm->qmp ? json_object_new_object() : NULL;
+        if (args && json_object_object_add(args, "device", json_object_new_string("console")) >= 0 &&
+            json_object_object_add(args, "size", json_object_new_int(2048)) >= 0) {
+                if (qmp_send(vm->qmp, "ringbuf-read", TAKE_PTR(args), on_console_tail, vm) >= 0 &&
+                    vm_timer_set(vm, 2 * USEC_PER_SEC, on_console_timeout) >= 0)
+                        return 0;
+        }
+        json_object_put(args);
+        vm_abort_boot_timeout(vm);
         return 0;
 }
 

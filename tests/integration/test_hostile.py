@@ -24,6 +24,8 @@ MODES = {
     "silent": "qmp-silent",
     "garbage": "qmp-garbage",
     "work": "idle",
+    "tail": "console-tail",
+    "deaf": "idle",
     "thief": "other-vm {tmp}/state/vmmd/vms/work/disk/disk.qcow2 {tmp}/state/vmmd/vmmd.db /etc/passwd "
              "{tmp}/run/vmmd/vms/work/qmp.sock",
 }
@@ -204,7 +206,26 @@ def test_other_vms_files(s):
         check(mine != theirs, f"the VMM has a {ns} namespace of its own")
 
 
+def test_boot_timeout_logs_the_console(s):
+    """A guest that never gets ready: vmmd logs the end of its console (printable only) and fails it; a VMM
+    that does not answer that question either is failed all the same, two seconds later."""
+    s.stop_vmmd()
+    s.extra_env["VMMD_BOOT_TIMEOUT_SEC"] = "2"
+    s.start_vmmd()
+    create(s, "tail", persona="manual")
+    create(s, "deaf", persona="manual")
+    for name in ("tail", "deaf"):
+        wait_state_of(s, name, "failed")
+        check("did not report ready within 2 s" in failure_reason(s, name), f"{name}: {failure_reason(s, name)!r}")
+    log = s.log_text()
+    check("Console of tail before its boot timed out: [ 0.000] Booting Linux? stuck here" in log,
+          "vmmd logs the console's end, its control character replaced")
+    check("Console of deaf" not in log, "a VMM that does not answer has no console to log")
+    responsive(s, "after the boot timeouts")
+
+
 if __name__ == "__main__":
     import sys
     sys.exit(run([test_log_symlink_and_fifo, test_disk_fifo, test_disk_symlink, test_agent_invalid_utf8, test_agent_flood,
-                  test_qmp_silent_and_garbage, test_other_vms_files], setup=hostile_setup))
+                  test_qmp_silent_and_garbage, test_other_vms_files, test_boot_timeout_logs_the_console],
+                 setup=hostile_setup))

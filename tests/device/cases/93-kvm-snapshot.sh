@@ -4,6 +4,8 @@
 # the timers): restored in the same VMM, and as the start of a stopped one, the guest is back in the boot
 # the snapshot was taken in (the agent's boot ID), still with -accel kvm.
 set -eu
+# On a failure, what vmmd said about it.
+trap 'journalctl -u vmmd.service --no-pager -o cat | grep -v "QMP event" | tail -40' ERR
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 prop() { vmctl show "$1" | sed -n "s/^$2=//p"; }
 
