@@ -32,6 +32,7 @@ static const struct {
         { VMMD_MANAGER_INTERFACE, "ListPersonas", PERMISSION_READ },
         { VMMD_MANAGER_INTERFACE, "SwitchTo", PERMISSION_USE },
         { VMMD_MANAGER_INTERFACE, "Reload", PERMISSION_RELOAD },
+        { VMMD_MANAGER_INTERFACE, "RebuildGoldenSnapshot", PERMISSION_RELOAD },
         { VMMD_VM_INTERFACE, "Start", PERMISSION_MANAGE },
         { VMMD_VM_INTERFACE, "Stop", PERMISSION_MANAGE },
         { VMMD_VM_INTERFACE, "Pause", PERMISSION_MANAGE },
@@ -44,6 +45,7 @@ static const struct {
         { VMMD_VM_INTERFACE, "DeleteSnapshot", PERMISSION_MANAGE },
         { VMMD_VM_INTERFACE, "ListSnapshots", PERMISSION_READ },
         { VMMD_VM_INTERFACE, "ListSnapshotsDetailed", PERMISSION_READ },
+        { VMMD_VM_INTERFACE, "ReadGuest", PERMISSION_MANAGE },
 };
 
 struct PolkitQuery {

@@ -7,6 +7,13 @@
 
 /* A guest that floods the channel is not heard for the rest of the second: what it says goes on the bus. */
 #define AGENT_LINES_PER_SEC 50
+/* Commands that may wait for their answers at once: well below the rate above, so that none is lost. */
+#define AGENT_CALLS_MAX 32
+
+typedef struct AgentCall {
+        agent_reply_t cb; /* NULL: nobody waits for the answer */
+        void *userdata;
+} AgentCall;
 
 struct AgentClient {
         sd_event_source *io;
@@ -22,6 +29,9 @@ struct AgentClient {
         size_t n_in;
         char *out;
         size_t n_out;
+        /* The answers owed, in the order the commands went out: the agent answers every line in order. */
+        AgentCall *calls;
+        size_t n_calls;
 };
 
 static int parse_u64(const char *s, uint64_t *ret) {
@@ -92,17 +102,49 @@ int agent_reply_parse(char *line, AgentReply *ret) {
                 if (!have[0] || !have[1] || !have[2])
                         return -EBADMSG;
                 arg = NULL;
+        } else if (strv_contains((char *const *) STRV_MAKE("CLOCK", "HOSTNAME", "MACHINEID", "RANDOM"), line)) {
+                /* What the guest says of itself: the caller checks the value. */
+                r.type = AGENT_REPLY_VALUE;
+                if (!arg)
+                        return -EBADMSG;
         } else
                 return -EBADMSG;
 
+        r.word = line;
         r.arg = arg ?: "";
         *ret = r;
         return 0;
 }
 
+/* The answers still owed will never come: each caller hears error. */
+static void agent_fail_calls(AgentClient *a, int error) {
+        AgentCall *calls = TAKE_PTR(a->calls);
+        size_t n = a->n_calls;
+
+        a->n_calls = 0;
+        for (size_t i = 0; i < n; i++)
+                if (calls[i].cb)
+                        calls[i].cb(a, error, NULL, calls[i].userdata);
+        free(calls);
+}
+
+/* The answer to the oldest command: reply, or NULL with error for a line that was no answer at all. */
+static void agent_answer(AgentClient *a, int error, const AgentReply *reply) {
+        AgentCall c;
+
+        if (a->n_calls == 0)
+                return; /* an answer nobody asked for: the guest's business */
+        c = a->calls[0];
+        memmove(a->calls, a->calls + 1, (a->n_calls - 1) * sizeof(AgentCall));
+        a->n_calls--;
+        if (c.cb)
+                c.cb(a, error, reply, c.userdata);
+}
+
 static void agent_disconnect(AgentClient *a, int error, const char *message) {
         a->io = sd_event_source_disable_unref(a->io);
         a->fd = safe_close(a->fd);
+        agent_fail_calls(a, -ECONNRESET);
         if (a->handlers.disconnect)
                 a->handlers.disconnect(a, error, message, a->userdata);
 }
@@ -132,36 +174,47 @@ static void agent_dispatch_line(AgentClient *a, char *line) {
         if (++a->lines_in_window > AGENT_LINES_PER_SEC)
                 return;
 
-        if (agent_reply_parse(line, &r) < 0)
-                return; /* a guest cannot hurt us with garbage; it is ignored */
+        if (agent_reply_parse(line, &r) < 0) {
+                /* A guest cannot hurt us with garbage: it is no answer, and goes nowhere else. */
+                if (a->ready)
+                        agent_answer(a, -EBADMSG, NULL);
+                return;
+        }
         switch (r.type) {
         case AGENT_REPLY_READY:
+                /* The agent (re)started its side: whatever it was asked before is dropped. */
+                agent_fail_calls(a, -ECONNRESET);
                 a->ready = true;
                 a->expected_pong = mfree(a->expected_pong);
                 if (a->handlers.ready)
                         a->handlers.ready(a, r.arg, a->userdata);
-                break;
+                return;
         case AGENT_REPLY_PONG:
                 /* A host that connects to a running guest pings it: the answer means ready too. An
                  * answer the replaced guest still owed is not that answer. */
                 if (!a->ready && (!a->expected_pong || streq(r.arg, a->expected_pong))) {
                         a->ready = true;
                         a->expected_pong = mfree(a->expected_pong);
+                        agent_answer(a, 0, &r); /* the PING, the only call left */
                         if (a->handlers.ready)
                                 a->handlers.ready(a, NULL, a->userdata);
+                        return;
                 }
                 break;
         case AGENT_REPLY_BOOTID:
-                if (a->handlers.boot_id)
+                if (a->handlers.boot_id && a->ready)
                         a->handlers.boot_id(a, r.arg, a->userdata);
                 break;
         case AGENT_REPLY_MEMINFO:
-                if (a->handlers.meminfo)
+                if (a->handlers.meminfo && a->ready)
                         a->handlers.meminfo(a, r.total_kib, r.free_kib, r.available_kib, a->userdata);
                 break;
         default:
                 break;
         }
+        /* Until the guest said it is there, lines are the old guest's: answers to nothing asked now. */
+        if (a->ready)
+                agent_answer(a, 0, &r);
 }
 
 static int agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -191,7 +244,7 @@ static int agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 agent_disconnect(a, -ECONNRESET, "connection closed");
                 return 0;
         }
-        /* The ready and meminfo handlers never free the client (its owner does that only from the
+        /* The handlers and reply callbacks never free the client (its owner does that only from the
          * disconnect handler, which this loop does not call), so going on after them is safe. */
         for (ssize_t i = 0; i < k; i++) {
                 char c = buf[i];
@@ -241,7 +294,9 @@ AgentClient *agent_client_free(AgentClient *a) {
         if (!a)
                 return NULL;
         sd_event_source_disable_unref(a->io);
-        safe_close(a->fd);
+        a->io = NULL;
+        a->fd = safe_close(a->fd);
+        agent_fail_calls(a, -ECONNRESET);
         free(a->out);
         free(a->expected_pong);
         free(a);
@@ -261,12 +316,19 @@ int agent_client_reconnect(AgentClient *a, const char *token) {
         r = free_and_strdup(&a->expected_pong, token);
         if (r < 0)
                 return r;
+        /* The guest that owed the answers is gone. */
+        agent_fail_calls(a, -ECONNRESET);
         a->ready = false;
         return agent_client_send(a, line);
 }
 
 int agent_client_send(AgentClient *a, const char *line) {
+        return agent_client_call(a, line, NULL, NULL);
+}
+
+int agent_client_call(AgentClient *a, const char *line, agent_reply_t cb, void *userdata) {
         size_t n = strlen(line);
+        AgentCall *calls;
         char *t;
 
         if (a->fd < 0)
@@ -275,10 +337,17 @@ int agent_client_send(AgentClient *a, const char *line) {
                 return -EINVAL;
         if (a->n_out + n + 1 > 64 * 1024)
                 return -ENOBUFS;
+        if (a->n_calls >= AGENT_CALLS_MAX)
+                return -EBUSY;
         t = realloc(a->out, a->n_out + n + 1);
         if (!t)
                 return -ENOMEM;
         a->out = t;
+        calls = reallocarray(a->calls, a->n_calls + 1, sizeof(AgentCall));
+        if (!calls)
+                return -ENOMEM;
+        a->calls = calls;
+        a->calls[a->n_calls++] = (AgentCall){ .cb = cb, .userdata = userdata };
         memcpy(a->out + a->n_out, line, n);
         a->out[a->n_out + n] = '\n';
         a->n_out += n + 1;

@@ -9,6 +9,11 @@
 #define AGENT_LINE_MAX 256
 
 typedef struct AgentClient AgentClient;
+typedef struct AgentReply AgentReply;
+
+/* The answer to one command: reply (an ERR one included), or error < 0 and reply NULL when none will come
+ * (-ECONNRESET: the connection ended or the guest was replaced; -EBADMSG: the guest answered garbage). */
+typedef void (*agent_reply_t)(AgentClient *a, int error, const AgentReply *reply, void *userdata);
 
 typedef struct AgentHandlers {
         /* "READY <version>": the guest booted; or the first "PONG" (version NULL) of a guest that runs. */
@@ -27,7 +32,10 @@ int agent_client_new(sd_event *e, int fd, const AgentHandlers *h, void *userdata
 AgentClient *agent_client_free(AgentClient *a);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AgentClient *, agent_client_free);
 
-/* Sends one command line ("POWEROFF", "PING 7", "MEMINFO"). */
+/* Sends one command line ("POWEROFF", "PING 7", "MEMINFO"); cb (may be NULL) gets its answer. The agent
+ * answers in order, so the answers are matched to the commands by their place. -EBUSY: too many answers
+ * are owed already. cb must not free the client (it runs from the client's own loop and from its free). */
+int agent_client_call(AgentClient *a, const char *line, agent_reply_t cb, void *userdata);
 int agent_client_send(AgentClient *a, const char *line);
 bool agent_client_is_ready(const AgentClient *a);
 /* The guest was replaced under the connection (restored from a snapshot): the next PONG (or READY) says it
@@ -42,14 +50,16 @@ typedef enum AgentReplyType {
         AGENT_REPLY_BOOTID,
         AGENT_REPLY_OK,
         AGENT_REPLY_ERR,
+        AGENT_REPLY_VALUE, /* CLOCK, HOSTNAME, MACHINEID, RANDOM <value> */
         _AGENT_REPLY_TYPE_MAX,
         _AGENT_REPLY_TYPE_INVALID = -EINVAL,
 } AgentReplyType;
 
-typedef struct AgentReply {
+struct AgentReply {
         AgentReplyType type;
-        const char *arg; /* points into the line: version, token, boot ID, OK/ERR text */
+        const char *word; /* points into the line: its first word */
+        const char *arg;  /* points into the line: version, token, boot ID, OK/ERR text, value */
         uint64_t total_kib, free_kib, available_kib;
-} AgentReply;
+};
 
 int agent_reply_parse(char *line, AgentReply *ret);

@@ -1,13 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The image cache: manifest and stat on the loop, sha256 in a forked child whose verdict comes back through a
- * pipe. The child checks the very files the parent looked at (image_verify() compares their stat), so a
- * verdict is about exactly what the cache then hands out until a file changes. */
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-
+/* The image cache: manifest and stat on the loop, sha256 in a forked child (fork_call()). The child checks
+ * the very files the parent looked at (image_verify() compares their stat), so a verdict is about exactly
+ * what the cache then hands out until a file changes. */
 #include "image-cache.h"
+#include "process.h"
 
 typedef struct Waiter {
         sd_bus_message *message;
@@ -23,7 +19,6 @@ typedef struct ImageEntry {
         int error;     /* or failed: error and message, until the files change */
         char *error_message;
         sd_event_source *child; /* the verifier while it runs */
-        int result_fd;
         Waiter *waiters;
         size_t n_waiters;
 } ImageEntry;
@@ -37,7 +32,6 @@ struct ImageCache {
 
 static void entry_reset(ImageEntry *e) {
         e->child = sd_event_source_disable_unref(e->child); /* kills a running verifier */
-        e->result_fd = safe_close(e->result_fd);
         e->image = image_free(e->image);
         e->verified = false;
         e->error = 0;
@@ -100,7 +94,6 @@ static int entry_get(ImageCache *c, const char *name, ImageEntry **ret) {
         if (!e)
                 return -ENOMEM;
         e->cache = c;
-        e->result_fd = -EBADF;
         e->name = strdup(name);
         if (!e->name) {
                 entry_free(e);
@@ -135,74 +128,24 @@ static void entry_flush_waiters(ImageEntry *e) {
         free(waiters);
 }
 
-/* The verifier's verdict: an int (0 or a negative errno), then the message. */
-static int on_verifier_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static void on_verifier_done(int error, const char *message, void *userdata) {
         ImageEntry *e = userdata;
-        char buf[1024] = {};
-        ssize_t n;
-        int error = -EIO;
 
-        n = read(e->result_fd, buf, sizeof(buf) - 1);
-        if (si->si_code == CLD_EXITED && n >= (ssize_t) sizeof(int))
-                memcpy(&error, buf, sizeof(int));
         e->child = sd_event_source_disable_unref(e->child);
-        e->result_fd = safe_close(e->result_fd);
         if (error == 0)
                 e->verified = true;
         else
-                (void) set_failed(
-                        e, error, n > (ssize_t) sizeof(int) ? buf + sizeof(int) : "verification failed", NULL);
-
+                (void) set_failed(e, error, message ?: "verification failed", NULL);
         entry_flush_waiters(e);
-        return 0;
+}
+
+static int verify_image(void *userdata, char **ret_message) {
+        return image_verify(userdata, ret_message);
 }
 
 static int entry_start_verifier(ImageEntry *e) {
-        _cleanup_close_ int pidfd = -EBADF;
-        int p[2], r;
-        pid_t pid;
-
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                safe_close(p[0]);
-                safe_close(p[1]);
-                return r;
-        }
-        if (pid == 0) {
-                /* The child only hashes and writes its verdict; the pipe holds it (well under PIPE_BUF). */
-                _cleanup_free_ char *message = NULL;
-                char buf[1024] = {};
-                int error = image_verify(e->image, &message);
-
-                memcpy(buf, &error, sizeof(int));
-                if (message)
-                        (void) snprintf(buf + sizeof(int), sizeof(buf) - sizeof(int), "%s", message);
-                (void) !write(p[1], buf, sizeof(int) + (message ? strlen(buf + sizeof(int)) + 1 : 0));
-                _exit(error < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
-        }
-        safe_close(p[1]);
-        e->result_fd = p[0];
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0) {
-                r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return r;
-        }
-        r = sd_event_add_child_pidfd(e->cache->event, &e->child, pidfd, WEXITED, on_verifier_exit, e);
-        if (r < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return r;
-        }
-        (void) sd_event_source_set_child_pidfd_own(e->child, true);
-        (void) sd_event_source_set_child_process_own(e->child, true);
-        (void) sd_event_source_set_description(e->child, "image-verify");
-        TAKE_FD(pidfd);
-        return 0;
+        return fork_call(
+                e->cache->event, "image-verify", verify_image, e->image, on_verifier_done, e, &e->child);
 }
 
 /* Loads the manifest again when the files changed (or never were loaded). Cheap: no hashing. */

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "manager.h"
@@ -127,6 +128,7 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return EXIT_FAILURE;
         manager_autostart(m);
+        golden_sync(m); /* built in the background; throwaways boot cold meanwhile */
 
         log_info(
                 "vmmd %s running in %s mode (state in %s).",

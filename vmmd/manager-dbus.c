@@ -6,6 +6,7 @@
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "config.h"
+#include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "names.h"
@@ -18,6 +19,7 @@ typedef struct CreateOptions {
         uint64_t memory_mib; /* 0: not given, the persona's */
         uint32_t vcpus;      /* 0: not given, the persona's */
         const char *accel;
+        int cold; /* boot, even where a golden snapshot could be cloned */
 } CreateOptions;
 
 /* Reads a{sv}; every key is known and of exactly its type, or the call fails naming it. */
@@ -26,10 +28,7 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                 const char *key;
                 const char *type;
         } known[] = {
-                { "start", "b" },
-                { "memory_mib", "t" },
-                { "vcpus", "u" },
-                { "accel", "s" },
+                { "start", "b" }, { "memory_mib", "t" }, { "vcpus", "u" }, { "accel", "s" }, { "cold", "b" },
         };
         bool seen[ELEMENTSOF(known)] = {};
         int r;
@@ -51,7 +50,7 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                         return sd_bus_error_setf(
                                 error,
                                 VMMD_ERROR_INVALID_ARGUMENT,
-                                "Unknown option \"%s\" (known: start, memory_mib, vcpus, accel)",
+                                "Unknown option \"%s\" (known: start, memory_mib, vcpus, accel, cold)",
                                 key);
                 if (seen[i])
                         return sd_bus_error_setf(
@@ -74,6 +73,8 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                         r = sd_bus_message_read(m, "v", "t", &o->memory_mib);
                 else if (i == 2)
                         r = sd_bus_message_read(m, "v", "u", &o->vcpus);
+                else if (i == 4)
+                        r = sd_bus_message_read(m, "v", "b", &o->cold);
                 else
                         r = sd_bus_message_read(m, "v", "s", &o->accel);
                 if (r < 0)
@@ -265,7 +266,7 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
         /* The caller owns what it creates (the filter made sure it may). */
         const Caller *caller = authorize_caller(m, msg);
-        r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, caller ? caller->uid : getuid(), &vm);
+        r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, caller ? caller->uid : getuid(), NULL, &vm);
         if (r == -EUSERS)
                 return sd_bus_error_setf(
                         error,
@@ -275,6 +276,16 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                         VM_UID_COUNT);
         if (r < 0)
                 return r;
+        /* A throwaway of a persona with golden snapshots is a clone, if one fits (else it boots). */
+        Golden *g = o.cold ? NULL : golden_for_clone(m, vm);
+        if (g) {
+                vm->golden = strdup(g->id);
+                if (!vm->golden) {
+                        vm_free(vm);
+                        return -ENOMEM;
+                }
+                vm->from_golden = true;
+        }
         r = vm_save(vm, true);
         if (r < 0) {
                 vm_free(vm);
@@ -283,12 +294,14 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         }
         log_vm_info(
                 vm->name,
-                "Created VM %s from persona %s (%" PRIu64 " MiB, %" PRIu32 " vCPUs, %s).",
+                "Created VM %s from persona %s (%" PRIu64 " MiB, %" PRIu32 " vCPUs, %s%s%s).",
                 vm->name,
                 p->name,
                 vm->memory_mib,
                 vm->vcpus,
-                vm->accel);
+                vm->accel,
+                vm->golden ? ", a clone of golden snapshot " : "",
+                strempty(vm->golden));
         (void) manager_send_vm_new(m, vm);
         manager_notify_status(m);
 
@@ -475,6 +488,35 @@ static int property_get_memory(
                                                     manager_memory_committed_mib(m, NULL));
 }
 
+static int property_get_golden(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        return golden_append_list(userdata, reply);
+}
+
+static int method_rebuild_golden(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL;
+        const char *persona;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &persona);
+        if (r < 0)
+                return r;
+        r = golden_rebuild(userdata, persona, &why);
+        if (r == -ENOENT)
+                return sd_bus_error_set(error, VMMD_ERROR_NO_SUCH_PERSONA, why);
+        if (r == -EINVAL)
+                return sd_bus_error_set(error, VMMD_ERROR_INVALID_ARGUMENT, why);
+        if (r < 0)
+                return bus_error_set_errno(error, r, why);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int property_get_version(
         sd_bus *bus,
         const char *path,
@@ -513,6 +555,14 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("HostCPUs", "u", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MemoryLimitMiB", "t", property_get_memory, 0, 0),
         SD_BUS_PROPERTY("MemoryCommittedMiB", "t", property_get_memory, 0, 0),
+        SD_BUS_PROPERTY(
+                "GoldenSnapshots", "a(sssusst)", property_get_golden, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS(
+                "RebuildGoldenSnapshot",
+                SD_BUS_ARGS("s", persona),
+                SD_BUS_NO_RESULT,
+                method_rebuild_golden,
+                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "CreateVM",
                 SD_BUS_ARGS("s", persona, "s", name, "a{sv}", options),
@@ -555,6 +605,13 @@ int manager_send_vm_removed(Manager *m, VM *vm) {
                 return 0;
         return sd_bus_emit_signal(
                 m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "VMRemoved", "so", vm->name, vm->path);
+}
+
+int manager_emit_golden_changed(Manager *m) {
+        if (!m->bus)
+                return 0;
+        return sd_bus_emit_properties_changed(
+                m->bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "GoldenSnapshots", NULL);
 }
 
 int manager_emit_personas_changed(Manager *m) {

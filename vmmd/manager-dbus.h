@@ -12,3 +12,5 @@ int manager_send_vm_new(Manager *m, VM *vm);
 int manager_send_vm_removed(Manager *m, VM *vm);
 /* After a reload: ListPersonas may answer differently. */
 int manager_emit_personas_changed(Manager *m);
+/* PropertiesChanged for GoldenSnapshots, with its value (golden.h). */
+int manager_emit_golden_changed(Manager *m);

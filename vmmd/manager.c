@@ -10,6 +10,7 @@
 #include "authorize.h"
 #include "bus-errors.h"
 #include "config.h"
+#include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "scope.h"
@@ -187,6 +188,7 @@ static void manager_personas_clear(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        golden_free_all(m); /* kills a build's VMM */
         while (m->vms)
                 vm_free(m->vms);
         manager_personas_clear(m);
@@ -374,6 +376,7 @@ int manager_reload(Manager *m, char **ret_error) {
         /* VMs keep the persona's name only: a VM whose persona went away runs on, and is not made again. */
         manager_personas_clear(&old);
         (void) manager_emit_personas_changed(m);
+        golden_sync(m);
 
         static const struct {
                 const char *what;
@@ -439,19 +442,26 @@ static int manager_setup_identities(Manager *m) {
         m->identities = true;
         gr = getgrnam("kvm");
         m->kvm_gid = gr ? gr->gr_gid : (gid_t) -1;
-        for (const char *const *base =
-                     (const char *const[]){ m->config.state_dir, m->config.runtime_dir, NULL };
-             *base;
-             base++) {
-                _cleanup_free_ char *vms = NULL;
+        /* The VMs' directories are below these; the cache holds golden snapshots, whose disks are the
+         * backing files of clones' disks; golden builds run below runtime/golden. */
+        const struct {
+                const char *base, *sub;
+        } dirs[] = {
+                { m->config.state_dir, "vms" },
+                { m->config.runtime_dir, "vms" },
+                { m->config.runtime_dir, "golden" },
+                { m->config.cache_dir, "golden" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *sub = NULL;
 
-                if (asprintf(&vms, "%s/vms", *base) < 0)
+                if (asprintf(&sub, "%s/%s", dirs[i].base, dirs[i].sub) < 0)
                         return log_oom();
-                r = mkdir_p(vms, 0711);
-                if (r >= 0 && (chmod(*base, 0711) < 0 || chmod(vms, 0711) < 0))
+                r = mkdir_p(sub, 0711);
+                if (r >= 0 && (chmod(dirs[i].base, 0711) < 0 || chmod(sub, 0711) < 0))
                         r = -errno;
                 if (r < 0)
-                        return log_error_errno(r, "Failed to make '%s' traversable for the VMs: %m", vms);
+                        return log_error_errno(r, "Failed to make '%s' traversable for the VMs: %m", sub);
         }
         log_info("Each VM runs as a uid of its own (from %u).", (unsigned) VM_UID_BASE);
         return 0;

@@ -65,6 +65,9 @@ typedef struct Manager {
         const char *accel; /* what a new VM gets: "kvm" or "tcg" */
         char *accel_reason;
 
+        struct Golden **goldens; /* one per persona with golden snapshots (golden.h) */
+        size_t n_goldens;
+
         VM *vms; /* list */
         size_t n_vms;
         char *foreground;

@@ -56,6 +56,18 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
         return r;
 }
 
+static int reply_string(sd_bus_message *reply, void *userdata) {
+        return sd_bus_message_append(reply, "s", userdata);
+}
+
+void operation_complete_string(Operation *o, const char *value) {
+        if (!o)
+                return;
+        o->reply = reply_string;
+        o->userdata = (void *) value;
+        operation_complete(o, 0, NULL);
+}
+
 void operation_complete(Operation *o, int r, const char *message) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -24,5 +24,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Operation *, operation_free);
  * generic one). */
 void operation_complete(Operation *o, int r, const char *message);
 
+/* Answers and frees o with the one string value (ReadGuest's). */
+void operation_complete_string(Operation *o, const char *value);
+
 /* The one table from the errnos of vmmd's operations to org.vmmd1 errors. Returns r (negative). */
 int bus_error_set_errno(sd_bus_error *error, int r, const char *message);

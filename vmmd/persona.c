@@ -29,6 +29,7 @@ static const YamlField persona_fields[] = {
         { "disk", yaml_parse_enum, offsetof(Persona, disk), true, .max = _DISK_MODE_MAX,
           .userdata = disk_mode_table },
         { "autostart", yaml_parse_bool, offsetof(Persona, autostart) },
+        { "golden", yaml_parse_bool, offsetof(Persona, golden) },
         {}
 };
 /* clang-format on */
@@ -103,6 +104,15 @@ int persona_load(const char *path, Persona **ret, char **ret_error) {
         r = yaml_parse_mapping(path, NULL, root, persona_fields, p, ret_error);
         if (r < 0)
                 return r;
+        /* A clone's disk is an overlay on the golden one: it must go with the VM, and the golden with it. */
+        if (p->golden && p->disk != DISK_EPHEMERAL) {
+                YamlContext c = { .path = path, .key = "golden", .ret_error = ret_error };
+                return yaml_error(
+                        &c,
+                        yaml_tree_mapping_get(root, "golden")->line,
+                        -EINVAL,
+                        "golden snapshots are for personas with \"disk: ephemeral\" only");
+        }
 
         *ret = TAKE_PTR(p);
         return 0;

@@ -29,6 +29,7 @@ typedef struct Persona {
         char *image; /* image name, looked up in the image directory */
         DiskMode disk;
         bool autostart;
+        bool golden; /* its VMs are clones of a golden snapshot (golden.h); ephemeral personas only */
 } Persona;
 
 Persona *persona_free(Persona *p);

@@ -22,7 +22,7 @@ typedef struct ChildFailure {
         char step[SPAWN_STEP_MAX];
 } ChildFailure;
 
-_Noreturn static void child(char *const *argv, const SpawnOptions *o, int status_fd) {
+_Noreturn static void child(char *const *argv, const SpawnOptions *o, int status_fd, pid_t parent) {
         ChildFailure f = {};
         sigset_t ss;
         int nullfd, r;
@@ -91,6 +91,11 @@ _Noreturn static void child(char *const *argv, const SpawnOptions *o, int status
                         goto fail;
         }
 
+        /* Last: a change of credentials clears it. A parent that died already is checked for by hand. */
+        if (o->die_with_parent &&
+            (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || (getppid() != parent && (errno = ESRCH))))
+                goto fail;
+
         execvp(argv[0], argv);
         (void) snprintf(f.step, sizeof(f.step), "executing %s", argv[0]);
 fail:
@@ -102,9 +107,9 @@ fail:
 int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd, char **ret_step) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, pidfd = -EBADF;
         ChildFailure f = {};
+        pid_t pid, parent = getpid();
         int p[2];
         ssize_t k;
-        pid_t pid;
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
@@ -115,7 +120,7 @@ int spawn(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pid
         if (pid < 0)
                 return -errno;
         if (pid == 0)
-                child(argv, o, wfd);
+                child(argv, o, wfd, parent);
 
         wfd = safe_close(wfd);
         pidfd = pidfd_open_compat(pid);
@@ -171,6 +176,90 @@ int spawn_watched(
         TAKE_FD(pidfd);
         *ret_source = source;
         *ret_pid = pid;
+        return 0;
+}
+
+typedef struct ForkCall {
+        int result_fd;
+        fork_done_t done;
+        void *userdata;
+} ForkCall;
+
+static void fork_call_free(void *userdata) {
+        ForkCall *c = userdata;
+
+        safe_close(c->result_fd);
+        free(c);
+}
+
+/* The verdict: an int (0 or a negative errno), then the message. */
+static int on_fork_call_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        ForkCall *c = userdata;
+        char buf[1024] = {};
+        ssize_t n;
+        int r = -EIO;
+
+        n = read(c->result_fd, buf, sizeof(buf) - 1);
+        if (si->si_code == CLD_EXITED && n >= (ssize_t) sizeof(int))
+                memcpy(&r, buf, sizeof(int));
+        c->done(r, n > (ssize_t) sizeof(int) ? buf + sizeof(int) : NULL, c->userdata);
+        return 0;
+}
+
+int fork_call(
+        sd_event *e,
+        const char *description,
+        fork_fn_t fn,
+        void *fn_userdata,
+        fork_done_t done,
+        void *userdata,
+        sd_event_source **ret) {
+        _cleanup_close_ int pidfd = -EBADF, rfd = -EBADF;
+        sd_event_source *source = NULL;
+        ForkCall *c;
+        int p[2], r;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        rfd = p[0];
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                safe_close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* The child only computes and writes its verdict; the pipe holds it (well under PIPE_BUF). */
+                _cleanup_free_ char *message = NULL;
+                char buf[1024] = {};
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                r = fn(fn_userdata, &message);
+                memcpy(buf, &r, sizeof(int));
+                if (message)
+                        (void) snprintf(buf + sizeof(int), sizeof(buf) - sizeof(int), "%s", message);
+                (void) !write(p[1], buf, sizeof(int) + (message ? strlen(buf + sizeof(int)) + 1 : 0));
+                _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        safe_close(p[1]);
+        pidfd = pidfd_open_compat(pid);
+        c = pidfd >= 0 ? calloc(1, sizeof(ForkCall)) : NULL;
+        r = !c ? (pidfd < 0 ? -errno : -ENOMEM) :
+                 sd_event_add_child_pidfd(e, &source, pidfd, WEXITED, on_fork_call_exit, c);
+        if (r < 0) {
+                free(c);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        *c = (ForkCall){ .result_fd = TAKE_FD(rfd), .done = done, .userdata = userdata };
+        (void) sd_event_source_set_destroy_callback(source, fork_call_free);
+        (void) sd_event_source_set_child_pidfd_own(source, true);
+        (void) sd_event_source_set_child_process_own(source, true);
+        (void) sd_event_source_set_description(source, description);
+        TAKE_FD(pidfd);
+        *ret = source;
         return 0;
 }
 

@@ -22,6 +22,8 @@ typedef struct SpawnOptions {
         size_t n_groups;
         /* With drop_privileges: entered after the user switch (NULL: none). */
         const Sandbox *sandbox;
+        /* Killed when vmmd ends (a golden build; VMMs outlive vmmd and are adopted again). */
+        bool die_with_parent;
 } SpawnOptions;
 
 #define SPAWN_STEP_MAX 160
@@ -42,6 +44,20 @@ int spawn_watched(
         sd_event_source **ret_source,
         pid_t *ret_pid,
         char **ret_step);
+
+/* Runs fn in a forked child, so that the event loop does not wait for it (hashing files); done gets what fn
+ * returned (0 or a negative errno; -EIO if the child died) and its message (or NULL) once the child ended.
+ * The source owns the child: unref'ing it kills the child, and done is not called. */
+typedef int (*fork_fn_t)(void *userdata, char **ret_message);
+typedef void (*fork_done_t)(int r, const char *message, void *userdata);
+int fork_call(
+        sd_event *e,
+        const char *description,
+        fork_fn_t fn,
+        void *fn_userdata,
+        fork_done_t done,
+        void *userdata,
+        sd_event_source **ret);
 
 /* "exited with status 1", "was killed by signal 9 (KILL)" */
 int describe_exit(int code, int status, char **ret);

@@ -116,6 +116,18 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
                 ADD("-loadvm");
                 ADD(c->loadvm);
         }
+        if (c->incoming) {
+                if (c->loadvm)
+                        return -EINVAL;
+                ADD("-incoming");
+                ADD(QEMU_STATE_URI);
+        }
+        if (c->golden_build) {
+                /* The stream then carries no run state, so a clone runs as soon as it is loaded, although
+                 * the build was stopped to save it (QEMU would otherwise restore "paused"). */
+                ADD("-global");
+                ADD("migration.store-global-state=off");
+        }
 #undef ADD
 #undef ADDF
 #undef ADDE

@@ -7,6 +7,9 @@
 /* The fds the child gets: a listening QMP socket and a listening agent socket. */
 #define QEMU_QMP_FD 3
 #define QEMU_AGENT_FD 4
+/* A golden snapshot's migration stream: written by a golden build, read by a clone (golden.h). */
+#define QEMU_STATE_FD 5
+#define QEMU_STATE_URI "fd:5"
 
 /* The serial console's ring in the VMM (a power of two): the last 1 MiB the guest printed. */
 #define QEMU_CONSOLE_RING_SIZE (1U << 20)
@@ -22,7 +25,9 @@ typedef struct QemuConfig {
         const char *cmdline;
         const char *disk_path; /* qcow2 overlay, or NULL */
         const char *loadvm;    /* an internal snapshot of the disk (with VM state) to start from, or NULL */
-        bool sandbox;          /* QEMU's own seccomp filter */
+        bool incoming;         /* start from the migration stream at QEMU_STATE_FD (a clone) */
+        bool golden_build; /* a golden build: its stream will be saved, and its clones must run at once */
+        bool sandbox;      /* QEMU's own seccomp filter */
 } QemuConfig;
 
 /* The CPU model for an accelerator: the host's own with KVM. Under TCG the fastest model that boots the

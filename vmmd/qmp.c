@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Asynchronous QMP client: non-blocking socket on sd-event, incremental JSON, replies matched by id. */
 #include <assert.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -42,6 +43,8 @@ struct QmpClient {
 
         char *out; /* queued output: out[out_offset..out_size) is still to be written */
         size_t out_offset, out_size, out_allocated;
+        int out_fd; /* a file descriptor to pass with the byte at out[out_fd_at] (getfd), or -EBADF */
+        size_t out_fd_at;
 
         QmpPending *pending; /* in the order the commands were sent */
         size_t n_pending;
@@ -72,6 +75,7 @@ static void qmp_client_detach(QmpClient *c) {
         free(c->out);
         c->out = NULL;
         c->out_offset = c->out_size = c->out_allocated = 0;
+        c->out_fd = safe_close(c->out_fd);
 }
 
 static QmpClient *qmp_client_unref(QmpClient *c) {
@@ -134,6 +138,7 @@ int qmp_client_new(sd_event *e, int fd, QmpClient **ret) {
                 return -ENOMEM;
         c->n_ref = 1;
         c->fd = -EBADF;
+        c->out_fd = -EBADF;
         c->next_id = 1;
 
         c->tokener = json_tokener_new_ex(QMP_JSON_DEPTH);
@@ -309,7 +314,9 @@ static int json_add(json_object *o, const char *key, json_object *value) {
         return 0;
 }
 
-static int qmp_client_enqueue(QmpClient *c, const char *command, json_object *arguments, int64_t id) {
+/* Queues the command; ret_at (may be NULL) gets where it starts in the output. */
+static int qmp_client_enqueue(
+        QmpClient *c, const char *command, json_object *arguments, int64_t id, size_t *ret_at) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         const char *s;
         size_t n, need;
@@ -340,6 +347,7 @@ static int qmp_client_enqueue(QmpClient *c, const char *command, json_object *ar
         else if (c->out_offset > c->out_allocated / 2) {
                 memmove(c->out, c->out + c->out_offset, c->out_size - c->out_offset);
                 c->out_size -= c->out_offset;
+                c->out_fd_at -= MIN(c->out_fd_at, c->out_offset);
                 c->out_offset = 0;
         }
 
@@ -360,6 +368,8 @@ static int qmp_client_enqueue(QmpClient *c, const char *command, json_object *ar
                         return r;
         }
 
+        if (ret_at)
+                *ret_at = c->out_size;
         memcpy(c->out + c->out_size, s, n);
         c->out[c->out_size + n] = '\n';
         c->out_size += n + 1;
@@ -383,7 +393,14 @@ static int qmp_client_add_pending(QmpClient *c, qmp_reply_handler_t cb, void *us
 }
 
 int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_reply_handler_t cb, void *userdata) {
+        return qmp_send_fd(c, command, arguments, -EBADF, cb, userdata);
+}
+
+int qmp_send_fd(
+        QmpClient *c, const char *command, json_object *arguments, int fd, qmp_reply_handler_t cb, void *userdata) {
         _cleanup_(json_object_putp) json_object *args = arguments;
+        _cleanup_close_ int copy = -EBADF;
+        size_t at;
         int64_t id;
         int r;
 
@@ -398,15 +415,26 @@ int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_repl
                 return -ENOTCONN;
         if (c->n_pending >= QMP_PENDING_MAX)
                 return -EBUSY;
+        if (fd >= 0) {
+                if (c->out_fd >= 0)
+                        return -EBUSY; /* one on its way at a time */
+                copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (copy < 0)
+                        return -errno;
+        }
 
         r = qmp_client_add_pending(c, cb, userdata, &id);
         if (r < 0)
                 return r;
 
-        r = qmp_client_enqueue(c, command, args, id);
+        r = qmp_client_enqueue(c, command, args, id, &at);
         if (r < 0) {
                 c->n_pending--;
                 return r;
+        }
+        if (copy >= 0) {
+                c->out_fd = TAKE_FD(copy);
+                c->out_fd_at = at;
         }
         return 0;
 }
@@ -484,7 +512,7 @@ static void qmp_client_dispatch(QmpClient *c, json_object *o) {
                 }
                 r = qmp_client_add_pending(c, NULL, NULL, &id);
                 if (r >= 0) {
-                        r = qmp_client_enqueue(c, "qmp_capabilities", NULL, id);
+                        r = qmp_client_enqueue(c, "qmp_capabilities", NULL, id, NULL);
                         if (r < 0)
                                 c->n_pending--;
                 }
@@ -684,7 +712,33 @@ static void qmp_client_write(QmpClient *c) {
         while (c->out_offset < c->out_size) {
                 ssize_t n;
 
-                n = send(c->fd, c->out + c->out_offset, c->out_size - c->out_offset, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (c->out_fd >= 0 && c->out_offset == c->out_fd_at) {
+                        /* The fd goes with the first byte of its command (QEMU's getfd takes it from there). */
+                        union {
+                                struct cmsghdr h;
+                                char buf[CMSG_SPACE(sizeof(int))];
+                        } control = {};
+                        struct iovec iov = { c->out + c->out_offset, c->out_size - c->out_offset };
+                        struct msghdr mh = { .msg_iov = &iov,
+                                             .msg_iovlen = 1,
+                                             .msg_control = &control,
+                                             .msg_controllen = sizeof(control) };
+                        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+                        cm->cmsg_level = SOL_SOCKET;
+                        cm->cmsg_type = SCM_RIGHTS;
+                        cm->cmsg_len = CMSG_LEN(sizeof(int));
+                        memcpy(CMSG_DATA(cm), &c->out_fd, sizeof(int));
+                        n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+                        if (n > 0)
+                                c->out_fd = safe_close(c->out_fd);
+                } else
+                        n = send(
+                                c->fd,
+                                c->out + c->out_offset,
+                                (c->out_fd >= 0 && c->out_fd_at > c->out_offset ? c->out_fd_at : c->out_size) -
+                                        c->out_offset,
+                                MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

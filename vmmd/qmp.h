@@ -49,6 +49,9 @@ void qmp_client_set_handlers(
 /* Queues a command; arguments (may be NULL) is consumed. Fails with -ENOTCONN before ready or after
  * disconnect, -EBUSY past QMP_PENDING_MAX. The reply handler runs exactly once, later, from the loop. */
 int qmp_send(QmpClient *c, const char *command, json_object *arguments, qmp_reply_handler_t cb, void *userdata);
+/* The same, passing a copy of fd along (SCM_RIGHTS), as "getfd" wants it. -EBUSY while one is on its way. */
+int qmp_send_fd(
+        QmpClient *c, const char *command, json_object *arguments, int fd, qmp_reply_handler_t cb, void *userdata);
 
 /* The pure parsing layer, also used by the unit tests. */
 typedef enum QmpMessageType {

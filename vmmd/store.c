@@ -33,6 +33,9 @@ static const char *const migrations[] = {
         "ALTER TABLE vms ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;",
         /* The guest's /etc/machine-id (32 hex digits); NULL: one is made when the VM is next loaded. */
         "ALTER TABLE vms ADD COLUMN machine_id TEXT;",
+        /* The golden snapshot a clone was made from (its disk's backing file lives there), and the id of the
+         * VMM instance that runs; NULL: a cold boot, none. */
+        "ALTER TABLE vms ADD COLUMN golden TEXT; ALTER TABLE vms ADD COLUMN instance_id TEXT;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -176,6 +179,8 @@ void vm_record_done(VMRecord *r) {
         free(r->accel);
         free(r->disk_path);
         free(r->machine_id);
+        free(r->golden);
+        free(r->instance_id);
         *r = (VMRecord){};
 }
 
@@ -208,6 +213,8 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
         rc = rc ?: sqlite3_bind_int64(st, k++, r->owner_uid);
         rc = rc ?: sqlite3_bind_int64(st, k++, r->uid);
         rc = rc ?: sqlite3_bind_text(st, k++, r->machine_id, -1, SQLITE_STATIC);
+        rc = rc ?: sqlite3_bind_text(st, k++, r->golden, -1, SQLITE_STATIC);
+        rc = rc ?: sqlite3_bind_text(st, k++, r->instance_id, -1, SQLITE_STATIC);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc);
         rc = sqlite3_step(st);
@@ -218,12 +225,15 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
 
 #define VM_COLUMNS \
         "name, persona, image, state, failure_reason, ephemeral, memory_mib, vcpus, accel, disk_path, " \
-        "created_usec, pid, owner_uid, uid, machine_id"
+        "created_usec, pid, owner_uid, uid, machine_id, golden, instance_id"
 
 int store_vm_insert(Store *s, const VMRecord *r) {
         /* A single statement is its own transaction in SQLite. */
         return vm_write(
-                s, r, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
+                s,
+                r,
+                "INSERT INTO vms (" VM_COLUMNS
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
 }
 
 int store_vm_update(Store *s, const VMRecord *r) {
@@ -232,7 +242,8 @@ int store_vm_update(Store *s, const VMRecord *r) {
                 r,
                 "UPDATE vms SET name = ?1, persona = ?2, image = ?3, state = ?4, failure_reason = ?5,"
                 " ephemeral = ?6, memory_mib = ?7, vcpus = ?8, accel = ?9, disk_path = ?10,"
-                " created_usec = ?11, pid = ?12, owner_uid = ?13, uid = ?14, machine_id = ?15 WHERE name = ?1;");
+                " created_usec = ?11, pid = ?12, owner_uid = ?13, uid = ?14, machine_id = ?15,"
+                " golden = ?16, instance_id = ?17 WHERE name = ?1;");
 }
 
 int store_vm_delete(Store *s, const char *name) {
@@ -298,6 +309,8 @@ int store_vm_load_all(Store *s, VMRecord **ret, size_t *ret_n) {
                 r = r ?: column_strdup(st, 8, &v->accel);
                 r = r ?: column_strdup(st, 9, &v->disk_path);
                 r = r ?: column_strdup(st, 14, &v->machine_id);
+                r = r ?: column_strdup(st, 15, &v->golden);
+                r = r ?: column_strdup(st, 16, &v->instance_id);
                 if (r < 0)
                         break;
                 if (!v->name || !v->persona || !v->image || !v->state || !v->accel) {

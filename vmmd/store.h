@@ -4,7 +4,7 @@
 
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 typedef struct Store Store;
 
@@ -21,10 +21,12 @@ typedef struct VMRecord {
         char *accel;
         char *disk_path; /* qcow2 overlay, NULL if none yet */
         uint64_t created_usec;
-        int64_t pid;      /* VMM process while it runs, 0 otherwise */
-        uid_t owner_uid;  /* who created it (CreateVM's caller) */
-        uid_t uid;        /* its own identity (vm-identity.h), 0: none */
-        char *machine_id; /* the guest's, 32 hex digits; NULL: none yet */
+        int64_t pid;       /* VMM process while it runs, 0 otherwise */
+        uid_t owner_uid;   /* who created it (CreateVM's caller) */
+        uid_t uid;         /* its own identity (vm-identity.h), 0: none */
+        char *machine_id;  /* the guest's, 32 hex digits; NULL: none yet */
+        char *golden;      /* a clone's golden snapshot id; NULL: booted cold */
+        char *instance_id; /* the VMM instance's id (32 hex digits); NULL: none runs */
 } VMRecord;
 
 void vm_record_done(VMRecord *r);

@@ -66,10 +66,66 @@ static void test_reconnect(void) {
         safe_close(pair[1]);
 }
 
+typedef struct Answer {
+        int error;
+        char text[128]; /* "WORD arg" */
+        unsigned n;
+} Answer;
+
+static void on_answer(AgentClient *a, int error, const AgentReply *reply, void *userdata) {
+        Answer *x = userdata;
+
+        x->n++;
+        x->error = error;
+        if (reply)
+                snprintf(x->text, sizeof(x->text), "%s %s", reply->word, reply->arg);
+}
+
+/* Answers reach the commands they answer, by order; garbage answers a command with -EBADMSG, so the rest
+ * stay matched; a READY (the agent restarted) or a lost connection fails what was still owed. */
+static void test_calls(void) {
+        static const AgentHandlers h = { .ready = on_ready };
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        Answer x[5] = {};
+        AgentClient *a = NULL;
+        Seen seen = {};
+        int pair[2];
+
+        assert(sd_event_new(&e) >= 0);
+        assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) >= 0);
+        assert(agent_client_new(e, pair[0], &h, &seen, &a) >= 0);
+        guest_says(e, pair[1], "HOSTNAME early\nREADY 0.3\n");
+        assert(seen.n_ready == 1);
+
+        assert(agent_client_call(a, "HOSTNAME", on_answer, &x[0]) >= 0);
+        assert(agent_client_send(a, "CLOCK 1.000000000") >= 0);
+        assert(agent_client_call(a, "MACHINEID", on_answer, &x[1]) >= 0);
+        assert(agent_client_call(a, "RANDOM", on_answer, &x[2]) >= 0);
+        assert(agent_client_call(a, "CLOCK", on_answer, &x[3]) >= 0);
+        guest_says(e, pair[1], "HOSTNAME vm-1\nOK CLOCK\nERR no machine-id\nRANDOM \x01\n");
+        assert(x[0].n == 1 && x[0].error == 0 && streq(x[0].text, "HOSTNAME vm-1"));
+        assert(x[1].n == 1 && x[1].error == 0 && streq(x[1].text, "ERR no machine-id"));
+        assert(x[2].n == 1 && x[2].error == -EBADMSG);
+        assert(x[3].n == 0);
+        guest_says(e, pair[1], "READY 0.3\n");
+        assert(x[3].n == 1 && x[3].error == -ECONNRESET && seen.n_ready == 2);
+
+        assert(agent_client_call(a, "HOSTNAME", on_answer, &x[4]) >= 0);
+        safe_close(pair[1]);
+        while (sd_event_run(e, 0) > 0)
+                ;
+        assert(x[4].n == 1 && x[4].error == -ECONNRESET);
+        agent_client_free(a);
+}
+
 int main(void) {
         AgentReply r;
 
         test_reconnect();
+        test_calls();
+        assert(parse("CLOCK 12.000000001", &r) >= 0 && r.type == AGENT_REPLY_VALUE &&
+               streq(r.word, "CLOCK") && streq(r.arg, "12.000000001"));
+        assert(parse("RANDOM", &r) == -EBADMSG);
         assert(parse("BOOTID 0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b", &r) >= 0 &&
                r.type == AGENT_REPLY_BOOTID && streq(r.arg, "0f6b5a4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b"));
         assert(parse("BOOTID", &r) == -EBADMSG);

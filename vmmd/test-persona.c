@@ -131,7 +131,7 @@ static const struct {
         { "top-level-scalar.yaml", ":2: the top level must be a mapping, got a scalar" },
         { "top-level-sequence.yaml", ":2: the top level must be a mapping, got a sequence" },
         { "unknown-key.yaml",
-          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart)" },
+          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart, golden)" },
         { "unterminated-quote.yaml",
           ":7: malformed YAML: found unexpected end of stream (while scanning a quoted scalar on line 4)" },
         { "vcpus-mapping.yaml", ":3: key 'vcpus': expected an integer, got a mapping" },
@@ -324,7 +324,7 @@ static void test_load_dir(const char *tmp) {
         assert(asprintf(
                        &expected,
                        "%s/bb.yaml:5: key 'ram': unknown key (expected one of: description, memory_mib, vcpus, "
-                       "image, disk, autostart)",
+                       "image, disk, autostart, golden)",
                        dir) >= 0);
         assert(streq(error, expected));
 

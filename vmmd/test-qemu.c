@@ -97,6 +97,23 @@ static void test_escaping(void) {
         c.disk_path = NULL;
         assert(qemu_build_argv(&c, &argv) == -EINVAL);
         c.loadvm = NULL;
+        c.disk_path = "/x,y/disk.qcow2";
+
+        /* A clone starts from the stream at its fd; a golden build's stream carries no run state. */
+        c.incoming = true;
+        assert(qemu_build_argv(&c, &argv) >= 0);
+        assert(streq_ptr(argv[strv_length(argv) - 2], "-incoming"));
+        assert(streq_ptr(argv[strv_length(argv) - 1], "fd:5"));
+        strv_free(TAKE_PTR(argv));
+        c.loadvm = "x";
+        assert(qemu_build_argv(&c, &argv) == -EINVAL); /* one state to start from, not two */
+        c.loadvm = NULL;
+        c.incoming = false;
+        c.golden_build = true;
+        assert(qemu_build_argv(&c, &argv) >= 0);
+        assert(streq_ptr(argv[strv_length(argv) - 1], "migration.store-global-state=off"));
+        strv_free(TAKE_PTR(argv));
+        c.golden_build = false;
 
         /* Nonsense configurations are refused, not turned into a command line. */
         c.accel = "hvf";

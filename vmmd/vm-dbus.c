@@ -311,6 +311,24 @@ static int method_list_snapshots_detailed(sd_bus_message *m, void *userdata, sd_
         return list_snapshots(m, userdata, true, error);
 }
 
+static int method_read_guest(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
+        _cleanup_free_ char *msg = NULL;
+        const char *item;
+        int r;
+
+        if (!op)
+                return -ENOMEM;
+        r = sd_bus_message_read(m, "s", &item);
+        if (r < 0)
+                return r;
+        r = vm_read_guest(userdata, item, op, &msg);
+        if (r < 0)
+                return reply_errno(error, r, msg, userdata, "ask the guest of");
+        TAKE_PTR(op); /* answered with the agent's answer */
+        return 1;
+}
+
 const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(VM, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -332,6 +350,14 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(VM, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("UID", "u", NULL, offsetof(VM, uid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MachineID", "s", NULL, offsetof(VM, machine_id), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(
+                "GoldenSnapshot", "s", bus_property_get_string, offsetof(VM, golden), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(
+                "InstanceID",
+                "s",
+                bus_property_get_string,
+                offsetof(VM, instance_id),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(
                 "CreationTimestamp", "t", NULL, offsetof(VM, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Leader", "u", NULL, offsetof(VM, pid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -396,6 +422,12 @@ const sd_bus_vtable vm_vtable[] = {
                 SD_BUS_NO_ARGS,
                 SD_BUS_RESULT("a(stt)", snapshots),
                 method_list_snapshots_detailed,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "ReadGuest",
+                SD_BUS_ARGS("s", item),
+                SD_BUS_RESULT("s", value),
+                method_read_guest,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "DeleteSnapshot",
@@ -465,7 +497,7 @@ int vm_send_changed(VM *vm, const char *property, ...) {
         va_list ap;
         int r = 0;
 
-        if (!vm->manager->bus)
+        if (!vm->manager->bus || vm->builder_of)
                 return 0;
         va_start(ap, property);
         for (const char *p = property; p && r >= 0; p = va_arg(ap, const char *))

@@ -6,16 +6,24 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "golden.h"
 #include "log.h"
+#include "names.h"
+#include "vm-dbus.h"
 #include "vm-identity.h"
+#include "vm-internal.h"
 
 bool vm_has_identity(const VM *vm) {
         return vm->manager->identities && vm->uid != 0;
 }
 
-static bool uid_taken(Manager *m, const VM *except, uid_t uid) {
+bool vm_identity_taken(Manager *m, const VM *except, uid_t uid) {
         for (VM *v = m->vms; v; v = v->next)
                 if (v != except && v->uid == uid)
+                        return true;
+        for (size_t i = 0; i < m->n_goldens; i++)
+                if (m->goldens[i]->builder && m->goldens[i]->builder != except &&
+                    m->goldens[i]->builder->uid == uid)
                         return true;
         /* A uid someone else already has is not a VM's to get (nor is its gid of the same number). */
         return getpwuid(uid) || getgrgid((gid_t) uid);
@@ -27,7 +35,7 @@ int vm_identity_allocate(VM *vm) {
         if (!m->identities || vm->uid != 0)
                 return 0;
         for (uid_t i = 0; i < VM_UID_COUNT; i++)
-                if (!uid_taken(m, vm, VM_UID_BASE + i)) {
+                if (!vm_identity_taken(m, vm, VM_UID_BASE + i)) {
                         vm->uid = VM_UID_BASE + i;
                         return 0;
                 }
@@ -41,6 +49,13 @@ int vm_machine_id_new(char ret[static 33]) {
                 return -errno;
         hexmem(id, sizeof(id), ret);
         return 0;
+}
+
+void vm_new_instance(VM *vm) {
+        char id[33];
+
+        if (vm_machine_id_new(id) >= 0 && free_and_strdup(&vm->instance_id, id) >= 0)
+                (void) vm_send_changed(vm, "InstanceID", NULL);
 }
 
 int vm_machine_id_init(VM *vm, const char *recorded) {
@@ -68,6 +83,21 @@ void vm_hostname(const char *vm_name, char ret[static 65]) {
         ret[n] = 0;
 }
 
+/* A clone must take its identity, or it would share its siblings' (vm-identity.h); a cold-booted guest
+ * with an older agent that does not know the commands simply keeps its own. */
+static void on_identity_reply(AgentClient *a, int error, const AgentReply *reply, void *userdata) {
+        VM *vm = userdata;
+        _cleanup_free_ char *text = NULL, *reason = NULL;
+
+        if (error < 0 || reply->type == AGENT_REPLY_OK || !vm->golden)
+                return; /* no answer: the agent or VMM went away, which ends the start anyway */
+        text = utf8_printable(reply->type == AGENT_REPLY_ERR ? reply->arg : reply->word, 200);
+        log_vm_error_errno(
+                vm->name, 0, "The guest of clone %s did not take its identity: %s", vm->name, strna(text));
+        if (asprintf(&reason, "the guest did not take its own identity: %s", strna(text)) >= 0)
+                vm_abort(vm, reason);
+}
+
 int vm_identity_send(VM *vm, AgentClient *a) {
         char line[AGENT_LINE_MAX], entropy[64], name[65];
         struct timespec now;
@@ -79,22 +109,22 @@ int vm_identity_send(VM *vm, AgentClient *a) {
         memcpy(line, "ENTROPY ", 8);
         hexmem(entropy, sizeof(entropy), line + 8);
         explicit_bzero(entropy, sizeof(entropy));
-        r = agent_client_send(a, line);
+        r = agent_client_call(a, line, on_identity_reply, vm);
         explicit_bzero(line, sizeof(line));
         if (r < 0)
                 return r;
         (void) clock_gettime(CLOCK_REALTIME, &now);
         (void) snprintf(line, sizeof(line), "CLOCK %lld.%09ld", (long long) now.tv_sec, now.tv_nsec);
-        r = agent_client_send(a, line);
+        r = agent_client_call(a, line, on_identity_reply, vm);
         if (r < 0)
                 return r;
         vm_hostname(vm->name, name);
         (void) snprintf(line, sizeof(line), "HOSTNAME %s", name);
-        r = agent_client_send(a, line);
+        r = agent_client_call(a, line, on_identity_reply, vm);
         if (r < 0)
                 return r;
         (void) snprintf(line, sizeof(line), "MACHINEID %s", vm->machine_id);
-        return agent_client_send(a, line);
+        return agent_client_call(a, line, on_identity_reply, vm);
 }
 
 void vm_identity_spawn_options(const VM *vm, SpawnOptions *o) {

@@ -15,12 +15,17 @@
  * range no other VM holds and the user database does not name. -EUSERS: the range is used up. A VM that has
  * one keeps it. */
 int vm_identity_allocate(VM *vm);
+/* Whether a VM other than except (or a golden build) holds uid, or the user database names it. */
+bool vm_identity_taken(Manager *m, const VM *except, uid_t uid);
 bool vm_has_identity(const VM *vm);
 
 /* A new random machine ID: 32 lowercase hex digits. */
 int vm_machine_id_new(char ret[static 33]);
 /* Takes the recorded machine ID, or makes one (returns 1) where the record has none (or a bad one). */
 int vm_machine_id_init(VM *vm, const char *recorded);
+/* A new InstanceID: every VMM that runs the VM is an instance of its own (clones of one golden snapshot
+ * included). */
+void vm_new_instance(VM *vm);
 /* The guest's identity, given through its agent at every boot and after every restore (agent 0.3): fresh
  * host entropy for its RNG, the host's wall clock, a host name from the VM's name, its machine ID. */
 int vm_identity_send(VM *vm, AgentClient *a);

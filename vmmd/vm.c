@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "bus-errors.h"
+#include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "names.h"
@@ -29,6 +30,7 @@ static const char *const vm_state_table[_VM_STATE_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP(vm_state, VMState, _VM_STATE_MAX);
 
 static void vm_on_exit_finish(VM *vm);
+static int vm_new_internal(Manager *m, const VMRecord *rec, Golden *builder_of, VM **ret);
 
 static int vm_init_paths(VM *vm) {
         const ManagerConfig *c = &vm->manager->config;
@@ -37,7 +39,9 @@ static int vm_init_paths(VM *vm) {
         r = sd_bus_path_encode(VMMD_VM_PATH_PREFIX, vm->name, &vm->path);
         if (r < 0)
                 return r;
-        if (asprintf(&vm->runtime_dir, "%s/vms/%s", c->runtime_dir, vm->name) < 0)
+        /* A golden build's files are apart from the VMs'. */
+        if (asprintf(&vm->runtime_dir, "%s/%s/%s", c->runtime_dir, vm->builder_of ? "golden" : "vms", vm->name) <
+            0)
                 return -ENOMEM;
         return 0;
 }
@@ -60,6 +64,7 @@ int vm_new(
         uint32_t vcpus,
         const char *accel,
         uid_t owner,
+        Golden *builder_of,
         VM **ret) {
         _cleanup_free_ char *disk_path = NULL;
         bool ephemeral = p->disk == DISK_EPHEMERAL;
@@ -68,8 +73,9 @@ int vm_new(
          * below the runtime directory for a throwaway's. */
         if (asprintf(
                     &disk_path,
-                    "%s/vms/%s/disk/disk.qcow2",
+                    "%s/%s/%s/disk/disk.qcow2",
                     ephemeral ? m->config.runtime_dir : m->config.state_dir,
+                    builder_of ? "golden" : "vms",
                     name) < 0)
                 return -ENOMEM;
         /* A new VM is the record it will be stored as, and gets its identity at once. */
@@ -79,7 +85,7 @@ int vm_new(
 
         if (r < 0)
                 return r;
-        r = vm_new_from_record(
+        r = vm_new_internal(
                 m,
                 &(VMRecord){
                         .name = (char *) name,
@@ -95,6 +101,7 @@ int vm_new(
                         .owner_uid = owner,
                         .machine_id = machine_id,
                 },
+                builder_of,
                 &vm);
         if (r < 0)
                 return r;
@@ -107,7 +114,7 @@ int vm_new(
         return 0;
 }
 
-int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
+static int vm_new_internal(Manager *m, const VMRecord *rec, Golden *builder_of, VM **ret) {
         VM *vm;
         int r;
 
@@ -140,22 +147,31 @@ int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
         vm->accel = strdup(rec->accel);
         vm->disk_path = rec->disk_path ? strdup(rec->disk_path) : NULL;
         vm->failure_reason = rec->failure_reason ? strdup(rec->failure_reason) : NULL;
+        vm->golden = rec->golden ? strdup(rec->golden) : NULL;
+        vm->instance_id = rec->instance_id ? strdup(rec->instance_id) : NULL;
         if (!vm->name || !vm->persona || !vm->image || !vm->accel || (rec->disk_path && !vm->disk_path) ||
-            (rec->failure_reason && !vm->failure_reason)) {
+            (rec->failure_reason && !vm->failure_reason) || (rec->golden && !vm->golden) ||
+            (rec->instance_id && !vm->instance_id)) {
                 vm_free(vm);
                 return -ENOMEM;
         }
+        vm->builder_of = builder_of;
         r = vm_init_paths(vm);
         if (r < 0) {
                 vm_free(vm);
                 return r;
         }
-        vm_link(vm);
+        if (!builder_of)
+                vm_link(vm);
         /* A VM recorded before VMs had machine IDs keeps the one it got now (vm_new() gives a new VM one). */
         if (made_machine_id)
                 (void) vm_save(vm, false);
         *ret = vm;
         return 0;
+}
+
+int vm_new_from_record(Manager *m, const VMRecord *rec, VM **ret) {
+        return vm_new_internal(m, rec, NULL, ret);
 }
 
 VM *vm_free(VM *vm) {
@@ -164,7 +180,7 @@ VM *vm_free(VM *vm) {
         if (!vm)
                 return NULL;
         m = vm->manager;
-        if (m) {
+        if (m && !vm->builder_of) {
                 if (vm->prev)
                         vm->prev->next = vm->next;
                 else if (m->vms == vm)
@@ -193,6 +209,8 @@ VM *vm_free(VM *vm) {
         free(vm->agent_version);
         free(vm->guest_boot_id);
         free(vm->machine_id);
+        free(vm->golden);
+        free(vm->instance_id);
         free(vm->pending_failure);
         free(vm->snapshot_name);
         free(vm->snapshot_job);
@@ -218,8 +236,12 @@ int vm_save(VM *vm, bool insert) {
                 .owner_uid = vm->owner_uid,
                 .uid = vm->uid,
                 .machine_id = vm->machine_id,
+                .golden = vm->golden,
+                .instance_id = vm->instance_id,
         };
 
+        if (vm->builder_of)
+                return 0; /* a golden build is no VM of anyone's: it is not kept */
         return insert ? store_vm_insert(vm->manager->store, &r) : store_vm_update(vm->manager->store, &r);
 }
 
@@ -255,6 +277,9 @@ static void vm_set_state(VM *vm, VMState state, const char *reason) {
                 log_vm_info(vm->name, "VM %s is %s.", vm->name, vm_state_to_string(state));
         (void) vm_send_changed(vm, "State", "FailureReason", "Leader", NULL);
         manager_notify_status(vm->manager);
+        /* A golden build's guest is up: its state is saved now. */
+        if (vm->builder_of && state == VM_RUNNING)
+                golden_builder_running(vm);
 }
 
 static int vm_kill(VM *vm, int sig) {
@@ -400,6 +425,8 @@ static void on_qmp_event(QmpClient *c, const char *event, json_object *data, voi
         if (streq(event, "BALLOON_CHANGE"))
                 vm_take_balloon_info(vm, data);
         vm_snapshot_on_qmp_event(vm, event, data);
+        if (vm->builder_of)
+                golden_builder_qmp_event(vm, event, data);
 }
 
 static void on_qmp_disconnect(QmpClient *c, int error, const char *message, void *userdata) {
@@ -440,6 +467,57 @@ int vm_expect_guest_back(VM *vm) {
                 return r;
         vm_set_state(vm, VM_STARTING, NULL);
         return vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
+}
+
+static const struct {
+        const char *item, *command;
+} guest_items[] = {
+        { "hostname", "HOSTNAME" }, { "machine-id", "MACHINEID" }, { "clock", "CLOCK" },
+        { "random", "RANDOM" },     { "boot-id", "BOOTID" },
+};
+
+static void on_read_guest_reply(AgentClient *a, int error, const AgentReply *reply, void *userdata) {
+        Operation *op = userdata;
+        _cleanup_free_ char *text = NULL, *message = NULL;
+
+        if (error < 0)
+                operation_complete(op, -EIO, "The guest agent did not answer");
+        else if (reply->type == AGENT_REPLY_ERR) {
+                text = utf8_printable(reply->arg, 200);
+                (void) asprintf(&message, "The guest agent failed: %s", strna(text));
+                operation_complete(op, -EIO, message);
+        } else
+                operation_complete_string(op, reply->arg);
+}
+
+int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error) {
+        size_t i;
+        int r;
+
+        for (i = 0; i < ELEMENTSOF(guest_items); i++)
+                if (streq(item, guest_items[i].item))
+                        break;
+        if (i == ELEMENTSOF(guest_items)) {
+                _cleanup_free_ char *shown = utf8_printable(item, 64);
+                (void) asprintf(
+                        ret_error,
+                        "Unknown item \"%s\": expected hostname, machine-id, clock, random or boot-id",
+                        strna(shown));
+                return -ERANGE;
+        }
+        if (vm->state != VM_RUNNING || !agent_client_is_ready(vm->agent)) {
+                (void) asprintf(
+                        ret_error,
+                        "VM \"%s\" is %s; only a running VM's guest can be asked",
+                        vm->name,
+                        vm_state_to_string(vm->state));
+                return -EINVAL;
+        }
+        r = agent_client_call(vm->agent, guest_items[i].command, on_read_guest_reply, op);
+        if (r == -EBUSY || r == -ENOBUFS)
+                (void) asprintf(
+                        ret_error, "The guest agent of \"%s\" has too many questions to answer", vm->name);
+        return r == -ENOBUFS ? -EBUSY : r;
 }
 
 static void on_agent_ready(AgentClient *a, const char *version, void *userdata) {
@@ -510,15 +588,17 @@ static int vm_spawn_failed(VM *vm, const char *program, const char *step, int r)
 /* What a VMM or helper of the VM sees in its sandbox: the image's files read-only, the directory of its disk
  * writable, /dev/kvm with KVM, and /usr; nothing of other VMs, vmmd or the host. */
 typedef struct VMView {
-        const char *read_only[_IMAGE_FILE_MAX + 3];
+        const char *read_only[_IMAGE_FILE_MAX + 4];
         const char *writable[2];
         const char *devices[2];
         char *disk_dir;
+        char *golden_disk;
         Sandbox sandbox;
 } VMView;
 
 static void vm_view_done(VMView *v) {
         free(v->disk_dir);
+        free(v->golden_disk);
 }
 
 static int vm_view(VM *vm, const Image *image, VMView *v) {
@@ -532,6 +612,13 @@ static int vm_view(VM *vm, const Image *image, VMView *v) {
         for (const char *const *p = STRV_MAKE(vm->manager->config.qemu, vm->manager->config.qemu_img); *p; p++)
                 if ((*p)[0] == '/' && strncmp(*p, "/usr/", 5) != 0)
                         v->read_only[n++] = *p;
+        /* A clone's disk has its golden snapshot's as backing file, at every boot. */
+        if (vm->golden) {
+                v->golden_disk = golden_disk_path(vm->manager, vm->persona, vm->golden);
+                if (!v->golden_disk)
+                        return -ENOMEM;
+                v->read_only[n++] = v->golden_disk;
+        }
         if (vm->disk_path) {
                 v->disk_dir = vm_disk_dir(vm);
                 if (!v->disk_dir)
@@ -666,6 +753,10 @@ static void vm_on_exit_finish(VM *vm) {
                 (void) unlink(path);
         }
 
+        if (vm->builder_of) {
+                golden_builder_ended(vm, failure); /* frees vm */
+                return;
+        }
         if (vm->destroying) {
                 (void) vm_destroy(vm, NULL);
                 return;
@@ -687,7 +778,8 @@ static void vm_on_exit_finish(VM *vm) {
 
 static int vm_spawn_vmm(VM *vm) {
         _cleanup_close_ int qmp_listen = -EBADF, qmp_conn = -EBADF, agent_listen = -EBADF,
-                            agent_conn = -EBADF, log_fd = -EBADF;
+                            agent_conn = -EBADF, log_fd = -EBADF, state_fd = -EBADF;
+        bool from_golden = vm->from_golden; /* this start only: a reboot of a clone boots cold */
         _cleanup_free_ char *qmp_path = NULL, *agent_path = NULL, *log_path = NULL, *image_error = NULL,
                             *loadvm = TAKE_PTR(vm->loadvm); /* this start only */
         _cleanup_strv_free_ char **argv = NULL;
@@ -705,6 +797,16 @@ static int vm_spawn_vmm(VM *vm) {
                                 image_error ?:
                                               "image verification failed");
                 return r;
+        }
+        vm->from_golden = false;
+        if (from_golden) {
+                Golden *g = golden_find(m, vm->persona, vm->golden);
+
+                state_fd = g ? golden_open_state(g) : -ENOENT;
+                if (state_fd < 0) {
+                        vm_abort(vm, "its golden snapshot changed or went away while it started");
+                        return state_fd;
+                }
         }
         if (asprintf(&qmp_path, "%s/qmp.sock", vm->runtime_dir) < 0 ||
             asprintf(&agent_path, "%s/agent.sock", vm->runtime_dir) < 0 ||
@@ -728,6 +830,8 @@ static int vm_spawn_vmm(VM *vm) {
                 .cmdline = image->cmdline,
                 .disk_path = image->has_file[IMAGE_FILE_DISK] ? vm->disk_path : NULL,
                 .loadvm = loadvm,
+                .incoming = from_golden,
+                .golden_build = vm->builder_of,
                 .sandbox = true,
         };
         r = qemu_build_argv(&qc, &argv);
@@ -742,12 +846,14 @@ static int vm_spawn_vmm(VM *vm) {
         r = vm_view(vm, image, &view);
         if (r < 0)
                 return r;
+        /* A clone reads its golden state at QEMU_STATE_FD (a golden build gets its file through QMP). */
         SpawnOptions so = {
-                .fds = (const int[]){ qmp_listen, agent_listen },
-                .n_fds = 2,
+                .fds = (const int[]){ qmp_listen, agent_listen, state_fd },
+                .n_fds = state_fd >= 0 ? 3 : 2,
                 .output_fd = log_fd,
                 .drop_privileges = true,
                 .sandbox = &view.sandbox,
+                .die_with_parent = vm->builder_of,
         };
         vm_identity_spawn_options(vm, &so);
         _cleanup_free_ char *step = NULL;
@@ -755,6 +861,7 @@ static int vm_spawn_vmm(VM *vm) {
         if (r < 0)
                 return vm_spawn_failed(vm, m->config.qemu, step, r);
         vm->pid = pid;
+        vm_new_instance(vm);
         vm->memory_target_mib = vm->memory_mib; /* every VMM starts with its balloon empty */
         vm->reset_requested = false;
         vm->shutdown_seen = false;
@@ -781,8 +888,8 @@ static int vm_spawn_vmm(VM *vm) {
                 goto fail;
         TAKE_FD(agent_conn);
         /* A guest restored from a snapshot booted long ago: its agent answers instead of announcing. */
-        if (loadvm) {
-                r = agent_client_reconnect(vm->agent, "restored");
+        if (loadvm || from_golden) {
+                r = agent_client_reconnect(vm->agent, from_golden ? "clone" : "restored");
                 if (r < 0)
                         goto fail;
         }
@@ -877,7 +984,9 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
         _cleanup_free_ char *backing = NULL;
         Manager *m = vm->manager;
 
-        backing = strdup(image->files[IMAGE_FILE_DISK].path);
+        /* A clone's disk is an overlay on its golden snapshot's, itself one on the image's. */
+        backing = vm->from_golden ? golden_disk_path(m, vm->persona, vm->golden) :
+                                    strdup(image->files[IMAGE_FILE_DISK].path);
         if (!backing)
                 return -ENOMEM;
 
@@ -887,7 +996,7 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
                          (char *) "-f",
                          (char *) "qcow2",
                          (char *) "-F",
-                         image->disk_format,
+                         vm->from_golden ? (char *) "qcow2" : image->disk_format,
                          (char *) "-b",
                          backing,
                          vm->disk_path,
@@ -1196,8 +1305,12 @@ int vm_destroy(VM *vm, Operation *op) {
         vm_complete_pending(vm, PENDING_PAUSE, -EIO, "The VM was destroyed");
         vm_complete_pending(vm, PENDING_DESTROY, 0, NULL);
         (void) manager_send_vm_removed(m, vm);
+        _cleanup_free_ char *clone_of = vm->golden ? strdup(vm->persona) : NULL;
         vm_free(vm);
         manager_notify_status(m);
+        /* The last clone of an old golden snapshot takes it along. */
+        if (clone_of)
+                golden_collect(m, clone_of);
         if (m->exiting)
                 manager_begin_exit(m);
         return 0;

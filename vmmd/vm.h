@@ -13,6 +13,8 @@
 #include "qmp.h"
 #include "store.h"
 
+typedef struct Golden Golden;
+
 typedef enum VMState {
         VM_CREATED,
         VM_STARTING,
@@ -72,9 +74,13 @@ struct VM {
         uint32_t vcpus;
         char *disk_path;
         uint64_t created_usec;
-        uid_t owner_uid;  /* who created it */
-        uid_t uid;        /* its own identity: its VMM's uid and gid (vm-identity.h); 0: none */
-        char *machine_id; /* the guest's /etc/machine-id, given to it at every boot; never NULL */
+        uid_t owner_uid;    /* who created it */
+        uid_t uid;          /* its own identity: its VMM's uid and gid (vm-identity.h); 0: none */
+        char *machine_id;   /* the guest's /etc/machine-id, given to it at every boot; never NULL */
+        char *golden;       /* the id of the golden snapshot it is a clone of (golden.h), or NULL */
+        bool from_golden;   /* the next VMM starts from that golden snapshot (once: a reboot boots cold) */
+        Golden *builder_of; /* a golden build's VM: vmmd's own (vm_new()) */
+        char *instance_id;  /* 32 hex digits, new with every VMM (InstanceID) */
 
         char *runtime_dir; /* vmmd's: sockets and logs; a throwaway's disk directory below it */
         char *agent_version;
@@ -120,6 +126,8 @@ int vm_new(
         uint32_t vcpus,
         const char *accel,
         uid_t owner,
+        Golden *builder_of, /* NULL, or the golden snapshot this VM is built for (golden.c): then it is
+                             * vmmd's own, on no list, bus or store */
         VM **ret);
 /* Recreates a VM from its record after a restart of vmmd. */
 int vm_new_from_record(Manager *m, const VMRecord *r, VM **ret);
@@ -155,6 +163,10 @@ int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n);
  * does not run; -ERANGE: mib out of range; -EBUSY: another such request is on its way; -ENOSPC: growing
  * it would break the memory policy (ret_error says how). */
 int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error);
+/* Asks the running guest's agent for item: hostname, machine-id, clock, random, boot-id; op is answered with
+ * the value. -ERANGE: unknown item; -EINVAL: not running; -EBUSY: the agent is asked too much. */
+int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error);
+
 /* Resident memory of the VMM on the host, 0 when none runs. */
 uint64_t vm_host_resident_kib(const VM *vm);
 

@@ -92,7 +92,8 @@ class Session:
         if os.geteuid() == 0:
             # vmmd as root gives each VM a uid of its own, whose VMM must reach its directory below these
             # (traversable, not listable; as /var/lib and /run are).
-            for d in (self.tmp, os.path.join(self.tmp, "run"), os.path.join(self.tmp, "state")):
+            for d in (self.tmp, os.path.join(self.tmp, "run"), os.path.join(self.tmp, "state"),
+                      os.path.join(self.tmp, "cache")):
                 os.chmod(d, 0o711)
         self.runtime_dir = os.path.join(self.tmp, "run", "vmmd")
         self.state_dir = os.path.join(self.tmp, "state", "vmmd")

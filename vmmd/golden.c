@@ -1,0 +1,972 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Golden snapshots (golden.h): finding, verifying, building and removing them. A build is a VM of vmmd's
+ * own (vm->builder_of), on no list, bus or store, that runs with its own identity and sandbox like any
+ * other: it boots the persona's image, and once its agent answers, QEMU stops it and writes its migration
+ * stream into a root-owned file it got as an fd; then it quits, vmmd copies its disk overlay and a child
+ * process syncs and hashes both into the manifest; one rename makes it the golden snapshot. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "golden.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "qemu.h"
+#include "sha256.h"
+#include "vm-identity.h"
+#include "vm-internal.h"
+#include "yaml-util.h"
+
+static const char *const golden_state_table[_GOLDEN_STATE_MAX] = {
+        [GOLDEN_NONE] = "none",   [GOLDEN_BUILDING] = "building", [GOLDEN_VERIFYING] = "verifying",
+        [GOLDEN_READY] = "ready", [GOLDEN_FAILED] = "failed",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(golden_state, GoldenState, _GOLDEN_STATE_MAX);
+
+#define GOLDEN_MANIFEST "golden.yaml"
+#define GOLDEN_STATE_FILE "state"
+#define GOLDEN_DISK_FILE "disk.qcow2"
+#define GOLDEN_RETRY_USEC (500 * USEC_PER_MSEC)
+#define GOLDEN_STATE_FDNAME "golden-state"
+
+/* What golden.yaml says. */
+typedef struct GoldenManifest {
+        char *id, *persona, *image, *accel, *agent_version;
+        uint64_t created_usec, memory_mib, vcpus;
+        uint64_t state_size, disk_size;
+        char *state_sha256, *disk_sha256;
+} GoldenManifest;
+
+static void golden_manifest_done(GoldenManifest *g) {
+        free(g->id);
+        free(g->persona);
+        free(g->image);
+        free(g->accel);
+        free(g->agent_version);
+        free(g->state_sha256);
+        free(g->disk_sha256);
+}
+
+/* clang-format off */
+static const YamlField manifest_fields[] = {
+        { "id", yaml_parse_string, offsetof(GoldenManifest, id), true, .max = GOLDEN_ID_LEN },
+        { "persona", yaml_parse_string, offsetof(GoldenManifest, persona), true, .max = 255 },
+        { "image", yaml_parse_string, offsetof(GoldenManifest, image), true, .max = 255 },
+        { "accel", yaml_parse_string, offsetof(GoldenManifest, accel), true, .max = 8 },
+        { "agent_version", yaml_parse_string, offsetof(GoldenManifest, agent_version), true, .max = 64 },
+        { "created_usec", yaml_parse_uint64, offsetof(GoldenManifest, created_usec), true, 0, INT64_MAX },
+        { "memory_mib", yaml_parse_uint64, offsetof(GoldenManifest, memory_mib), true, 1, INT64_MAX },
+        { "vcpus", yaml_parse_uint64, offsetof(GoldenManifest, vcpus), true, 1, UINT32_MAX },
+        { "state_size", yaml_parse_uint64, offsetof(GoldenManifest, state_size), true, 0, INT64_MAX },
+        { "state_sha256", yaml_parse_string, offsetof(GoldenManifest, state_sha256), true, .max = 64 },
+        { "disk_size", yaml_parse_uint64, offsetof(GoldenManifest, disk_size), true, 0, INT64_MAX },
+        { "disk_sha256", yaml_parse_string, offsetof(GoldenManifest, disk_sha256), true, .max = 64 },
+        {}
+};
+/* clang-format on */
+
+static char *persona_dir(Manager *m, const char *persona) {
+        char *d;
+
+        return asprintf(&d, "%s/golden/%s", m->config.cache_dir, persona) < 0 ? NULL : d;
+}
+
+char *golden_disk_path(Manager *m, const char *persona, const char *id) {
+        char *p;
+
+        return asprintf(&p, "%s/golden/%s/%s/" GOLDEN_DISK_FILE, m->config.cache_dir, persona, id) < 0 ? NULL :
+                                                                                                         p;
+}
+
+static Golden *golden_get(Manager *m, const char *persona) {
+        for (size_t i = 0; i < m->n_goldens; i++)
+                if (streq(m->goldens[i]->persona, persona))
+                        return m->goldens[i];
+        return NULL;
+}
+
+Golden *golden_find(Manager *m, const char *persona, const char *id) {
+        Golden *g = golden_get(m, persona);
+
+        return g && g->state == GOLDEN_READY && streq_ptr(g->id, id) ? g : NULL;
+}
+
+static void golden_set(Golden *g, GoldenState state, unsigned progress, const char *message) {
+        if (g->state == state && g->progress == progress && streq_ptr(g->message, message))
+                return;
+        g->state = state;
+        g->progress = progress;
+        (void) free_and_strdup(&g->message, message);
+        (void) manager_emit_golden_changed(g->manager);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+                a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+                a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The golden snapshot's two files, stat'ed by name now; no symlink. */
+static int golden_stat_files(const char *dir, struct stat *ret_state, struct stat *ret_disk) {
+        char path[PATH_MAX];
+
+        (void) snprintf(path, sizeof(path), "%s/" GOLDEN_STATE_FILE, dir);
+        if (lstat(path, ret_state) < 0)
+                return -errno;
+        (void) snprintf(path, sizeof(path), "%s/" GOLDEN_DISK_FILE, dir);
+        if (lstat(path, ret_disk) < 0)
+                return -errno;
+        return S_ISREG(ret_state->st_mode) && S_ISREG(ret_disk->st_mode) ? 0 : -EBADMSG;
+}
+
+static bool golden_files_unchanged(Golden *g) {
+        struct stat s, d;
+
+        return golden_stat_files(g->dir, &s, &d) >= 0 && same_file(&s, &g->state_st) &&
+                same_file(&d, &g->disk_st);
+}
+
+int golden_open_state(Golden *g) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[PATH_MAX];
+        struct stat st;
+
+        (void) snprintf(path, sizeof(path), "%s/" GOLDEN_STATE_FILE, g->dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!same_file(&st, &g->state_st))
+                return -ESTALE;
+        return fd_nonblock(fd, false) < 0 ? -errno : TAKE_FD(fd);
+}
+
+/* Where QEMU is found, for the id: another QEMU may not read the stream of this one. */
+static int qemu_binary_stat(const char *qemu, struct stat *ret) {
+        const char *path = getenv("PATH") ?: "/usr/bin:/bin";
+
+        if (strchr(qemu, '/'))
+                return stat(qemu, ret) < 0 ? -errno : 0;
+        for (const char *p = path; *p;) {
+                size_t n = strcspn(p, ":");
+                char candidate[PATH_MAX];
+
+                (void) snprintf(candidate, sizeof(candidate), "%.*s/%s", (int) n, p, qemu);
+                if (n > 0 && stat(candidate, ret) >= 0)
+                        return 0;
+                p += n + (p[n] == ':');
+        }
+        return -ENOENT;
+}
+
+/* The key of a golden snapshot of p made now: a hash of everything the saved guest depends on. A golden
+ * snapshot's id is its key and a serial of its build ("<key>-<serial>"), so that a rebuild of the same key
+ * never takes the place of one that clones still use as their disk's backing file. */
+static int golden_compute_key(
+        Manager *m, const Persona *p, const Image *image, char ret[static GOLDEN_KEY_LEN + 1]) {
+        _cleanup_free_ char *text = NULL;
+        char hex[_IMAGE_FILE_MAX][SHA256_HEX_SIZE] = {}, digest_hex[SHA256_HEX_SIZE];
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        struct stat st = {};
+        Sha256 s;
+
+        for (ImageFileKind k = 0; k < _IMAGE_FILE_MAX; k++)
+                if (image->has_file[k])
+                        sha256_to_hex(image->files[k].sha256, hex[k]);
+        (void) qemu_binary_stat(m->config.qemu, &st);
+        if (asprintf(
+                    &text,
+                    "vmmd golden snapshot 1\nvmmd %s\npersona %s\nimage %s\nkernel %s\ninitrd %s\ndisk %s\n"
+                    "cmdline %s\nmemory_mib %" PRIu64 "\nvcpus %" PRIu32 "\naccel %s\ncpu %s\n"
+                    "qemu %s %" PRIu64 " %" PRIu64 ".%09ld\n",
+                    VERSION,
+                    p->name,
+                    image->name,
+                    hex[IMAGE_FILE_KERNEL],
+                    hex[IMAGE_FILE_INITRD],
+                    hex[IMAGE_FILE_DISK],
+                    strempty(image->cmdline),
+                    p->memory_mib,
+                    p->vcpus,
+                    m->accel,
+                    qemu_cpu_model(m->accel),
+                    m->config.qemu,
+                    (uint64_t) st.st_size,
+                    (uint64_t) st.st_mtim.tv_sec,
+                    st.st_mtim.tv_nsec) < 0)
+                return -ENOMEM;
+        sha256_init(&s);
+        sha256_update(&s, text, strlen(text));
+        sha256_final(&s, digest);
+        memcpy(ret, sha256_to_hex(digest, digest_hex), GOLDEN_KEY_LEN);
+        ret[GOLDEN_KEY_LEN] = 0;
+        return 0;
+}
+
+static bool id_has_key(const char *id, const char *key) {
+        return id && strncmp(id, key, GOLDEN_KEY_LEN) == 0 && id[GOLDEN_KEY_LEN] == '-';
+}
+
+/* A golden snapshot of this key on disk (the newest, by its serial's place in the listing: any will do, the
+ * others are removed once unused), NULL if none. */
+static char *find_on_disk(const char *pdir, const char *key) {
+        char *found = NULL;
+        DIR *d = opendir(pdir);
+
+        if (!d)
+                return NULL;
+        for (struct dirent *de; (de = readdir(d));)
+                if (id_has_key(de->d_name, key) && strlen(de->d_name) == GOLDEN_ID_LEN) {
+                        free(found);
+                        if (asprintf(&found, "%s/%s", pdir, de->d_name) < 0)
+                                found = NULL;
+                }
+        closedir(d);
+        return found;
+}
+
+static int golden_read_manifest(const char *dir, GoldenManifest *ret, char **ret_error) {
+        _cleanup_(yaml_tree_freep) YamlNode *root = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/" GOLDEN_MANIFEST, dir) < 0)
+                return -ENOMEM;
+        r = yaml_tree_load(path, &root, ret_error);
+        if (r < 0)
+                return r;
+        return yaml_parse_mapping(path, NULL, root, manifest_fields, ret, ret_error);
+}
+
+/* Hashes path (no symlink) and compares with what the manifest says; the file must be the one stat'ed. */
+static int check_file(
+        const char *dir, const char *file, const struct stat *st, uint64_t size, const char *sha, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[PATH_MAX], hex[SHA256_HEX_SIZE];
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        struct stat now;
+        uint64_t n;
+        int r;
+
+        (void) snprintf(path, sizeof(path), "%s/%s", dir, file);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &now) < 0) {
+                r = -errno;
+                (void) asprintf(ret_error, "%s: %s", path, strerror(-r));
+                return r;
+        }
+        if (!same_file(&now, st)) {
+                (void) asprintf(ret_error, "%s changed while it was checked", path);
+                return -ESTALE;
+        }
+        r = sha256_fd(fd, digest, &n);
+        if (r < 0) {
+                (void) asprintf(ret_error, "%s: cannot read: %s", path, strerror(-r));
+                return r;
+        }
+        if (n != size || !streq(sha256_to_hex(digest, hex), sha)) {
+                (void) asprintf(ret_error, "%s: size or sha256 does not match " GOLDEN_MANIFEST, path);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+typedef struct VerifyJob {
+        char *dir;
+        struct stat state_st, disk_st;
+        GoldenManifest manifest;
+} VerifyJob;
+
+static int verify_files(void *userdata, char **ret_message) {
+        VerifyJob *j = userdata;
+        int r = check_file(
+                j->dir,
+                GOLDEN_STATE_FILE,
+                &j->state_st,
+                j->manifest.state_size,
+                j->manifest.state_sha256,
+                ret_message);
+
+        return r < 0 ? r :
+                       check_file(
+                               j->dir,
+                               GOLDEN_DISK_FILE,
+                               &j->disk_st,
+                               j->manifest.disk_size,
+                               j->manifest.disk_sha256,
+                               ret_message);
+}
+
+static void golden_refresh(Golden *g);
+static int golden_build_start(Golden *g, const Persona *p, const char *key);
+
+/* The golden snapshot in use is no more: its directory goes unless a clone still uses it. */
+static void golden_drop_current(Golden *g) {
+        g->id = mfree(g->id);
+        g->dir = mfree(g->dir);
+        g->image = mfree(g->image);
+        g->accel = mfree(g->accel);
+        g->created_usec = 0;
+}
+
+static int golden_take_manifest(Golden *g, const char *dir, const GoldenManifest *gm) {
+        golden_drop_current(g);
+        g->id = strdup(gm->id);
+        g->dir = strdup(dir);
+        g->image = strdup(gm->image);
+        g->accel = strdup(gm->accel);
+        if (!g->id || !g->dir || !g->image || !g->accel)
+                return -ENOMEM;
+        g->created_usec = gm->created_usec;
+        g->memory_mib = gm->memory_mib;
+        g->vcpus = (uint32_t) gm->vcpus;
+        return 0;
+}
+
+static void on_verified(int r, const char *message, void *userdata) {
+        Golden *g = userdata;
+
+        g->child = sd_event_source_disable_unref(g->child);
+        if (r >= 0) {
+                log_info("Golden snapshot %s of persona %s verified.", g->id, g->persona);
+                golden_set(g, GOLDEN_READY, 100, NULL);
+                return;
+        }
+        /* Corrupt, or changed while it was checked: never used. It is made again. */
+        log_warning(
+                "Golden snapshot %s of persona %s is not usable (%s); rebuilding it.",
+                strna(g->id),
+                g->persona,
+                strna(message));
+        if (g->dir)
+                (void) rm_rf(g->dir);
+        golden_drop_current(g);
+        golden_set(g, GOLDEN_NONE, 0, NULL);
+        golden_refresh(g);
+}
+
+static void verify_job_free(VerifyJob *j) {
+        free(j->dir);
+        golden_manifest_done(&j->manifest);
+}
+
+/* Checks the golden snapshot in dir against its manifest, in a child: VERIFYING, then READY or rebuilt. */
+static int golden_verify_start(Golden *g, const char *dir) {
+        _cleanup_(verify_job_free) VerifyJob j = {};
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = golden_read_manifest(dir, &j.manifest, &error);
+        /* It says it is what its place says it is. */
+        if (r >= 0 && (!streq(j.manifest.persona, g->persona) || !streq(j.manifest.id, basename(dir))))
+                r = -EBADMSG;
+        if (r >= 0)
+                r = golden_stat_files(dir, &j.state_st, &j.disk_st);
+        if (r >= 0)
+                r = golden_take_manifest(g, dir, &j.manifest);
+        if (r < 0) {
+                log_warning(
+                        "Golden snapshot in '%s' is incomplete or corrupt (%s); rebuilding it.",
+                        dir,
+                        error ?: strerror(-r));
+                (void) rm_rf(dir);
+                golden_drop_current(g);
+                return r;
+        }
+        g->state_st = j.state_st;
+        g->disk_st = j.disk_st;
+        j.dir = strdup(dir);
+        if (!j.dir)
+                return -ENOMEM;
+        /* The child works on its copy of j. */
+        r = fork_call(g->manager->event, "golden-verify", verify_files, &j, on_verified, g, &g->child);
+        if (r < 0)
+                return r;
+        golden_set(g, GOLDEN_VERIFYING, 0, "verifying");
+        return 0;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Golden *g = userdata;
+
+        g->retry = sd_event_source_disable_unref(g->retry);
+        golden_refresh(g);
+        return 0;
+}
+
+/* Brings g in line with its persona now: nothing to do, a verification, or a build. */
+static void golden_refresh(Golden *g) {
+        _cleanup_free_ char *image_error = NULL, *dir = NULL, *pdir = NULL;
+        char key[GOLDEN_KEY_LEN + 1];
+        Manager *m = g->manager;
+        Persona *p = manager_find_persona(m, g->persona);
+        Image *image;
+        int r;
+
+        if (!p || !p->golden || m->exiting || g->child)
+                return;
+        r = manager_get_image(m, p->image, &image, &image_error);
+        if (r == -EINPROGRESS) {
+                if (!g->retry)
+                        (void) sd_event_add_time_relative(
+                                m->event, &g->retry, CLOCK_MONOTONIC, GOLDEN_RETRY_USEC, 0, on_retry, g);
+                return;
+        }
+        if (r < 0) {
+                _cleanup_free_ char *why = NULL;
+                (void) asprintf(&why, "image \"%s\" is not usable: %s", p->image, image_error ?: strerror(-r));
+                golden_set(g, GOLDEN_FAILED, 0, why);
+                return;
+        }
+        r = golden_compute_key(m, p, image, key);
+        if (r < 0)
+                return;
+        if (g->builder) {
+                if (id_has_key(g->build_id, key))
+                        return;
+                /* The inputs changed under the build: what it makes would be stale at once. */
+                log_info("Inputs of persona %s changed during its golden build; building again.", g->persona);
+                golden_builder_ended(g->builder, "its inputs changed");
+        }
+        if (g->state == GOLDEN_READY && id_has_key(g->id, key) && golden_files_unchanged(g))
+                return;
+        if (g->state == GOLDEN_FAILED && id_has_key(g->failed_id, key))
+                return;
+        pdir = persona_dir(m, g->persona);
+        if (!pdir)
+                return;
+        dir = find_on_disk(pdir, key);
+        if (dir && golden_verify_start(g, dir) >= 0)
+                return;
+        golden_drop_current(g);
+        r = golden_build_start(g, p, key);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start the golden build of persona %s: %m", g->persona);
+}
+
+Golden *golden_for_clone(Manager *m, const VM *vm) {
+        Golden *g = golden_get(m, vm->persona);
+
+        if (!g)
+                return NULL;
+        golden_refresh(g);
+        if (g->state != GOLDEN_READY || vm->memory_mib != g->memory_mib || vm->vcpus != g->vcpus ||
+            !streq_ptr(vm->accel, g->accel) || !streq_ptr(vm->image, g->image))
+                return NULL;
+        return g;
+}
+
+/* Building */
+
+static void golden_build_failed(Golden *g, const char *why) {
+        log_warning("Golden build of persona %s failed: %s", g->persona, why);
+        (void) free_and_strdup(&g->failed_id, g->build_id);
+        if (g->build_dir)
+                (void) rm_rf(g->build_dir);
+        g->build_dir = mfree(g->build_dir);
+        g->build_id = mfree(g->build_id);
+        g->state_fd = safe_close(g->state_fd);
+        golden_set(g, GOLDEN_FAILED, 0, why);
+}
+
+/* A builder's disk directory left by a vmmd that crashed mid-build belongs to the identity it ran as: the
+ * new builder takes that identity over (no VM holds it) to remove it. */
+static void builder_remove_leftovers(VM *vm) {
+        _cleanup_free_ char *dir = vm_disk_dir(vm);
+        struct stat st;
+
+        if (!dir || lstat(dir, &st) < 0)
+                return;
+        if (st.st_uid >= VM_UID_BASE && st.st_uid < VM_UID_BASE + VM_UID_COUNT &&
+            !vm_identity_taken(vm->manager, vm, st.st_uid))
+                vm->uid = st.st_uid;
+        vm_remove_files(vm);
+}
+
+static int golden_build_start(Golden *g, const Persona *p, const char *key) {
+        _cleanup_free_ char *name = NULL, *why = NULL, *pdir = NULL, *state_path = NULL, *error = NULL;
+        Manager *m = g->manager;
+        uint8_t serial[GOLDEN_SERIAL_LEN / 2];
+        char id[GOLDEN_ID_LEN + 1];
+        VM *vm = NULL;
+        int r;
+
+        if (getrandom(serial, sizeof(serial), 0) != sizeof(serial))
+                return -errno;
+        memcpy(id, key, GOLDEN_KEY_LEN);
+        id[GOLDEN_KEY_LEN] = '-';
+        hexmem(serial, sizeof(serial), id + GOLDEN_KEY_LEN + 1);
+
+        if (asprintf(&name, ".golden-%s", p->name) < 0)
+                return -ENOMEM;
+        r = manager_memory_admit(m, NULL, name, p->memory_mib, &why);
+        if (r < 0) {
+                /* Not remembered as failed: the next clone asks again. */
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(&msg, "waiting for memory: %s", strna(why));
+                golden_set(g, GOLDEN_FAILED, 0, msg);
+                return 0;
+        }
+        pdir = persona_dir(m, p->name);
+        if (!pdir || free_and_strdup(&g->build_id, id) < 0 ||
+            asprintf(&g->build_dir, "%s/.build-%s", pdir, id) < 0)
+                return -ENOMEM;
+        (void) rm_rf(g->build_dir);
+        /* Traversable and readable by the clones' VMMs, each its own uid (vmmd's umask is 077). */
+        r = mkdir_p(g->build_dir, 0711);
+        if (r >= 0 && (chmod(pdir, 0711) < 0 || chmod(g->build_dir, 0711) < 0))
+                r = -errno;
+        if (r < 0)
+                goto fail;
+        if (asprintf(&state_path, "%s/" GOLDEN_STATE_FILE, g->build_dir) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        g->state_fd = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+        if (g->state_fd >= 0 && fchmod(g->state_fd, 0444) < 0)
+                g->state_fd = safe_close(g->state_fd);
+        if (g->state_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = vm_new(m, name, p, p->memory_mib, p->vcpus, m->accel, 0, g, &vm);
+        if (r < 0)
+                goto fail;
+        g->builder = vm;
+        builder_remove_leftovers(vm);
+        log_info("Building golden snapshot %s of persona %s.", id, p->name);
+        golden_set(g, GOLDEN_BUILDING, 10, "booting");
+        r = vm_start(vm, NULL, &error);
+        if (r < 0) {
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(&msg, "cannot start: %s", error ?: strerror(-r));
+                golden_builder_ended(vm, msg);
+        }
+        return 0;
+fail : {
+        _cleanup_free_ char *msg = NULL;
+        (void) asprintf(&msg, "cannot prepare '%s': %s", strna(g->build_dir), strerror(-r));
+        golden_build_failed(g, msg);
+}
+        return r;
+}
+
+static void on_migrate_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
+        VM *vm = userdata;
+        _cleanup_free_ char *why = NULL;
+
+        if (!error_class)
+                return;
+        (void) asprintf(&why, "QEMU did not save the VM state: %s", strna(error_desc));
+        vm_abort(vm, why);
+}
+
+void golden_builder_running(VM *vm) {
+        Golden *g = vm->builder_of;
+        json_object *caps = json_object_new_object(), *list = json_object_new_array(),
+                    *cap = json_object_new_object(), *params = json_object_new_object(),
+                    *migrate = json_object_new_object(), *getfd = json_object_new_object();
+        int r = -ENOMEM;
+
+        golden_set(g, GOLDEN_BUILDING, 60, "saving the VM state");
+        /* Stopped first, so the disk and the RAM are of one moment; the stream as fast as the disk takes
+         * it (the default limit is for live migration over a network); its end as an event. */
+        if (caps && list && cap && params && migrate && getfd &&
+            json_object_object_add(getfd, "fdname", json_object_new_string(GOLDEN_STATE_FDNAME)) == 0 &&
+            json_object_object_add(cap, "capability", json_object_new_string("events")) == 0 &&
+            json_object_object_add(cap, "state", json_object_new_boolean(true)) == 0 &&
+            json_object_array_add(list, TAKE_PTR(cap)) == 0 &&
+            json_object_object_add(caps, "capabilities", TAKE_PTR(list)) == 0 &&
+            json_object_object_add(params, "max-bandwidth", json_object_new_int64(INT64_MAX / 2)) == 0 &&
+            json_object_object_add(migrate, "uri", json_object_new_string("fd:" GOLDEN_STATE_FDNAME)) == 0) {
+                r = qmp_send(vm->qmp, "stop", NULL, on_migrate_reply, vm);
+                /* QEMU's outgoing "fd:" takes only a named fd of the monitor's own. */
+                r = r < 0 ? r :
+                            qmp_send_fd(vm->qmp, "getfd", TAKE_PTR(getfd), g->state_fd, on_migrate_reply, vm);
+                r = r < 0 ?
+                        r :
+                        qmp_send(vm->qmp, "migrate-set-capabilities", TAKE_PTR(caps), on_migrate_reply, vm);
+                r = r < 0 ?
+                        r :
+                        qmp_send(vm->qmp, "migrate-set-parameters", TAKE_PTR(params), on_migrate_reply, vm);
+                r = r < 0 ? r : qmp_send(vm->qmp, "migrate", TAKE_PTR(migrate), on_migrate_reply, vm);
+        }
+        json_object_put(caps);
+        json_object_put(list);
+        json_object_put(cap);
+        json_object_put(params);
+        json_object_put(migrate);
+        json_object_put(getfd);
+        if (r < 0)
+                vm_abort(vm, "cannot ask QEMU to save the VM state");
+}
+
+static void on_quit_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
+}
+
+void golden_builder_qmp_event(VM *vm, const char *event, json_object *data) {
+        Golden *g = vm->builder_of;
+        json_object *status;
+        const char *s;
+
+        if (!streq(event, "MIGRATION") || !json_object_object_get_ex(data, "status", &status))
+                return;
+        s = json_object_get_string(status);
+        if (streq_ptr(s, "completed")) {
+                g->saved = true;
+                golden_set(g, GOLDEN_BUILDING, 80, "saving the disk");
+                if (qmp_send(vm->qmp, "quit", NULL, on_quit_reply, vm) < 0)
+                        vm_abort(vm, "cannot ask QEMU to quit");
+        } else if (streq_ptr(s, "failed"))
+                vm_abort(vm, "QEMU failed to save the VM state");
+}
+
+/* The builder's disk, read as the builder, becomes root's read-only copy in the build directory. */
+static int copy_builder_disk(Golden *g, VM *vm) {
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        _cleanup_free_ char *dest = NULL;
+        struct stat st;
+
+        {
+                _cleanup_(vm_fs_leave) _unused_ VMFs fs = vm_fs_enter(vm);
+                in = open_regular(vm->disk_path);
+        }
+        if (in < 0)
+                return in;
+        if (fstat(in, &st) < 0)
+                return -errno;
+        if (asprintf(&dest, "%s/" GOLDEN_DISK_FILE, g->build_dir) < 0)
+                return -ENOMEM;
+        out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+        if (out < 0 || fchmod(out, 0444) < 0)
+                return -errno;
+        for (off_t left = st.st_size; left > 0;) {
+                ssize_t k = sendfile(out, in, NULL, (size_t) MIN(left, (off_t) 1 << 30));
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO; /* it shrank: the builder ended, nothing should change it */
+                left -= k;
+        }
+        return 0;
+}
+
+typedef struct FinishJob {
+        char *dir;
+        char *head; /* the manifest but its files */
+        int state_fd;
+} FinishJob;
+
+/* In a child: both files synced and hashed, then the manifest, synced too. */
+static int finish_files(void *userdata, char **ret_message) {
+        FinishJob *j = userdata;
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        char hex[2][SHA256_HEX_SIZE];
+        uint64_t size[2];
+        int r;
+
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_close_ int fd = -EBADF;
+                uint8_t digest[SHA256_DIGEST_SIZE];
+                char p[PATH_MAX];
+
+                (void) snprintf(p, sizeof(p), "%s/%s", j->dir, i == 0 ? GOLDEN_STATE_FILE : GOLDEN_DISK_FILE);
+                fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0 || fsync(fd) < 0) {
+                        r = -errno;
+                        (void) asprintf(ret_message, "%s: %s", p, strerror(-r));
+                        return r;
+                }
+                r = sha256_fd(fd, digest, &size[i]);
+                if (r < 0) {
+                        (void) asprintf(ret_message, "%s: cannot read: %s", p, strerror(-r));
+                        return r;
+                }
+                sha256_to_hex(digest, hex[i]);
+        }
+        if (asprintf(
+                    &text,
+                    "%sstate_size: %" PRIu64 "\nstate_sha256: %s\ndisk_size: %" PRIu64 "\ndisk_sha256: %s\n",
+                    j->head,
+                    size[0],
+                    hex[0],
+                    size[1],
+                    hex[1]) < 0 ||
+            asprintf(&path, "%s/" GOLDEN_MANIFEST, j->dir) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(path, text);
+        if (r < 0)
+                (void) asprintf(ret_message, "%s: %s", path, strerror(-r));
+        return r;
+}
+
+static void on_finished(int r, const char *message, void *userdata) {
+        _cleanup_free_ char *final = NULL, *pdir = NULL;
+        Golden *g = userdata;
+
+        g->child = sd_event_source_disable_unref(g->child);
+        if (r < 0) {
+                golden_build_failed(g, message ?: "its files could not be written");
+                return;
+        }
+        pdir = persona_dir(g->manager, g->persona);
+        if (!pdir || asprintf(&final, "%s/%s", pdir, g->build_id) < 0) {
+                golden_build_failed(g, "out of memory");
+                return;
+        }
+        /* One rename: before it, there is no golden snapshot of this id; after it, a whole one. */
+        (void) rm_rf(final);
+        if (rename(g->build_dir, final) < 0) {
+                _cleanup_free_ char *why = NULL;
+                (void) asprintf(&why, "cannot move it into place: %s", strerror(errno));
+                golden_build_failed(g, why);
+                return;
+        }
+        {
+                _cleanup_close_ int dfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0)
+                        (void) fsync(dfd);
+        }
+        log_info("Golden snapshot %s of persona %s is ready.", g->build_id, g->persona);
+        g->build_dir = mfree(g->build_dir);
+        g->build_id = mfree(g->build_id);
+        g->failed_id = mfree(g->failed_id);
+        r = golden_verify_start(g, final); /* takes its manifest; hashing again is cheap next to a boot */
+        if (r < 0)
+                golden_set(g, GOLDEN_FAILED, 0, "the new golden snapshot cannot be read back");
+        golden_collect(g->manager, g->persona);
+}
+
+/* The agent answered with its version: 0.3 is the first that takes an identity (ENTROPY and the rest). */
+static bool agent_gives_identity(const char *version) {
+        unsigned major, minor;
+
+        return version && sscanf(version, "%u.%u", &major, &minor) == 2 && (major > 0 || minor >= 3);
+}
+
+void golden_builder_ended(VM *vm, const char *failure) {
+        _cleanup_free_ char *why = NULL, *head = NULL;
+        Golden *g = vm->builder_of;
+        bool saved = g->saved;
+        int r;
+
+        g->saved = false;
+        if (!failure && !saved)
+                failure = "the VM ended before its state was saved";
+        if (!failure && !agent_gives_identity(vm->agent_version) &&
+            asprintf(
+                    &why,
+                    "the image's agent (%s) cannot give a clone its own identity: agent 0.3 or later is needed",
+                    strna(vm->agent_version)) >= 0)
+                failure = why;
+        if (!failure) {
+                r = copy_builder_disk(g, vm);
+                if (r < 0 && asprintf(&why, "cannot copy its disk: %s", strerror(-r)) >= 0)
+                        failure = why;
+        }
+        if (!failure &&
+            asprintf(
+                    &head,
+                    "# Written by vmmd: a golden snapshot, verified against this before every use.\n"
+                    "id: %s\npersona: %s\nimage: %s\naccel: %s\nagent_version: \"%s\"\ncreated_usec: %" PRIu64
+                    "\nmemory_mib: %" PRIu64 "\nvcpus: %" PRIu32 "\n",
+                    g->build_id,
+                    g->persona,
+                    vm->image,
+                    vm->accel,
+                    vm->agent_version,
+                    now_usec(CLOCK_REALTIME),
+                    vm->memory_mib,
+                    vm->vcpus) < 0)
+                failure = "out of memory";
+
+        /* The builder goes now, whatever happened: its VMM is gone or killed here, its files removed. */
+        g->builder = NULL;
+        vm_remove_files(vm);
+        vm_free(vm);
+
+        if (failure) {
+                golden_build_failed(g, failure);
+                return;
+        }
+        FinishJob j = { .dir = g->build_dir, .head = head };
+        g->state_fd = safe_close(g->state_fd);
+        golden_set(g, GOLDEN_BUILDING, 90, "syncing and hashing");
+        r = fork_call(g->manager->event, "golden-finish", finish_files, &j, on_finished, g, &g->child);
+        if (r < 0)
+                golden_build_failed(g, "cannot start hashing its files");
+}
+
+/* Lists, removals, sync */
+
+static bool golden_in_use(Manager *m, const char *persona, const char *id) {
+        for (VM *vm = m->vms; vm; vm = vm->next)
+                if (streq_ptr(vm->golden, id) && streq(vm->persona, persona))
+                        return true;
+        return false;
+}
+
+void golden_collect(Manager *m, const char *persona) {
+        _cleanup_free_ char *pdir = persona_dir(m, persona);
+        Golden *g = golden_get(m, persona);
+        DIR *d;
+
+        if (!pdir || !(d = opendir(pdir)))
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *path = NULL;
+                const char *build = strncmp(de->d_name, ".build-", 7) == 0 ? de->d_name + 7 : NULL;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (build ? g && streq_ptr(g->build_id, build) && g->build_dir :
+                            (g && streq_ptr(g->id, de->d_name)) || golden_in_use(m, persona, de->d_name))
+                        continue;
+                if (asprintf(&path, "%s/%s", pdir, de->d_name) < 0)
+                        break;
+                log_info("Removing golden snapshot '%s': neither current nor used by a VM.", path);
+                (void) rm_rf(path);
+        }
+        closedir(d);
+        (void) rmdir(pdir); /* only if empty */
+}
+
+static Golden *golden_free(Golden *g) {
+        if (!g)
+                return NULL;
+        g->child = sd_event_source_disable_unref(g->child);
+        g->retry = sd_event_source_disable_unref(g->retry);
+        if (g->builder) {
+                VM *vm = TAKE_PTR(g->builder);
+                vm_remove_files(vm);
+                vm_free(vm); /* kills its VMM */
+        }
+        safe_close(g->state_fd);
+        golden_drop_current(g);
+        free(g->persona);
+        free(g->message);
+        free(g->build_id);
+        free(g->build_dir);
+        free(g->failed_id);
+        free(g);
+        return NULL;
+}
+
+void golden_free_all(Manager *m) {
+        for (size_t i = 0; i < m->n_goldens; i++)
+                golden_free(m->goldens[i]);
+        m->goldens = mfree(m->goldens);
+        m->n_goldens = 0;
+}
+
+void golden_sync(Manager *m) {
+        _cleanup_free_ char *root = NULL;
+        DIR *d;
+
+        /* Personas that no longer want one lose theirs (a build of it ends). */
+        for (size_t i = 0; i < m->n_goldens;) {
+                Persona *p = manager_find_persona(m, m->goldens[i]->persona);
+
+                if (p && p->golden) {
+                        i++;
+                        continue;
+                }
+                golden_free(m->goldens[i]);
+                memmove(m->goldens + i, m->goldens + i + 1, (m->n_goldens - i - 1) * sizeof(Golden *));
+                m->n_goldens--;
+        }
+        for (size_t i = 0; i < m->n_personas; i++) {
+                Persona *p = m->personas[i];
+                Golden *g, **t;
+
+                if (!p->golden || golden_get(m, p->name))
+                        continue;
+                t = reallocarray(m->goldens, m->n_goldens + 1, sizeof(Golden *));
+                if (!t)
+                        return;
+                m->goldens = t;
+                g = calloc(1, sizeof(Golden));
+                if (!g || !(g->persona = strdup(p->name))) {
+                        free(g);
+                        return;
+                }
+                g->manager = m;
+                g->state_fd = -EBADF;
+                m->goldens[m->n_goldens++] = g;
+        }
+        (void) manager_emit_golden_changed(m);
+        for (size_t i = 0; i < m->n_goldens; i++) {
+                /* A reload is the way to try a failed build again (as is RebuildGoldenSnapshot). */
+                m->goldens[i]->failed_id = mfree(m->goldens[i]->failed_id);
+                golden_refresh(m->goldens[i]);
+        }
+        /* What is on disk: builds that never finished, snapshots of old inputs and of gone personas. */
+        if (asprintf(&root, "%s/golden", m->config.cache_dir) < 0 || !(d = opendir(root)))
+                return;
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.')
+                        golden_collect(m, de->d_name);
+        closedir(d);
+}
+
+int golden_rebuild(Manager *m, const char *persona, char **ret_error) {
+        Persona *p = manager_find_persona(m, persona);
+        Golden *g = golden_get(m, persona);
+
+        if (!p) {
+                (void) asprintf(ret_error, "Persona \"%s\" does not exist", persona);
+                return -ENOENT;
+        }
+        if (!g) {
+                (void) asprintf(
+                        ret_error, "Persona \"%s\" does not use golden snapshots (golden: true)", persona);
+                return -EINVAL;
+        }
+        if (g->builder || g->child) {
+                (void) asprintf(
+                        ret_error,
+                        "The golden snapshot of \"%s\" is being %s",
+                        persona,
+                        golden_state_to_string(g->state));
+                return -EBUSY;
+        }
+        /* The current one stays in use until the new one is ready, and goes then (unless a clone uses it). */
+        char key[GOLDEN_KEY_LEN + 1];
+        Image *image;
+        int r = manager_get_image(m, p->image, &image, ret_error);
+
+        if (r < 0)
+                return r == -EINPROGRESS ? -EBUSY : r;
+        r = golden_compute_key(m, p, image, key);
+        if (r < 0)
+                return r;
+        g->failed_id = mfree(g->failed_id);
+        return golden_build_start(g, p, key);
+}
+
+int golden_append_list(Manager *m, sd_bus_message *reply) {
+        int r = sd_bus_message_open_container(reply, 'a', "(sssusst)");
+
+        for (size_t i = 0; r >= 0 && i < m->n_goldens; i++) {
+                Golden *g = m->goldens[i];
+
+                r = sd_bus_message_append(
+                        reply,
+                        "(sssusst)",
+                        g->persona,
+                        strempty(g->id),
+                        golden_state_to_string(g->state),
+                        g->progress,
+                        strempty(g->message),
+                        strempty(g->image),
+                        g->created_usec);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
