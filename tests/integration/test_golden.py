@@ -101,8 +101,10 @@ def test_two_clones_are_two_machines(s):
     # What they still share, as the README says: the kernel's boot ID, of the golden snapshot's boot.
     check_eq(a["boot-id"], b["boot-id"], "clones share the golden boot's boot ID")
 
-    # --cold boots instead.
-    s.vmctl_ok("create", "throwaway", "--cold", "cold")
+    # CreateVM's option "cold" (vmctl create --cold) boots instead.
+    ok, data = s.manager_call("CreateVM", "ssa{sv}", "throwaway", "cold", 1, "cold", "b", "true")
+    check(ok, f"CreateVM with cold: {data}")
+    s.vmctl_ok("wait", "cold", "running")
     check_eq(prop(s, "cold", "GoldenSnapshot"), "", "a cold boot has no golden snapshot")
     check(read_guest(s, "cold", "boot-id") != a["boot-id"], "a cold boot has a boot ID of its own")
 
