@@ -344,3 +344,59 @@ int bus_get_vm_path(sd_bus *bus, const char *name, sd_bus_error *error, char **r
         *ret = p;
         return 0;
 }
+
+int json_name_members(json_object *structs, const char *const *keys, json_object **ret) {
+        _cleanup_json_put_ json_object *rows = NULL;
+        size_t n_keys = strv_length((char *const *) keys);
+
+        if (!json_object_is_type(structs, json_type_array))
+                return -EBADMSG;
+        rows = json_object_new_array();
+        if (!rows)
+                return -ENOMEM;
+        for (size_t i = 0; i < json_object_array_length(structs); i++) {
+                json_object *item = json_object_array_get_idx(structs, i), *row;
+
+                if (!json_object_is_type(item, json_type_array) || json_object_array_length(item) < n_keys)
+                        return -EBADMSG;
+                row = json_object_new_object();
+                if (!row || json_object_array_add(rows, row) < 0) {
+                        json_object_put(row);
+                        return -ENOMEM;
+                }
+                for (size_t k = 0; k < n_keys; k++)
+                        if (json_object_object_add(
+                                    row, keys[k], json_object_get(json_object_array_get_idx(item, k))) < 0)
+                                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(rows);
+        return 0;
+}
+
+const char *const golden_snapshot_keys[] = {
+        "persona", "id", "state", "progress", "message", "image", "created_usec", NULL,
+};
+
+int bus_get_golden_snapshots(sd_bus *bus, sd_bus_error *error, json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_json_put_ json_object *list = NULL;
+        int r;
+
+        r = bus_call(
+                bus,
+                VMMD_MANAGER_PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                0,
+                error,
+                &reply,
+                "ss",
+                VMMD_MANAGER_INTERFACE,
+                "GoldenSnapshots");
+        if (r < 0)
+                return r;
+        r = bus_message_read_json(reply, &list);
+        if (r < 0)
+                return r;
+        return json_name_members(list, golden_snapshot_keys, ret);
+}

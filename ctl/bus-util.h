@@ -52,3 +52,12 @@ int bus_get_properties(
         sd_bus *bus, const char *path, const char *interface, sd_bus_error *error, json_object **ret);
 /* The object path of the VM called name (GetVM). */
 int bus_get_vm_path(sd_bus *bus, const char *name, sd_bus_error *error, char **ret);
+
+/* structs, an array of arrays (what bus_message_read_json() makes of a(...)), as an array of objects: each
+ * struct's members named by keys (NULL-terminated), in order. -EBADMSG when a struct has fewer members. */
+int json_name_members(json_object *structs, const char *const *keys, json_object **ret);
+
+/* The names vmctl gives the members of an entry of the Manager's GoldenSnapshots, a(sssusst). */
+extern const char *const golden_snapshot_keys[];
+/* The Manager's GoldenSnapshots, one object per persona with golden_snapshot_keys. */
+int bus_get_golden_snapshots(sd_bus *bus, sd_bus_error *error, json_object **ret);

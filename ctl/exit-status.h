@@ -8,7 +8,7 @@ typedef enum VmctlExit {
         VMCTL_EXIT_USAGE = 2,          /* invalid usage, or InvalidArgument from vmmd */
         VMCTL_EXIT_NOT_FOUND = 3,      /* NoSuchVM, NoSuchPersona, NoSuchSnapshot, UnknownObject */
         VMCTL_EXIT_CONFLICT = 4,       /* InvalidState, Exists, Busy */
-        VMCTL_EXIT_VM_FAILED = 5,      /* the VM failed, stopped or vanished while we waited for it */
+        VMCTL_EXIT_VM_FAILED = 5,      /* the VM or golden build failed, stopped or vanished meanwhile */
         VMCTL_EXIT_TIMEOUT = 6,        /* --timeout passed while waiting */
         VMCTL_EXIT_UNREACHABLE = 7,    /* no bus, vmmd not running, not answering, or gone while waiting */
         VMCTL_EXIT_IMAGE_CORRUPT = 8,  /* ImageCorrupt */

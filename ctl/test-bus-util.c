@@ -132,8 +132,62 @@ static void test_read_json(void) {
         assert(bus_message_read_json(m, &o) == -ENXIO);
 }
 
+static void test_name_members(void) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = unconnected_bus();
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_json_put_ json_object *list = NULL, *rows = NULL, *short_structs = NULL, *not_array = NULL;
+        json_object *row;
+
+        /* GoldenSnapshots, a(sssusst), as the Manager's Get answers it. */
+        assert(sd_bus_message_new_signal(bus, &m, "/org/vmmd1", "org.example.Test", "Test") >= 0);
+        assert(sd_bus_message_append(
+                       m,
+                       "a(sssusst)",
+                       2,
+                       "throwaway",
+                       "0123456789abcdef",
+                       "ready",
+                       0,
+                       "",
+                       "reference",
+                       UINT64_C(1732615200000000),
+                       "kiosk",
+                       "",
+                       "building",
+                       40,
+                       "booting",
+                       "reference",
+                       UINT64_C(0)) >= 0);
+        assert(sd_bus_message_seal(m, 1, 0) >= 0);
+        assert(sd_bus_message_rewind(m, true) >= 0);
+        assert(bus_message_read_json(m, &list) >= 0);
+
+        assert(json_name_members(list, golden_snapshot_keys, &rows) == 0);
+        assert(json_object_array_length(rows) == 2);
+        row = json_object_array_get_idx(rows, 0);
+        assert(streq(json_get_string(row, "persona"), "throwaway"));
+        assert(streq(json_get_string(row, "id"), "0123456789abcdef"));
+        assert(streq(json_get_string(row, "state"), "ready"));
+        assert(streq(json_get_string(row, "image"), "reference"));
+        assert(json_get_uint64(row, "created_usec") == UINT64_C(1732615200000000));
+        row = json_object_array_get_idx(rows, 1);
+        assert(streq(json_get_string(row, "state"), "building"));
+        assert(json_get_uint64(row, "progress") == 40);
+        assert(streq(json_get_string(row, "message"), "booting"));
+        assert(json_object_object_length(row) == 7);
+
+        /* A struct with fewer members than keys, and no array at all, are refused. */
+        short_structs = json_tokener_parse("[[\"throwaway\", \"id\"]]");
+        assert(short_structs);
+        assert(json_name_members(short_structs, golden_snapshot_keys, &rows) == -EBADMSG);
+        not_array = json_object_new_string("x");
+        assert(json_name_members(not_array, golden_snapshot_keys, &rows) == -EBADMSG);
+        assert(json_object_array_length(rows) == 2); /* untouched on failure */
+}
+
 int main(void) {
         test_exit_status();
         test_read_json();
+        test_name_members();
         return 0;
 }

@@ -53,15 +53,17 @@ stderr_one_line() {
         grep -q '^vmctl: ' "$tmp/err" || fail "stderr does not start with 'vmctl: '"
 }
 
-VERBS='list show create start stop pause resume reboot destroy wait switch set-memory snapshot snapshots restore
-delete-snapshot personas reload host help'
+VERBS='list show create start stop pause resume reboot destroy wait switch set-memory guest snapshot snapshots
+restore delete-snapshot golden personas reload host help'
 
 # --help names every command, every global option and every exit status.
 if expect 0 --help; then
         for verb in $VERBS; do
                 grep -qE "^  $verb( |$)" "$tmp/out" || fail "--help does not list '$verb'"
         done
-        for opt in --user --json --no-legend --no-wait --no-ask-password --timeout --version --memory --vcpus --no-start --force; do
+        grep -qE "^  golden rebuild PERSONA " "$tmp/out" || fail "--help does not list 'golden rebuild'"
+        for opt in --user --json --no-legend --no-wait --no-ask-password --timeout --version --memory --vcpus --no-start --force \
+                   --cold; do
                 stdout_has "$opt"
         done
         for code in 0 1 2 3 4 5 6 7 8 9 10; do
@@ -84,8 +86,31 @@ for verb in $VERBS; do
         expect 0 help "$verb" && { cmp -s "$tmp/out" "$tmp/help-$verb" || fail "help $verb differs from $verb --help"; }
         expect 0 --help "$verb" && { cmp -s "$tmp/out" "$tmp/help-$verb" || fail "--help $verb differs"; }
 done
+# A command of two words, the same way.
+if expect 0 golden rebuild --help; then
+        grep -q "^vmctl \[OPTIONS...\] golden rebuild PERSONA$" "$tmp/out" || fail "golden rebuild --help has no usage line"
+        cp "$tmp/out" "$tmp/help-golden-rebuild"
+        expect 0 help golden rebuild && { cmp -s "$tmp/out" "$tmp/help-golden-rebuild" || fail "help golden rebuild differs"; }
+        expect 0 --help golden rebuild && { cmp -s "$tmp/out" "$tmp/help-golden-rebuild" || fail "--help golden rebuild differs"; }
+        for code in 2 3 4 5 6 7; do
+                grep -qE "^ +$code  " "$tmp/help-golden-rebuild" || fail "golden rebuild --help lacks exit status $code"
+        done
+        grep -qF "building golden snapshot of throwaway: booting (20%)" "$tmp/help-golden-rebuild" ||
+                fail "golden rebuild --help does not show a progress line"
+fi
+cmp -s "$tmp/help-golden" "$tmp/help-golden-rebuild" && fail "golden --help shows the help of golden rebuild"
+grep -qF "golden rebuild" "$tmp/help-golden" || fail "golden --help does not point to golden rebuild"
+grep -qE '^ +5  ' "$tmp/help-golden" && fail "golden --help claims exit status 5"
+for key in persona id state progress message image created_usec; do
+        grep -qw -- "$key" "$tmp/help-golden" || fail "golden --help does not name the JSON key $key"
+done
+for item in hostname machine-id clock random boot-id; do
+        grep -qF -- "$item" "$tmp/help-guest" || fail "guest --help does not name the item $item"
+done
+grep -qE '^ +4  ' "$tmp/help-guest" || fail "guest --help lacks exit status 4 (not running)"
 grep -qF -- --memory "$tmp/help-create" && grep -qF -- --vcpus "$tmp/help-create" &&
-        grep -qF -- --no-start "$tmp/help-create" || fail "create --help lacks its options"
+        grep -qF -- --no-start "$tmp/help-create" && grep -qF -- --cold "$tmp/help-create" ||
+        fail "create --help lacks its options"
 grep -qF -- --force "$tmp/help-stop" || fail "stop --help lacks --force"
 grep -qF -- --force "$tmp/help-start" && fail "start --help offers --force"
 for verb in create start resume restore; do
@@ -113,9 +138,13 @@ done
 # Usage errors: exit status 2, one line on stderr.
 expect 2 frobnicate && { stderr_has "Unknown command 'frobnicate'"; stderr_one_line; }
 expect 2 help frobnicate && stderr_has "Unknown command 'frobnicate'"
+expect 2 help golden frobnicate && { stderr_has "Unknown command 'golden frobnicate'"; stderr_one_line; }
+expect 2 --user golden frobnicate && { stderr_has "Unknown command 'golden frobnicate'"; stderr_one_line; }
+expect 2 --user golden throwaway && stderr_has "Unknown command 'golden throwaway'. See 'vmctl golden --help'."
 expect 2 --frobnicate list
 for args in "start" "stop" "pause" "resume" "show" "switch" "destroy" "create" "snapshot" "snapshots" \
-            "restore" "delete-snapshot" "restore work" "delete-snapshot work" "set-memory" "set-memory work"; do
+            "restore" "delete-snapshot" "restore work" "delete-snapshot work" "set-memory" "set-memory work" \
+            "guest" "guest work" "golden rebuild"; do
         expect 2 $args && { stderr_has "missing argument"; stderr_has "Usage: vmctl"; stderr_one_line; }
 done
 expect 2 wait work && stderr_has "missing argument"
@@ -123,14 +152,28 @@ expect 2 restore work && stderr_has "Usage: vmctl [OPTIONS...] restore NAME SNAP
 expect 2 --user delete-snapshot work && stderr_has "Usage: vmctl [OPTIONS...] delete-snapshot NAME SNAPSHOT..."
 expect 2 --user set-memory work && stderr_has "Usage: vmctl [OPTIONS...] set-memory NAME MIB"
 expect 2 --user wait work runing && { stderr_has 'Unknown state "runing"'; stderr_one_line; }
+expect 2 --user golden rebuild && stderr_has "Usage: vmctl [OPTIONS...] golden rebuild PERSONA"
+expect 2 --user guest work && stderr_has "Usage: vmctl [OPTIONS...] guest NAME ITEM"
+# ReadGuest's items are checked before any bus is contacted.
+for bad in hostnam HOSTNAME "" "clock " uptime; do
+        expect 2 --user guest work "$bad" && {
+                stderr_has "Unknown item \"$bad\": expected hostname, machine-id, clock, random or boot-id."
+                stderr_one_line
+        }
+done
 for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "reload x" "host x" \
-            "snapshot work a b" "snapshots work a" "restore work a b" "set-memory work 256 a"; do
+            "snapshot work a b" "snapshots work a" "restore work a b" "set-memory work 256 a" \
+            "golden rebuild throwaway a" "guest work clock a"; do
         expect 2 $args && { stderr_has "too many arguments"; stderr_one_line; }
 done
 expect 2 restore --force work a && stderr_has "Option --force does not apply to 'restore'"
 expect 2 start --force work && stderr_has "Option --force does not apply to 'start'"
 expect 2 stop --no-start work && stderr_has "Option --no-start does not apply to 'stop'"
 expect 2 list --memory 512 && stderr_has "does not apply"
+expect 2 start --cold work && stderr_has "Option --cold does not apply to 'start'"
+expect 2 golden rebuild --cold throwaway && stderr_has "Option --cold does not apply to 'golden rebuild'"
+expect 2 golden --cold && stderr_has "Option --cold does not apply to 'golden'"
+expect 2 guest --force work clock && stderr_has "Option --force does not apply to 'guest'"
 for bad in abc 0 -1 1.5 "" 12x 99999999999999999999999; do
         expect 2 create work --memory "$bad" && stderr_has "Invalid --memory"
 done
@@ -156,6 +199,10 @@ expect 2 start --user 'a/b' && stderr_has "VM name \"a/b\" contains '/'"   # glo
 expect 2 --user create work 'a b' && stderr_has "contains a space, quote or backslash"
 expect 2 --user create work '' && stderr_has "is empty"
 expect 2 --user create '' && stderr_has "Persona name is empty"
+expect 2 --user create --cold '' && stderr_has "Persona name is empty"
+expect 2 --user golden rebuild '' && { stderr_has "Persona name is empty"; stderr_one_line; }
+expect 2 --user guest 'a/b' clock && { stderr_has "VM name \"a/b\" contains '/'"; stderr_one_line; }
+expect 2 --user guest .hidden hostname && stderr_has "starts with '.'"
 expect 2 --user destroy good -- -bad && stderr_has "starts with '-'"
 expect 2 --user show .hidden && stderr_has "starts with '.'"
 expect 2 --user switch "$(printf 'a\tb')" && stderr_has "contains a control character"
@@ -177,7 +224,8 @@ expect 7 --user list && { stderr_has "Failed to connect to the user bus"; stderr
 expect 7 list && stderr_has "Failed to connect to the system bus"
 expect 7 --user start work && stderr_has "Failed to connect to the user bus"
 for args in "snapshot work" "snapshot work s1" "snapshots work" "restore work s1" "delete-snapshot work s1 s2" \
-            "set-memory work 256" "set-memory --no-wait work 256"; do
+            "set-memory work 256" "set-memory --no-wait work 256" "golden" "golden rebuild throwaway" \
+            "golden rebuild --no-wait throwaway" "guest work clock" "create --cold throwaway"; do
         expect 7 --user $args && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
 done
 if expect 7 --user list --user --json; then [[ ! -s $tmp/out ]] || fail "--json printed something on failure"; fi
@@ -211,7 +259,9 @@ CONF
                     "create --no-wait work" "destroy a b" "switch work" "pause work" "resume work" \
                     "wait work running" "wait work removed" "snapshot work" "snapshot work s1" \
                     "snapshots work" "restore work s1" "restore --no-wait work s1" "delete-snapshot work s1 s2" \
-                    "set-memory work 256" "set-memory --no-wait work 256"; do
+                    "set-memory work 256" "set-memory --no-wait work 256" "golden" "golden rebuild throwaway" \
+                    "golden rebuild --no-wait throwaway" "golden rebuild --timeout 1 throwaway" \
+                    "guest work hostname" "create --cold throwaway" "create --cold --no-wait throwaway"; do
                 if expect 7 --user $args; then
                         stderr_has "vmmd is not running"
                         stderr_one_line
@@ -224,6 +274,10 @@ CONF
         expect 7 --user restore work s1 && stderr_has "Failed to restore VM work to snapshot s1: "
         expect 7 --user delete-snapshot work s1 s2 && stderr_has "Failed to delete snapshot s1 of VM work: "
         expect 7 --user set-memory work 256 && stderr_has "Failed to set the memory of VM work: vmmd is not running: "
+        expect 7 --user golden && stderr_has "vmctl: Failed to list golden snapshots: vmmd is not running: "
+        expect 7 --user golden rebuild throwaway &&
+                stderr_has "vmctl: Failed to rebuild the golden snapshot of throwaway: vmmd is not running: "
+        expect 7 --user guest work clock && stderr_has "vmctl: Failed to read clock from the guest of VM work: vmmd is not running: "
         # destroy gives up on the other VMs when vmmd cannot be reached (one line, checked above).
 
         # Without --user, vmctl talks to the system bus, not to the session bus.

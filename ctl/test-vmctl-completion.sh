@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vmctl's bash completion: commands, options per command, and VM, persona and snapshot names taken from the
-# first column of "vmctl [--user] list|personas --no-legend" and "vmctl [--user] snapshots --no-legend VM".
+# first column of "vmctl [--user] list|personas|golden --no-legend" and "vmctl [--user] snapshots --no-legend VM".
 # Usage: test-vmctl-completion.sh PATH-TO-VMCTL PATH-TO-COMPLETION-SCRIPT
 set -eu
 
@@ -19,6 +19,7 @@ case "\$*" in
         *snapshots*) printf 'before-update 2024-11-26 10:00:00 60.0M\nclean         2024-11-20 09:00:00 disk only\n' ;;
         *list*) printf 'work     work      running kvm 2G   4\nhome     home      stopped kvm 1G   2\nthrowaway-3fa9c1 throwaway running tcg 512M 1\n' ;;
         *personas*) printf 'work     The work phone\nhome     Personal\nthrowaway Vanishes\n' ;;
+        *golden*) printf 'kiosk     building 40%% -                reference -                   booting\nthrowaway ready        0123456789abcdef reference 2024-11-26 10:00:00 -\n' ;;
 esac
 STANDIN
 chmod +x "$tmp/vmctl-standin"
@@ -50,6 +51,7 @@ check "list" "$VMCTL" li
 check "pause personas" "$VMCTL" p
 check "wait" "$VMCTL" w
 check "set-memory show snapshot snapshots start stop switch" "$VMCTL" --user s
+check "golden guest" "$VMCTL" g
 check "set-memory" "$VMCTL" se
 check "snapshot snapshots" "$VMCTL" snap
 check "reboot reload restore resume" "$VMCTL" r
@@ -58,12 +60,18 @@ check "--no-ask-password --no-legend --no-wait" "$VMCTL" restore --no
 check "--force" "$VMCTL" stop --f
 check "--no-ask-password --no-legend --no-start --no-wait" "$VMCTL" create --no
 check "--memory" "$VMCTL" create --m
+check "--cold" "$VMCTL" create --co
+check "" "$VMCTL" start --co
+check "" "$VMCTL" golden rebuild --co
 check "--no-ask-password --no-legend --no-wait" "$VMCTL" start --no
 check "" "$VMCTL" create --memory ""
 check "" "$VMCTL" --timeout ""
 check "show" "$VMCTL" help sh
 check "delete-snapshot" "$VMCTL" help del
 check "set-memory" "$VMCTL" help set
+check "golden" "$VMCTL" help go
+check "rebuild" "$VMCTL" help golden ""
+check "" "$VMCTL" help golden rebuild ""
 
 # Without vmmd, the real vmctl lists no names: nothing to offer, and no error on the terminal.
 check "" "$VMCTL" --user start ""
@@ -89,6 +97,24 @@ check "work" "$tmp/vmctl-standin" --user set-memory --no-wait w
 check "" "$tmp/vmctl-standin" set-memory work ""
 check "" "$tmp/vmctl-standin" set-memory work 256 ""
 check "--no-ask-password --no-legend --no-wait" "$VMCTL" set-memory work --no
+
+# guest: a VM name, then one of the items ReadGuest knows.
+check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" guest ""
+check "boot-id clock hostname machine-id random" "$tmp/vmctl-standin" guest work ""
+check "machine-id" "$tmp/vmctl-standin" --user guest work m
+check "" "$tmp/vmctl-standin" guest work clock ""
+
+# golden: the sub-command, then (rebuild) the personas that use golden snapshots, with --user passed on.
+check "rebuild" "$tmp/vmctl-standin" golden ""
+check "rebuild" "$tmp/vmctl-standin" golden --no-wait r
+rm -f "$tmp/calls"
+check "kiosk throwaway" "$tmp/vmctl-standin" --user golden rebuild ""
+grep -qx -- "--user golden --no-legend" "$tmp/calls" || { echo "FAIL: vmctl called as: $(cat "$tmp/calls")" >&2; failures=$((failures + 1)); }
+check "throwaway" "$tmp/vmctl-standin" golden rebuild --timeout 600 t
+check "" "$tmp/vmctl-standin" golden rebuild throwaway ""
+check "" "$tmp/vmctl-standin" golden throwaway ""
+# Without vmmd, the real vmctl lists no personas.
+check "" "$VMCTL" --user golden rebuild ""
 
 # Snapshots: VM names first, then the snapshots of that VM, with --user passed on.
 for verb in snapshot snapshots restore delete-snapshot; do

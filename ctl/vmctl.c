@@ -26,6 +26,7 @@ typedef enum VerbOption {
         VERB_OPTION_FORCE = 1 << 3,
         VERB_OPTION_CREATE_FROM = 1 << 4,
         VERB_OPTION_ACCEL = 1 << 5,
+        VERB_OPTION_COLD = 1 << 6,
 } VerbOption;
 
 static bool arg_user = false;
@@ -37,6 +38,7 @@ static uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
 static uint64_t arg_memory_mib = 0;  /* 0: the persona's */
 static uint32_t arg_vcpus = 0;       /* 0: the persona's */
 static const char *arg_accel = NULL; /* NULL: what vmmd picks */
+static bool arg_cold = false;
 static bool arg_start = true;
 static bool arg_force = false;
 static const char *arg_create_from = NULL; /* start: the persona to create a missing VM from */
@@ -64,6 +66,7 @@ static const struct {
         { VERB_OPTION_NO_START, "--no-start", "Only create the VM, do not start it" },
         { VERB_OPTION_FORCE, "--force", "End the VMM at once, no guest shutdown" },
         { VERB_OPTION_ACCEL, "--accel kvm|tcg", "Accelerator, instead of what vmmd picks" },
+        { VERB_OPTION_COLD, "--cold", "Boot instead of cloning a golden snapshot" },
         { VERB_OPTION_CREATE_FROM, "--create-from PERSONA", "Create the VM from PERSONA if it does not exist" },
 };
 
@@ -85,7 +88,7 @@ static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
         [VMCTL_EXIT_USAGE] = "Invalid usage, or vmmd rejected an argument",
         [VMCTL_EXIT_NOT_FOUND] = "No such VM, persona or snapshot",
         [VMCTL_EXIT_CONFLICT] = "Not in the VM's state, the name exists, or vmmd is busy",
-        [VMCTL_EXIT_VM_FAILED] = "The VM failed, stopped or vanished while waited for",
+        [VMCTL_EXIT_VM_FAILED] = "The VM or build failed, stopped or vanished while waited for",
         [VMCTL_EXIT_TIMEOUT] = "Timed out waiting (--timeout)",
         [VMCTL_EXIT_UNREACHABLE] = "Cannot reach vmmd (no bus, not running or answering, gone)",
         [VMCTL_EXIT_IMAGE_CORRUPT] = "The VM's image is corrupt",
@@ -102,7 +105,7 @@ static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
 #define EXITS_VM (EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXIT_BIT(VMCTL_EXIT_CONFLICT))
 #define EXITS_BOOT (EXIT_BIT(VMCTL_EXIT_IMAGE_CORRUPT) | EXIT_BIT(VMCTL_EXIT_NO_MEMORY))
 
-static const Verb *find_verb(const char *name);
+static const Verb *find_verb(char *const *words, int n_words, int *ret_used);
 
 /* Returns 0, or the exit status to end with (the failure logged). */
 static int acquire_bus(sd_bus **ret) {
@@ -146,6 +149,39 @@ static int check_vm_name(const char *name) {
 
 static int check_snapshot_names(char *const names[], int n) {
         return check_names(names, n, "Snapshot", snapshot_name_invalid_reason);
+}
+
+/* Persona names are vmmd's to check (they are its file names); only "" is plainly wrong. */
+static int check_persona_name(const char *name) {
+        if (isempty(name)) {
+                log_error("Persona name is empty.");
+                return VMCTL_EXIT_USAGE;
+        }
+        return 0;
+}
+
+/* Returns 0 when value is one of known (NULL-terminated) or also (NULL: none), else logs
+ * 'Unknown <what> "<value>": expected a, b or c.' and returns VMCTL_EXIT_USAGE. */
+static int check_one_of(const char *what, const char *value, const char *const *known, const char *also) {
+        _cleanup_free_ char *expected = NULL;
+        size_t n = strv_length((char *const *) known), total = n + !!also, size = 0;
+        FILE *f;
+
+        if (strv_contains((char *const *) known, value) || streq_ptr(value, also))
+                return 0;
+
+        f = open_memstream(&expected, &size);
+        if (!f)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        for (size_t i = 0; i < total; i++) {
+                const char *separator = i == 0 ? "" : i + 1 < total ? ", " : " or ";
+
+                fprintf(f, "%s%s", separator, i < n ? known[i] : also);
+        }
+        if (fclose(f) != 0)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        log_error("Unknown %s \"%s\": expected %s.", what, value, expected);
+        return VMCTL_EXIT_USAGE;
 }
 
 /* The VM name checked, the bus and the VM's object path: 0, or the exit status once "vmctl: <what>: <why>"
@@ -266,6 +302,11 @@ static int append_create_options(sd_bus_message *m) {
                 if (r < 0)
                         return r;
         }
+        if (arg_cold) {
+                r = sd_bus_message_append(m, "{sv}", "cold", "b", 1);
+                if (r < 0)
+                        return r;
+        }
         return sd_bus_message_close_container(m);
 }
 
@@ -293,10 +334,9 @@ static int verb_create(int argc, char *argv[]) {
         bool wait = arg_wait && arg_start;
         int r;
 
-        if (isempty(persona)) {
-                log_error("Persona name is empty.");
-                return VMCTL_EXIT_USAGE;
-        }
+        r = check_persona_name(persona);
+        if (r != 0)
+                return r;
         if (argc > 2) {
                 r = check_vm_name(name);
                 if (r != 0)
@@ -382,21 +422,14 @@ static int verb_wait(int argc, char *argv[]) {
         const char *state = argv[2];
         bool removed = streq(state, "removed");
         WaitSpec spec = { .target = state };
-        bool known = removed;
         int r;
 
         r = check_vm_name(argv[1]);
         if (r != 0)
                 return r;
-        for (const char *const *s = vm_states; *s; s++)
-                known = known || streq(*s, state);
-        if (!known) {
-                log_error(
-                        "Unknown state \"%s\": expected created, starting, running, paused, stopping, "
-                        "stopped, failed or removed.",
-                        state);
-                return VMCTL_EXIT_USAGE;
-        }
+        r = check_one_of("state", state, vm_states, "removed");
+        if (r != 0)
+                return r;
         if (removed)
                 spec = wait_removed;
 
@@ -448,10 +481,16 @@ static int verb_reload(int argc, char *argv[]) {
         return VMCTL_EXIT_SUCCESS;
 }
 
-static int compare_by_name(const void *a, const void *b) {
-        json_object *const *x = a, *const *y = b;
+static int compare_member(json_object *const *x, json_object *const *y, const char *key) {
+        return strcmp(strempty(json_get_string(*x, key)), strempty(json_get_string(*y, key)));
+}
 
-        return strcmp(strempty(json_get_string(*x, "name")), strempty(json_get_string(*y, "name")));
+static int compare_by_name(const void *a, const void *b) {
+        return compare_member(a, b, "name");
+}
+
+static int compare_by_persona(const void *a, const void *b) {
+        return compare_member(a, b, "persona");
 }
 
 static int compare_by_created(const void *a, const void *b) {
@@ -470,14 +509,16 @@ typedef enum ColumnFormat {
         COLUMN_DATETIME, /* µs since the epoch, printed in local time as 2024-11-26 10:00:00 */
 } ColumnFormat;
 
+#define FORMAT_CELL_MAX MAX(FORMAT_SIZE_MAX, FORMAT_TIMESTAMP_MAX)
+
 typedef struct Column {
         const char *header;
         const char *key; /* member of the row objects */
         ColumnFormat format;
-        const char *zero; /* what a number column prints for 0; NULL: the number, formatted */
+        const char *zero; /* what the column prints for 0 or ""; NULL: the value, formatted */
+        /* Set: makes the cell from the whole row instead (into buf, or a string of the row). */
+        const char *(*cell)(json_object *row, char buf[static FORMAT_CELL_MAX]);
 } Column;
-
-#define FORMAT_CELL_MAX MAX(FORMAT_SIZE_MAX, FORMAT_TIMESTAMP_MAX)
 
 /* Prints rows (a JSON array of objects), sorted by compare, as JSON or as a table of columns with a legend
  * that counts them ("3 VMs listed."). */
@@ -520,8 +561,14 @@ static int print_rows(
                         cells[c] = NULL;
                         if (!json_object_object_get_ex(row, columns[c].key, &o))
                                 continue;
-                        if (columns[c].zero && json_object_get_uint64(o) == 0) {
+                        if (columns[c].zero &&
+                            (json_object_is_type(o, json_type_string) ? isempty(json_object_get_string(o)) :
+                                                                        json_object_get_uint64(o) == 0)) {
                                 cells[c] = columns[c].zero;
+                                continue;
+                        }
+                        if (columns[c].cell) {
+                                cells[c] = columns[c].cell(row, buf[c]);
                                 continue;
                         }
                         switch (columns[c].format) {
@@ -635,33 +682,17 @@ static int call_rows(
         json_object **ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_json_put_ json_object *list = NULL, *rows = NULL;
+        _cleanup_json_put_ json_object *list = NULL;
         int r;
 
         r = bus_call(bus, path, interface, member, 0, &error, &reply, NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to list %s", what);
         r = bus_message_read_json(reply, &list);
-        if (r >= 0 && !json_object_is_type(list, json_type_array))
-                r = -EBADMSG;
+        if (r >= 0)
+                r = json_name_members(list, keys, ret);
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to read the list of %s", what);
-
-        rows = json_object_new_array();
-        if (!rows)
-                return log_oom(), VMCTL_EXIT_FAILURE;
-        for (size_t i = 0; i < json_object_array_length(list); i++) {
-                json_object *item = json_object_array_get_idx(list, i), *row = json_object_new_object();
-
-                if (!row || json_object_array_add(rows, row) < 0) {
-                        json_object_put(row);
-                        return log_oom(), VMCTL_EXIT_FAILURE;
-                }
-                for (size_t k = 0; keys[k]; k++)
-                        if (json_add(row, keys[k], json_object_get(json_object_array_get_idx(item, k))) < 0)
-                                return log_oom(), VMCTL_EXIT_FAILURE;
-        }
-        *ret = TAKE_PTR(rows);
         return 0;
 }
 
@@ -689,11 +720,41 @@ static int verb_personas(int argc, char *argv[]) {
         return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_name, "persona", "personas");
 }
 
+/* Prints value alone on a line (escaped), for scripts; with --json an object of the string members given as
+ * key, value, ..., NULL. */
+static int print_value(const char *value, ...) _sentinel_;
+static int print_value(const char *value, ...) {
+        _cleanup_json_put_ json_object *o = NULL;
+        _cleanup_free_ char *escaped = NULL;
+        const char *key;
+        va_list ap;
+        int r = 0;
+
+        if (!arg_json) {
+                escaped = escape_controls(value);
+                if (!escaped)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                printf("%s\n", escaped);
+                return VMCTL_EXIT_SUCCESS;
+        }
+
+        o = json_object_new_object();
+        if (!o)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        va_start(ap, value);
+        while (r >= 0 && (key = va_arg(ap, const char *)))
+                r = json_add(o, key, json_object_new_string(va_arg(ap, const char *)));
+        va_end(ap);
+        if (r < 0)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        return json_print(o, stdout) < 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
+}
+
 static int verb_snapshot(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *path = NULL, *escaped = NULL;
+        _cleanup_free_ char *path = NULL;
         const char *vm = argv[1], *snapshot = argc > 2 ? argv[2] : "", *taken;
         int r;
 
@@ -715,20 +776,7 @@ static int verb_snapshot(int argc, char *argv[]) {
         r = sd_bus_message_read(reply, "s", &taken);
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to read the reply of Snapshot");
-
-        if (arg_json) {
-                _cleanup_json_put_ json_object *o = json_object_new_object();
-
-                if (!o || json_add(o, "vm", json_object_new_string(vm)) < 0 ||
-                    json_add(o, "snapshot", json_object_new_string(taken)) < 0)
-                        return log_oom(), VMCTL_EXIT_FAILURE;
-                return json_print(o, stdout) < 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
-        }
-        escaped = escape_controls(taken);
-        if (!escaped)
-                return log_oom(), VMCTL_EXIT_FAILURE;
-        printf("%s\n", escaped);
-        return VMCTL_EXIT_SUCCESS;
+        return print_value(taken, "vm", vm, "snapshot", taken, NULL);
 }
 
 static int verb_snapshots(int argc, char *argv[]) {
@@ -841,6 +889,36 @@ static int verb_set_memory(int argc, char *argv[]) {
         return vm_wait_finish(&w, path, &spec, arg_timeout);
 }
 
+/* What ReadGuest answers about. */
+static const char *const guest_items[] = { "hostname", "machine-id", "clock", "random", "boot-id", NULL };
+
+static int verb_guest(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *vm = argv[1], *item = argv[2], *value;
+        int r;
+
+        r = check_vm_name(vm);
+        if (r != 0)
+                return r;
+        r = check_one_of("item", item, guest_items, NULL);
+        if (r != 0)
+                return r;
+        r = acquire_vm(vm, &bus, &path, "Failed to read %s from the guest of VM %s", item, vm);
+        if (r != 0)
+                return r;
+
+        r = bus_call(bus, path, VMMD_VM_INTERFACE, "ReadGuest", 0, &error, &reply, "s", item);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to read %s from the guest of VM %s", item, vm);
+        r = sd_bus_message_read(reply, "s", &value);
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the reply of ReadGuest");
+        return print_value(value, "vm", vm, "item", item, "value", value, NULL);
+}
+
 static int verb_delete_snapshot(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -873,6 +951,89 @@ static int verb_delete_snapshot(int argc, char *argv[]) {
                 if (r < 0)
                         return log_bus_error(&error, r, "Failed to delete snapshot %s of VM %s", argv[i], vm);
         }
+        return VMCTL_EXIT_SUCCESS;
+}
+
+/* "building 40%" while building, else the state. */
+static const char *golden_state_cell(json_object *row, char buf[static FORMAT_CELL_MAX]) {
+        const char *state = json_get_string(row, "state");
+
+        if (!streq_ptr(state, "building"))
+                return state;
+        (void) snprintf(buf, FORMAT_CELL_MAX, "building %" PRIu64 "%%", json_get_uint64(row, "progress"));
+        return buf;
+}
+
+static int verb_golden(int argc, char *argv[]) {
+        static const Column columns[] = {
+                { "PERSONA", "persona" },
+                { "STATE", "state", .cell = golden_state_cell },
+                { "ID", "id", .zero = "-" },
+                { "IMAGE", "image", .zero = "-" },
+                { "CREATED", "created_usec", COLUMN_DATETIME },
+                { "MESSAGE", "message", .zero = "-" },
+        };
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_put_ json_object *rows = NULL;
+        int r;
+
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+        r = bus_get_golden_snapshots(bus, &error, &rows);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to list golden snapshots");
+        return print_rows(
+                rows, columns, ELEMENTSOF(columns), compare_by_persona, "golden snapshot", "golden snapshots");
+}
+
+static int verb_golden_rebuild(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(golden_wait_done) GoldenWait w = {};
+        _cleanup_free_ char *id = NULL;
+        const char *persona = argv[1];
+        int r;
+
+        r = check_persona_name(persona);
+        if (r != 0)
+                return r;
+        r = acquire_bus(&bus);
+        if (r != 0)
+                return r;
+
+        if (arg_wait) {
+                r = golden_wait_begin(&w, bus, persona);
+                if (r < 0)
+                        return log_bus_error(NULL, r, "Failed to subscribe to the signals of vmmd");
+        }
+
+        /* Answered once the build began (its VMM spawned), in the background. */
+        r = bus_call(
+                bus,
+                VMMD_MANAGER_PATH,
+                VMMD_MANAGER_INTERFACE,
+                "RebuildGoldenSnapshot",
+                BUS_LONG_CALL_USEC,
+                &error,
+                NULL,
+                "s",
+                persona);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to rebuild the golden snapshot of %s", persona);
+        if (!arg_wait)
+                return VMCTL_EXIT_SUCCESS;
+
+        r = golden_wait_finish(&w, arg_timeout);
+        if (r != VMCTL_EXIT_SUCCESS)
+                return r;
+        if (arg_json)
+                return json_print(w.entry, stdout) < 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
+        id = escape_controls(strempty(json_get_string(w.entry, "id")));
+        if (!id)
+                return log_oom(), VMCTL_EXIT_FAILURE;
+        printf("Built golden snapshot %s of %s.\n", id, persona);
         return VMCTL_EXIT_SUCCESS;
 }
 
@@ -1012,14 +1173,19 @@ static void print_verb_help(const Verb *v);
 
 static int verb_help(int argc, char *argv[]) {
         const Verb *v;
+        int used;
 
         if (argc < 2) {
                 print_help();
                 return VMCTL_EXIT_SUCCESS;
         }
-        v = find_verb(argv[1]);
-        if (!v) {
-                log_error("Unknown command '%s'. See 'vmctl --help'.", argv[1]);
+        v = find_verb(argv + 1, argc - 1, &used);
+        if (!v || used < argc - 1) {
+                log_error(
+                        "Unknown command '%s%s%s'. See 'vmctl --help'.",
+                        argv[1],
+                        argc > 2 ? " " : "",
+                        argc > 2 ? argv[2] : "");
                 return VMCTL_EXIT_USAGE;
         }
         print_verb_help(v);
@@ -1054,7 +1220,7 @@ static const Verb verbs[] = {
           "PERSONA [NAME]",
           1,
           2,
-          VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_ACCEL | VERB_OPTION_NO_START,
+          VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_ACCEL | VERB_OPTION_NO_START | VERB_OPTION_COLD,
           EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Create a VM from a persona and start it",
           "Create a VM from the persona template PERSONA (see 'vmctl personas'),\n"
@@ -1064,7 +1230,10 @@ static const Verb verbs[] = {
           "--no-wait returns once the VMM process runs (\"starting\"). With\n"
           "--no-start only creates the VM (\"created\"). Prints the VM's name and\n"
           "state; with --json an object with name, path and state. A VM that\n"
-          "fails while starting stays, \"failed\", until it is destroyed.",
+          "fails while starting stays, \"failed\", until it is destroyed.\n"
+          "A VM of a persona with golden snapshots (see 'vmctl golden') starts\n"
+          "as a clone of its ready golden snapshot instead of booting (its\n"
+          "GoldenSnapshot property in 'vmctl show' names it); --cold boots it.",
           verb_create },
         { "start",
           "NAME",
@@ -1175,6 +1344,20 @@ static const Verb verbs[] = {
           "exit status 5. The target lasts while the VMM runs: a VM that starts\n"
           "again has all its memory.",
           verb_set_memory },
+        { "guest",
+          "NAME ITEM",
+          2,
+          2,
+          0,
+          EXITS_BUS | EXITS_VM,
+          "Ask the guest agent of a running VM",
+          "Ask the guest agent of the running VM NAME for ITEM: hostname,\n"
+          "machine-id, clock (the guest's wall clock, as seconds since the epoch\n"
+          "with 9 digits of nanoseconds), random (128 hex digits: 64 bytes the\n"
+          "guest read from /dev/urandom) or boot-id. Prints the answer alone on a\n"
+          "line; with --json an object with vm, item and value. Waits for\n"
+          "nothing.",
+          verb_guest },
         { "snapshot",
           "NAME [SNAPSHOT]",
           1,
@@ -1227,6 +1410,41 @@ static const Verb verbs[] = {
           "first one that cannot be deleted and ends with its exit status; the\n"
           "ones after it are kept. Waits for nothing.",
           verb_delete_snapshot },
+        { "golden",
+          "",
+          0,
+          0,
+          0,
+          EXITS_BUS,
+          "List the golden snapshots that VMs are cloned from",
+          "List the personas that use golden snapshots (\"golden: true\"), sorted\n"
+          "by name, with the state of each one's golden snapshot (the saved state\n"
+          "of a booted guest that its VMs start as clones of): none, building\n"
+          "(with its progress, \"building 40%\"), ready or failed; its ID, the\n"
+          "image it was made of, when it was made, and the step of a build or\n"
+          "why it failed. With --json: an array of objects with persona, id,\n"
+          "state, progress (percent), message, image and created_usec\n"
+          "(microseconds since the epoch, 0: none). Waits for nothing. See\n"
+          "'vmctl golden rebuild'.",
+          verb_golden },
+        { "golden rebuild",
+          "PERSONA",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT,
+          "Build a new golden snapshot of a persona",
+          "Make vmmd build a new golden snapshot of the persona PERSONA in the\n"
+          "background: it boots a VM of the persona and saves its state. Follows\n"
+          "the build, printing a line on stderr whenever its step or progress\n"
+          "changes (\"building golden snapshot of throwaway: booting (20%)\"),\n"
+          "until the golden snapshot is ready; then prints its ID, with --json\n"
+          "the persona's entry as 'vmctl golden --json' shows it. A build that\n"
+          "fails ends the wait with its reason and exit status 5. --timeout\n"
+          "applies; with --no-wait returns once the build began. A persona that\n"
+          "does not use golden snapshots is refused (exit status 2), as is one\n"
+          "being built already (4).",
+          verb_golden_rebuild },
         { "personas",
           "",
           0,
@@ -1267,7 +1485,7 @@ static const Verb verbs[] = {
         { "help",
           "[COMMAND]",
           0,
-          1,
+          2,
           0,
           EXIT_BIT(VMCTL_EXIT_SUCCESS) | EXIT_BIT(VMCTL_EXIT_USAGE),
           "Show this help, or a command's",
@@ -1275,11 +1493,32 @@ static const Verb verbs[] = {
           verb_help },
 };
 
-static const Verb *find_verb(const char *name) {
+/* The command that words start with, two words ("golden rebuild") before one; *ret_used: how many it took. */
+static const Verb *find_verb(char *const *words, int n_words, int *ret_used) {
+        char two[64];
+
+        if (n_words >= 2 && (size_t) snprintf(two, sizeof(two), "%s %s", words[0], words[1]) < sizeof(two))
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                        if (streq(verbs[i].name, two)) {
+                                *ret_used = 2;
+                                return &verbs[i];
+                        }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(verbs[i].name, name))
+                if (n_words >= 1 && streq(verbs[i].name, words[0])) {
+                        *ret_used = 1;
                         return &verbs[i];
+                }
         return NULL;
+}
+
+/* Whether commands of two words start with v's name ("golden" and "golden rebuild"). */
+static bool has_subcommands(const Verb *v) {
+        size_t n = strlen(v->name);
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strncmp(verbs[i].name, v->name, n) == 0 && verbs[i].name[n] == ' ')
+                        return true;
+        return false;
 }
 
 static void print_usage_line(const char *verb, const char *synopsis) {
@@ -1410,6 +1649,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 ARG_FORCE,
                 ARG_CREATE_FROM,
                 ARG_ACCEL,
+                ARG_COLD,
                 ARG_NO_ASK_PASSWORD,
         };
         static const struct option options[] = { { "help", no_argument, NULL, 'h' },
@@ -1426,6 +1666,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                                                  { "force", no_argument, NULL, ARG_FORCE },
                                                  { "create-from", required_argument, NULL, ARG_CREATE_FROM },
                                                  { "accel", required_argument, NULL, ARG_ACCEL },
+                                                 { "cold", no_argument, NULL, ARG_COLD },
                                                  { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                                                  {} };
         bool help = false;
@@ -1496,6 +1737,10 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         arg_accel = optarg;
                         arg_verb_options |= VERB_OPTION_ACCEL;
                         break;
+                case ARG_COLD:
+                        arg_cold = true;
+                        arg_verb_options |= VERB_OPTION_COLD;
+                        break;
                 case ARG_CREATE_FROM:
                         if (vm_name_invalid_reason(optarg)) {
                                 log_error(
@@ -1529,8 +1774,7 @@ int main(int argc, char *argv[]) {
         static char list[] = "list";
         static char *default_argv[] = { list, NULL };
         char **verb_argv;
-        const char *name;
-        int verb_argc;
+        int verb_argc, used;
         const Verb *v;
         bool help;
         unsigned n;
@@ -1556,12 +1800,14 @@ int main(int argc, char *argv[]) {
                 verb_argc = 1;
         }
 
-        name = verb_argv[0];
-        v = find_verb(name);
+        v = find_verb(verb_argv, verb_argc, &used);
         if (!v) {
-                log_error("Unknown command '%s'. See 'vmctl --help'.", name);
+                log_error("Unknown command '%s'. See 'vmctl --help'.", verb_argv[0]);
                 return VMCTL_EXIT_USAGE;
         }
+        /* The verb's last word is its argv[0]. */
+        verb_argv += used - 1;
+        verb_argc -= used - 1;
         if (help) {
                 print_verb_help(v);
                 return VMCTL_EXIT_SUCCESS;
@@ -1579,6 +1825,10 @@ int main(int argc, char *argv[]) {
                 }
 
         n = (unsigned) verb_argc - 1;
+        if (n > v->max_args && has_subcommands(v)) {
+                log_error("Unknown command '%s %s'. See 'vmctl %s --help'.", v->name, verb_argv[1], v->name);
+                return VMCTL_EXIT_USAGE;
+        }
         if (n < v->min_args || n > v->max_args) {
                 log_error(
                         "%s: %s. Usage: vmctl [OPTIONS...] %s%s%s",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Following a VM's state (and its balloon) through PropertiesChanged, VMRemoved and vmmd's NameOwnerChanged
- * signals. */
+ * signals; and a golden snapshot's build through the Manager's PropertiesChanged. */
 #include <assert.h>
 #include <inttypes.h>
 #include <langinfo.h>
@@ -8,6 +8,7 @@
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "log.h"
+#include "output.h"
 #include "wait.h"
 
 const char *const vm_states[] = {
@@ -37,6 +38,106 @@ const WaitSpec wait_memory = {
         .pending = (const char *const[]){ "paused", NULL },
 };
 
+typedef struct WaitMatch {
+        const char *match;
+        sd_bus_message_handler_t handler;
+} WaitMatch;
+
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        SignalWait *s = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (s->stale)
+                return 0;
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
+                return 0;
+        if (streq(name, VMMD_BUS_NAME) && isempty(new_owner))
+                s->vmmd_gone = true;
+        return 0;
+}
+
+/* Installs the n matches (their slots into slots[], userdata theirs) and one on vmmd leaving the bus; once. */
+static int signal_wait_begin(
+        SignalWait *s, sd_bus *bus, const WaitMatch *matches, size_t n, sd_bus_slot **slots, void *userdata) {
+        int r;
+
+        if (s->bus)
+                return 0;
+        s->bus = sd_bus_ref(bus);
+        /* Synchronous: each match is in place at the broker once this returns. */
+        r = sd_bus_add_match(
+                bus,
+                &s->slot,
+                "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" VMMD_BUS_NAME "'",
+                on_name_owner_changed,
+                s);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_add_match(bus, &slots[i], matches[i].match, matches[i].handler, userdata);
+        return r < 0 ? r : 0;
+}
+
+static void signal_wait_done(SignalWait *s) {
+        s->slot = sd_bus_slot_unref(s->slot);
+        s->bus = sd_bus_unref(s->bus);
+}
+
+/* After the wait read what it waits for: every message queued now reached us before that answer, so its news
+ * is older than what we know. Dispatches those without looking at them. */
+static int signal_wait_skip_stale(SignalWait *s) {
+        uint64_t n = 0;
+        int r;
+
+        r = sd_bus_get_n_queued_read(s->bus, &n);
+        if (r < 0)
+                return r;
+        s->stale = true;
+        for (; n > 0; n--) {
+                r = sd_bus_process(s->bus, NULL);
+                if (r < 0)
+                        break;
+        }
+        s->stale = false;
+        return r < 0 ? r : 0;
+}
+
+/* Dispatches signals until outcome(userdata) ends the wait (anything but -EAGAIN: returned) or timeout_usec
+ * (UINT64_MAX: never) passes (-ETIMEDOUT). Whenever no signal is queued, idle(userdata, now) may show
+ * progress; it returns how soon it wants to run again. Any other negative errno: the bus failed. */
+static int signal_wait_run(
+        SignalWait *s,
+        uint64_t timeout_usec,
+        int (*outcome)(void *userdata),
+        uint64_t (*idle)(void *userdata, uint64_t now),
+        void *userdata) {
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        for (;;) {
+                uint64_t now, left;
+
+                r = outcome(userdata);
+                if (r != -EAGAIN)
+                        return r;
+
+                r = sd_bus_process(s->bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue; /* look at the outcome before waiting */
+
+                now = now_usec(CLOCK_MONOTONIC);
+                if (timeout_usec != UINT64_MAX && now - start >= timeout_usec)
+                        return -ETIMEDOUT;
+                left = timeout_usec == UINT64_MAX ? UINT64_MAX : timeout_usec - (now - start);
+                left = MIN(left, idle(userdata, now));
+
+                r = sd_bus_wait(s->bus, left);
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+}
+
 /* The end of "waiting for VM ... to be": "running", "removed", "at 256 MiB". */
 #define WAIT_PHRASE_MAX 64
 static const char *goal_phrase(const VMWait *w, char buf[static WAIT_PHRASE_MAX]) {
@@ -61,7 +162,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         json_object *v;
         int r;
 
-        if (w->stale || !w->path || !streq_ptr(sd_bus_message_get_path(m), w->path))
+        if (w->signals.stale || !w->path || !streq_ptr(sd_bus_message_get_path(m), w->path))
                 return 0;
         r = sd_bus_message_read(m, "s", &interface);
         if (r < 0 || !streq(interface, VMMD_VM_INTERFACE))
@@ -85,7 +186,7 @@ static int on_vm_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         VMWait *w = userdata;
         const char *name, *path;
 
-        if (w->stale || !w->path)
+        if (w->signals.stale || !w->path)
                 return 0;
         if (sd_bus_message_read(m, "so", &name, &path) < 0)
                 return 0;
@@ -94,24 +195,8 @@ static int on_vm_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         return 0;
 }
 
-static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        VMWait *w = userdata;
-        const char *name, *old_owner, *new_owner;
-
-        if (w->stale)
-                return 0;
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
-                return 0;
-        if (streq(name, VMMD_BUS_NAME) && isempty(new_owner))
-                w->vmmd_gone = true;
-        return 0;
-}
-
 int vm_wait_begin(VMWait *w, sd_bus *bus, bool progress) {
-        static const struct {
-                const char *match;
-                sd_bus_message_handler_t handler;
-        } matches[] = {
+        static const WaitMatch matches[] = {
                 /* Installed before the call, with the VM's path still unknown for CreateVM: hence the
                  * whole name space, and on_properties_changed() picks the VM. */
                 { "type='signal',sender='" VMMD_BUS_NAME "',interface='org.freedesktop.DBus.Properties',"
@@ -120,35 +205,22 @@ int vm_wait_begin(VMWait *w, sd_bus *bus, bool progress) {
                 { "type='signal',sender='" VMMD_BUS_NAME "',path='" VMMD_MANAGER_PATH "',"
                   "interface='" VMMD_MANAGER_INTERFACE "',member='VMRemoved'",
                   on_vm_removed },
-                { "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                  "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" VMMD_BUS_NAME "'",
-                  on_name_owner_changed },
         };
-        int r;
 
         w->since = now_usec(CLOCK_MONOTONIC);
-        if (w->bus)
-                return 0;
-
-        w->bus = sd_bus_ref(bus);
         w->progress = progress;
-        for (size_t i = 0; i < ELEMENTSOF(matches); i++) {
-                /* Synchronous: the match is in place at the broker once this returns. */
-                r = sd_bus_add_match(bus, &w->slots[i], matches[i].match, matches[i].handler, w);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return signal_wait_begin(&w->signals, bus, matches, ELEMENTSOF(matches), w->slots, w);
 }
 
 void vm_wait_done(VMWait *w) {
         for (size_t i = 0; i < ELEMENTSOF(w->slots); i++)
                 w->slots[i] = sd_bus_slot_unref(w->slots[i]);
-        w->bus = sd_bus_unref(w->bus);
+        signal_wait_done(&w->signals);
         (void) free_and_strdup(&w->path, NULL);
         (void) free_and_strdup(&w->name, NULL);
         (void) free_and_strdup(&w->state, NULL);
         (void) free_and_strdup(&w->failure_reason, NULL);
+        (void) free_and_strdup(&w->drawn_state, NULL);
 }
 
 /* "→" where the locale's character set has it. */
@@ -194,10 +266,9 @@ static void progress_clear(VMWait *w) {
 static int read_initial_state(VMWait *w) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_json_put_ json_object *props = NULL;
-        uint64_t n = 0;
         int r;
 
-        r = bus_get_properties(w->bus, w->path, VMMD_VM_INTERFACE, &error, &props);
+        r = bus_get_properties(w->signals.bus, w->path, VMMD_VM_INTERFACE, &error, &props);
         if (r < 0 && sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT, VMMD_ERROR_NO_SUCH_VM))
                 w->removed = true;
         else if (r < 0)
@@ -213,29 +284,19 @@ static int read_initial_state(VMWait *w) {
                 w->memory_actual_mib = json_get_uint64(props, "MemoryActualMiB");
         }
 
-        /* Every message queued now reached us before the answer we just got, so its news is older than
-         * what we know: dispatch those without looking at them. */
-        r = sd_bus_get_n_queued_read(w->bus, &n);
-        if (r < 0)
-                return log_error_errno(r, "Failed to count queued messages: %m"), VMCTL_EXIT_FAILURE;
-        w->stale = true;
-        for (; n > 0; n--) {
-                r = sd_bus_process(w->bus, NULL);
-                if (r < 0)
-                        break;
-        }
-        w->stale = false;
+        r = signal_wait_skip_stale(&w->signals);
         if (r < 0)
                 return log_error_errno(r, "Failed to process the bus: %m"), bus_error_exit_status(NULL, r);
         return VMCTL_EXIT_SUCCESS;
 }
 
 /* -EAGAIN while the wait goes on, else the exit status it ends with (failures logged). */
-static int wait_outcome(VMWait *w) {
+static int wait_outcome(void *userdata) {
+        VMWait *w = userdata;
         char buf[WAIT_PHRASE_MAX];
         const char *goal = goal_phrase(w, buf);
 
-        if (w->vmmd_gone) {
+        if (w->signals.vmmd_gone) {
                 progress_clear(w);
                 log_error("vmmd disappeared while waiting for VM %s to be %s.", w->name, goal);
                 return VMCTL_EXIT_UNREACHABLE;
@@ -264,7 +325,7 @@ static int wait_outcome(VMWait *w) {
                         char *reason = NULL;
 
                         if (sd_bus_get_property_string(
-                                    w->bus,
+                                    w->signals.bus,
                                     VMMD_BUS_NAME,
                                     w->path,
                                     VMMD_VM_INTERFACE,
@@ -286,15 +347,31 @@ static int wait_outcome(VMWait *w) {
         return VMCTL_EXIT_VM_FAILED;
 }
 
+/* Redraws the status line on news, and when its seconds counter moves on. */
+static uint64_t wait_idle(void *userdata, uint64_t now) {
+        VMWait *w = userdata;
+
+        if (!w->progress)
+                return UINT64_MAX;
+        if (w->drawn == UINT64_MAX || !streq_ptr(w->drawn_state, w->state) ||
+            w->drawn_actual_mib != w->memory_actual_mib ||
+            (now - w->since) / USEC_PER_SEC != (w->drawn - w->since) / USEC_PER_SEC) {
+                progress_draw(w, now);
+                w->drawn = now;
+                w->drawn_actual_mib = w->memory_actual_mib;
+                (void) free_and_strdup(&w->drawn_state, w->state); /* out of memory: drawn again */
+        }
+        return USEC_PER_SEC - (now - w->since) % USEC_PER_SEC;
+}
+
 int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t timeout_usec) {
-        _cleanup_free_ char *drawn_state = NULL;
-        uint64_t start, drawn = UINT64_MAX, drawn_actual_mib = 0;
         int r;
 
-        assert(w->bus);
+        assert(w->signals.bus);
         w->spec = spec;
         w->removed = false;
         w->memory_actual_mib = 0;
+        w->drawn = UINT64_MAX;
         (void) free_and_strdup(&w->state, NULL);
         (void) free_and_strdup(&w->failure_reason, NULL);
         if (free_and_strdup(&w->path, path) < 0)
@@ -308,61 +385,178 @@ int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t t
         if (r != VMCTL_EXIT_SUCCESS)
                 return r;
 
-        start = now_usec(CLOCK_MONOTONIC);
-        for (;;) {
-                uint64_t now, left, t;
+        r = signal_wait_run(&w->signals, timeout_usec, wait_outcome, wait_idle, w);
+        progress_clear(w);
+        if (r == -ETIMEDOUT) {
+                char goal[WAIT_PHRASE_MAX], state[WAIT_PHRASE_MAX];
 
-                r = wait_outcome(w);
-                if (r != -EAGAIN) {
-                        progress_clear(w);
-                        return r;
-                }
+                log_error(
+                        "Timed out after %gs waiting for VM %s to be %s; it is %s.",
+                        (double) timeout_usec / USEC_PER_SEC,
+                        w->name,
+                        goal_phrase(w, goal),
+                        state_phrase(w, state));
+                return VMCTL_EXIT_TIMEOUT;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Lost the connection to the bus while waiting for VM %s: %m", w->name);
+                return bus_error_exit_status(NULL, r);
+        }
+        return r;
+}
 
-                r = sd_bus_process(w->bus, NULL);
-                if (r < 0) {
-                        progress_clear(w);
-                        log_error_errno(
-                                r, "Lost the connection to the bus while waiting for VM %s: %m", w->name);
-                        return bus_error_exit_status(NULL, r);
-                }
-                if (r > 0)
-                        continue; /* look at the outcome before waiting */
+/* Takes the persona's entry from rows, GoldenSnapshots keyed by golden_snapshot_keys. */
+static void golden_wait_update(GoldenWait *w, json_object *rows) {
+        json_object_putp(&w->entry);
+        w->entry = NULL;
+        for (size_t i = 0; i < json_object_array_length(rows); i++) {
+                json_object *row = json_object_array_get_idx(rows, i);
 
-                now = now_usec(CLOCK_MONOTONIC);
-                if (timeout_usec != UINT64_MAX && now - start >= timeout_usec) {
-                        char goal[WAIT_PHRASE_MAX], state[WAIT_PHRASE_MAX];
-
-                        progress_clear(w);
-                        log_error(
-                                "Timed out after %gs waiting for VM %s to be %s; it is %s.",
-                                (double) timeout_usec / USEC_PER_SEC,
-                                w->name,
-                                goal_phrase(w, goal),
-                                state_phrase(w, state));
-                        return VMCTL_EXIT_TIMEOUT;
-                }
-                left = timeout_usec == UINT64_MAX ? UINT64_MAX : timeout_usec - (now - start);
-
-                if (w->progress) {
-                        /* Redraw on news, and when the seconds counter moves on. */
-                        if (drawn == UINT64_MAX || !streq_ptr(drawn_state, w->state) ||
-                            drawn_actual_mib != w->memory_actual_mib ||
-                            (now - w->since) / USEC_PER_SEC != (drawn - w->since) / USEC_PER_SEC) {
-                                progress_draw(w, now);
-                                drawn = now;
-                                drawn_actual_mib = w->memory_actual_mib;
-                                if (free_and_strdup(&drawn_state, w->state) < 0)
-                                        return log_oom(), VMCTL_EXIT_FAILURE;
-                        }
-                        t = USEC_PER_SEC - (now - w->since) % USEC_PER_SEC;
-                        left = MIN(left, t);
-                }
-
-                r = sd_bus_wait(w->bus, left);
-                if (r < 0 && r != -EINTR) {
-                        progress_clear(w);
-                        log_error_errno(r, "Failed to wait for VM %s: %m", w->name);
-                        return bus_error_exit_status(NULL, r);
+                if (streq_ptr(json_get_string(row, "persona"), w->persona)) {
+                        w->entry = json_object_get(row);
+                        break;
                 }
         }
+}
+
+static int on_manager_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_json_put_ json_object *props = NULL, *rows = NULL;
+        GoldenWait *w = userdata;
+        const char *interface;
+        json_object *list;
+
+        if (w->signals.stale)
+                return 0;
+        if (sd_bus_message_read(m, "s", &interface) < 0 || !streq(interface, VMMD_MANAGER_INTERFACE))
+                return 0;
+        if (bus_message_read_json(m, &props) < 0 ||
+            !json_object_object_get_ex(props, "GoldenSnapshots", &list))
+                return 0; /* news of other properties */
+        if (json_name_members(list, golden_snapshot_keys, &rows) < 0)
+                return 0;
+        golden_wait_update(w, rows);
+        return 0;
+}
+
+int golden_wait_begin(GoldenWait *w, sd_bus *bus, const char *persona) {
+        static const WaitMatch matches[] = {
+                { "type='signal',sender='" VMMD_BUS_NAME "',path='" VMMD_MANAGER_PATH "',"
+                  "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+                  "arg0='" VMMD_MANAGER_INTERFACE "'",
+                  on_manager_properties_changed },
+        };
+
+        if (free_and_strdup(&w->persona, persona) < 0)
+                return -ENOMEM;
+        return signal_wait_begin(&w->signals, bus, matches, ELEMENTSOF(matches), &w->slot, w);
+}
+
+void golden_wait_done(GoldenWait *w) {
+        w->slot = sd_bus_slot_unref(w->slot);
+        signal_wait_done(&w->signals);
+        json_object_putp(&w->entry);
+        w->entry = NULL;
+        (void) free_and_strdup(&w->persona, NULL);
+        (void) free_and_strdup(&w->printed, NULL);
+}
+
+/* What follows the state in "building golden snapshot of throwaway: booting (20%)": the step (or why it
+ * failed) and, while building, the percentage; escaped for the terminal. NULL when out of memory. */
+static char *golden_detail(const GoldenWait *w) {
+        const char *message = json_get_string(w->entry, "message");
+        _cleanup_free_ char *s = NULL;
+        char percent[32] = "";
+
+        if (streq_ptr(json_get_string(w->entry, "state"), "building"))
+                (void) snprintf(
+                        percent, sizeof(percent), " (%" PRIu64 "%%)", json_get_uint64(w->entry, "progress"));
+        if (asprintf(&s, "%s%s%s", isempty(message) ? "" : ": ", strempty(message), percent) < 0)
+                return NULL;
+        return escape_controls(s);
+}
+
+/* Prints a line on stderr when the state, step or percentage changed since the last one. */
+static uint64_t golden_wait_idle(void *userdata, uint64_t now) {
+        GoldenWait *w = userdata;
+        _cleanup_free_ char *detail = golden_detail(w), *line = NULL;
+
+        if (!detail ||
+            asprintf(
+                    &line,
+                    "%s golden snapshot of %s%s",
+                    strna(json_get_string(w->entry, "state")),
+                    w->persona,
+                    detail) < 0)
+                return UINT64_MAX; /* out of memory: no progress, the wait goes on */
+        if (!streq_ptr(line, w->printed)) {
+                fprintf(stderr, "%s\n", line);
+                free(w->printed);
+                w->printed = TAKE_PTR(line);
+        }
+        return UINT64_MAX;
+}
+
+/* -EAGAIN while the build goes on (whatever the state, but ready or failed), else the exit status it ends
+ * with (failures logged). */
+static int golden_wait_outcome(void *userdata) {
+        GoldenWait *w = userdata;
+        const char *state = json_get_string(w->entry, "state");
+
+        if (w->signals.vmmd_gone) {
+                log_error(
+                        "vmmd disappeared while waiting for the golden snapshot of %s to be ready.",
+                        w->persona);
+                return VMCTL_EXIT_UNREACHABLE;
+        }
+        if (!w->entry) {
+                log_error("Persona %s no longer uses golden snapshots.", w->persona);
+                return VMCTL_EXIT_VM_FAILED;
+        }
+        if (streq_ptr(state, "ready"))
+                return VMCTL_EXIT_SUCCESS;
+        if (streq_ptr(state, "failed")) {
+                const char *message = json_get_string(w->entry, "message");
+                _cleanup_free_ char *escaped = escape_controls(
+                        isempty(message) ? "vmmd gave no reason." : message);
+
+                log_error("Failed to build the golden snapshot of %s: %s", w->persona, strna(escaped));
+                return VMCTL_EXIT_VM_FAILED;
+        }
+        return -EAGAIN;
+}
+
+int golden_wait_finish(GoldenWait *w, uint64_t timeout_usec) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_json_put_ json_object *rows = NULL;
+        int r;
+
+        assert(w->signals.bus);
+        r = bus_get_golden_snapshots(w->signals.bus, &error, &rows);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to read the golden snapshots of vmmd");
+        golden_wait_update(w, rows);
+        r = signal_wait_skip_stale(&w->signals);
+        if (r < 0)
+                return log_error_errno(r, "Failed to process the bus: %m"), bus_error_exit_status(NULL, r);
+
+        r = signal_wait_run(&w->signals, timeout_usec, golden_wait_outcome, golden_wait_idle, w);
+        if (r == -ETIMEDOUT) {
+                _cleanup_free_ char *detail = golden_detail(w);
+
+                log_error(
+                        "Timed out after %gs waiting for the golden snapshot of %s to be ready; it is %s%s.",
+                        (double) timeout_usec / USEC_PER_SEC,
+                        w->persona,
+                        strna(json_get_string(w->entry, "state")),
+                        strempty(detail));
+                return VMCTL_EXIT_TIMEOUT;
+        }
+        if (r < 0) {
+                log_error_errno(
+                        r,
+                        "Lost the connection to the bus while waiting for the golden snapshot of %s: %m",
+                        w->persona);
+                return bus_error_exit_status(NULL, r);
+        }
+        return r;
 }

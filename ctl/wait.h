@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Waiting for a VM to reach a state (and its balloon a size), driven by vmmd's signals (never by polling). */
+/* Waiting, driven by vmmd's signals (never by polling), for a VM to reach a state (and its balloon a size),
+ * and for the build of a golden snapshot to end. */
 #pragma once
 
 #include <systemd/sd-bus.h>
 
-#include "util.h"
+#include "json-util.h"
 
 typedef struct WaitSpec {
         const char *target;  /* State that ends the wait; NULL: only the VM's removal does */
@@ -23,11 +24,20 @@ extern const WaitSpec wait_paused;  /* pause */
 extern const WaitSpec wait_removed; /* destroy, wait NAME removed */
 extern const WaitSpec wait_memory;  /* set-memory, with memory_mib filled in */
 
-typedef struct VMWait {
+/* What every wait has: the bus, a match on vmmd leaving it, and whether the signals being dispatched are
+ * older than what the wait read. */
+typedef struct SignalWait {
         sd_bus *bus;
+        sd_bus_slot *slot;
+        bool stale;
+        bool vmmd_gone;
+} SignalWait;
+
+typedef struct VMWait {
+        SignalWait signals;
         bool progress;  /* redraw a status line on stdout */
         uint64_t since; /* CLOCK_MONOTONIC when the operation began, for the status line */
-        sd_bus_slot *slots[3];
+        sd_bus_slot *slots[2];
 
         /* The current wait: */
         const WaitSpec *spec;
@@ -36,10 +46,11 @@ typedef struct VMWait {
         char *state;
         char *failure_reason;
         uint64_t memory_actual_mib;
-        bool stale; /* dispatching signals older than our own read of the state */
         bool removed;
-        bool vmmd_gone;
         bool line_drawn;
+        uint64_t drawn; /* CLOCK_MONOTONIC of the status line drawn last; UINT64_MAX: none yet */
+        char *drawn_state;
+        uint64_t drawn_actual_mib;
 } VMWait;
 
 /* Subscribes to the VM's PropertiesChanged, VMRemoved and vmmd's NameOwnerChanged. Call it before the
@@ -51,3 +62,21 @@ int vm_wait_begin(VMWait *w, sd_bus *bus, bool progress);
  * w->memory_actual_mib tell where the VM ended up. */
 int vm_wait_finish(VMWait *w, const char *path, const WaitSpec *spec, uint64_t timeout_usec);
 void vm_wait_done(VMWait *w);
+
+/* Following the build of a golden snapshot (RebuildGoldenSnapshot) in the Manager's GoldenSnapshots. */
+typedef struct GoldenWait {
+        SignalWait signals;
+        sd_bus_slot *slot;
+        char *persona;
+        json_object *entry; /* the persona's entry, keyed by golden_snapshot_keys; NULL: it has none */
+        char *printed;      /* the progress line printed last */
+} GoldenWait;
+
+/* Subscribes to the Manager's PropertiesChanged and vmmd's NameOwnerChanged: before the call. */
+int golden_wait_begin(GoldenWait *w, sd_bus *bus, const char *persona);
+/* After the call: reads GoldenSnapshots once, then follows it until the persona's entry is "ready" (exit
+ * status 0) or "failed", the entry vanishes, vmmd disappears or timeout_usec (UINT64_MAX: never) passes.
+ * Prints a line on stderr whenever the state, step or percentage changes. Logs why it ended unsuccessfully,
+ * and returns an exit status; w->entry is where the persona's golden snapshot ended up. */
+int golden_wait_finish(GoldenWait *w, uint64_t timeout_usec);
+void golden_wait_done(GoldenWait *w);

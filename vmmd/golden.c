@@ -92,7 +92,7 @@ static Golden *golden_get(Manager *m, const char *persona) {
 Golden *golden_find(Manager *m, const char *persona, const char *id) {
         Golden *g = golden_get(m, persona);
 
-        return g && g->state == GOLDEN_READY && streq_ptr(g->id, id) ? g : NULL;
+        return g && g->usable && streq_ptr(g->id, id) ? g : NULL;
 }
 
 static void golden_set(Golden *g, GoldenState state, unsigned progress, const char *message) {
@@ -303,10 +303,11 @@ static int verify_files(void *userdata, char **ret_message) {
 }
 
 static void golden_refresh(Golden *g);
-static int golden_build_start(Golden *g, const Persona *p, const char *key);
+static int golden_build_start(Golden *g, const Persona *p, const char *key, char **ret_error);
 
 /* The golden snapshot in use is no more: its directory goes unless a clone still uses it. */
 static void golden_drop_current(Golden *g) {
+        g->usable = false;
         g->id = mfree(g->id);
         g->dir = mfree(g->dir);
         g->image = mfree(g->image);
@@ -334,6 +335,7 @@ static void on_verified(int r, const char *message, void *userdata) {
         g->child = sd_event_source_disable_unref(g->child);
         if (r >= 0) {
                 log_info("Golden snapshot %s of persona %s verified.", g->id, g->persona);
+                g->usable = true;
                 golden_set(g, GOLDEN_READY, 100, NULL);
                 return;
         }
@@ -378,6 +380,7 @@ static int golden_verify_start(Golden *g, const char *dir) {
                 golden_drop_current(g);
                 return r;
         }
+        g->usable = false;
         g->state_st = j.state_st;
         g->disk_st = j.disk_st;
         j.dir = strdup(dir);
@@ -426,6 +429,7 @@ static void golden_refresh(Golden *g) {
         r = golden_compute_key(m, p, image, key);
         if (r < 0)
                 return;
+        memcpy(g->key, key, sizeof(g->key));
         if (g->builder) {
                 if (id_has_key(g->build_id, key))
                         return;
@@ -433,7 +437,7 @@ static void golden_refresh(Golden *g) {
                 log_info("Inputs of persona %s changed during its golden build; building again.", g->persona);
                 golden_builder_ended(g->builder, "its inputs changed");
         }
-        if (g->state == GOLDEN_READY && id_has_key(g->id, key) && golden_files_unchanged(g))
+        if (g->usable && id_has_key(g->id, key) && golden_files_unchanged(g))
                 return;
         if (g->state == GOLDEN_FAILED && id_has_key(g->failed_id, key))
                 return;
@@ -444,8 +448,8 @@ static void golden_refresh(Golden *g) {
         if (dir && golden_verify_start(g, dir) >= 0)
                 return;
         golden_drop_current(g);
-        r = golden_build_start(g, p, key);
-        if (r < 0)
+        r = golden_build_start(g, p, key, NULL);
+        if (r < 0 && r != -ENOSPC)
                 log_warning_errno(r, "Failed to start the golden build of persona %s: %m", g->persona);
 }
 
@@ -455,8 +459,8 @@ Golden *golden_for_clone(Manager *m, const VM *vm) {
         if (!g)
                 return NULL;
         golden_refresh(g);
-        if (g->state != GOLDEN_READY || vm->memory_mib != g->memory_mib || vm->vcpus != g->vcpus ||
-            !streq_ptr(vm->accel, g->accel) || !streq_ptr(vm->image, g->image))
+        if (!g->usable || !id_has_key(g->id, g->key) || vm->memory_mib != g->memory_mib ||
+            vm->vcpus != g->vcpus || !streq_ptr(vm->accel, g->accel) || !streq_ptr(vm->image, g->image))
                 return NULL;
         return g;
 }
@@ -488,7 +492,7 @@ static void builder_remove_leftovers(VM *vm) {
         vm_remove_files(vm);
 }
 
-static int golden_build_start(Golden *g, const Persona *p, const char *key) {
+static int golden_build_start(Golden *g, const Persona *p, const char *key, char **ret_error) {
         _cleanup_free_ char *name = NULL, *why = NULL, *pdir = NULL, *state_path = NULL, *error = NULL;
         Manager *m = g->manager;
         uint8_t serial[GOLDEN_SERIAL_LEN / 2];
@@ -506,11 +510,13 @@ static int golden_build_start(Golden *g, const Persona *p, const char *key) {
                 return -ENOMEM;
         r = manager_memory_admit(m, NULL, name, p->memory_mib, &why);
         if (r < 0) {
-                /* Not remembered as failed: the next clone asks again. */
+                /* Not a failure: the next clone asks again. */
                 _cleanup_free_ char *msg = NULL;
                 (void) asprintf(&msg, "waiting for memory: %s", strna(why));
-                golden_set(g, GOLDEN_FAILED, 0, msg);
-                return 0;
+                golden_set(g, GOLDEN_NONE, 0, msg);
+                if (ret_error)
+                        *ret_error = TAKE_PTR(why);
+                return -ENOSPC;
         }
         pdir = persona_dir(m, p->name);
         if (!pdir || free_and_strdup(&g->build_id, id) < 0 ||
@@ -948,7 +954,7 @@ int golden_rebuild(Manager *m, const char *persona, char **ret_error) {
         if (r < 0)
                 return r;
         g->failed_id = mfree(g->failed_id);
-        return golden_build_start(g, p, key);
+        return golden_build_start(g, p, key, ret_error);
 }
 
 int golden_append_list(Manager *m, sd_bus_message *reply) {

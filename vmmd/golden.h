@@ -33,6 +33,10 @@ typedef enum GoldenState {
 const char *golden_state_to_string(GoldenState s);
 GoldenState golden_state_from_string(const char *s);
 
+#define GOLDEN_KEY_LEN 16                                      /* hex digits of the inputs' hash */
+#define GOLDEN_SERIAL_LEN 8                                    /* hex digits, random per build */
+#define GOLDEN_ID_LEN (GOLDEN_KEY_LEN + 1 + GOLDEN_SERIAL_LEN) /* "<key>-<serial>" */
+
 struct Golden {
         Manager *manager;
         char *persona;
@@ -40,7 +44,10 @@ struct Golden {
         unsigned progress; /* percent, while building */
         char *message;     /* the step while building, why while failed */
 
-        /* The golden snapshot in use (ready or being verified). */
+        /* The golden snapshot in use (ready or being verified); clones are made of it while usable
+         * (verified), also while a new one is built. */
+        bool usable;
+        char key[GOLDEN_KEY_LEN + 1]; /* of the inputs as they are now: only a golden snapshot of these is used */
         char *id;
         char *dir;
         char *image;

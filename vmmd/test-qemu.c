@@ -104,6 +104,8 @@ static void test_escaping(void) {
         assert(qemu_build_argv(&c, &argv) >= 0);
         assert(streq_ptr(argv[strv_length(argv) - 2], "-incoming"));
         assert(streq_ptr(argv[strv_length(argv) - 1], "fd:5"));
+        STRV_FOREACH(a, argv)
+                assert(!streq(*a, "-kernel") && !streq(*a, "-initrd")); /* its RAM holds them */
         strv_free(TAKE_PTR(argv));
         c.loadvm = "x";
         assert(qemu_build_argv(&c, &argv) == -EINVAL); /* one state to start from, not two */

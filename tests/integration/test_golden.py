@@ -101,12 +101,15 @@ def test_two_clones_are_two_machines(s):
     # What they still share, as the README says: the kernel's boot ID, of the golden snapshot's boot.
     check_eq(a["boot-id"], b["boot-id"], "clones share the golden boot's boot ID")
 
-    # CreateVM's option "cold" (vmctl create --cold) boots instead.
-    ok, data = s.manager_call("CreateVM", "ssa{sv}", "throwaway", "cold", 1, "cold", "b", "true")
-    check(ok, f"CreateVM with cold: {data}")
-    s.vmctl_ok("wait", "cold", "running")
+    # --cold (CreateVM's option "cold") boots instead.
+    s.vmctl_ok("create", "throwaway", "--cold", "cold")
     check_eq(prop(s, "cold", "GoldenSnapshot"), "", "a cold boot has no golden snapshot")
     check(read_guest(s, "cold", "boot-id") != a["boot-id"], "a cold boot has a boot ID of its own")
+
+    # A clone that reboots boots cold, on its own disk over the golden one, and is itself again.
+    s.vmctl_ok("reboot", "clone-a")
+    check(read_guest(s, "clone-a", "boot-id") != a["boot-id"], "a rebooted clone has a boot ID of its own")
+    check_eq(read_guest(s, "clone-a", "hostname"), "clone-a", "a rebooted clone's host name")
 
     for name in ("clone-a", "clone-b", "cold"):
         s.vmctl_ok("destroy", name)
