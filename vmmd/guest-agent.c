@@ -13,6 +13,7 @@
 typedef struct AgentCall {
         agent_reply_t cb; /* NULL: nobody waits for the answer */
         void *userdata;
+        bool ping; /* only a PONG answers it, and a PONG answers nothing else */
 } AgentCall;
 
 struct AgentClient {
@@ -212,9 +213,12 @@ static void agent_dispatch_line(AgentClient *a, char *line) {
         default:
                 break;
         }
-        /* Until the guest said it is there, lines are the old guest's: answers to nothing asked now. */
-        if (a->ready)
+        /* Until the guest said it is there, lines are the old guest's: answers to nothing asked now. A PONG
+         * that no PING waits for answered one that a READY (the agent started over) made void. */
+        if (a->ready && (r.type == AGENT_REPLY_PONG) == (a->n_calls > 0 && a->calls[0].ping))
                 agent_answer(a, 0, &r);
+        else if (a->ready && r.type != AGENT_REPLY_PONG)
+                agent_answer(a, -EBADMSG, NULL); /* a PING's answer must be a PONG */
 }
 
 static int agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -347,7 +351,10 @@ int agent_client_call(AgentClient *a, const char *line, agent_reply_t cb, void *
         if (!calls)
                 return -ENOMEM;
         a->calls = calls;
-        a->calls[a->n_calls++] = (AgentCall){ .cb = cb, .userdata = userdata };
+        a->calls[a->n_calls++] = (AgentCall){ .cb = cb,
+                                              .userdata = userdata,
+                                              .ping = strncmp(line, "PING", 4) == 0 &&
+                                                      IN_SET(line[4], 0, ' ') };
         memcpy(a->out + a->n_out, line, n);
         a->out[a->n_out + n] = '\n';
         a->n_out += n + 1;
