@@ -336,17 +336,29 @@ static void on_verified(int r, const char *message, void *userdata) {
         if (r >= 0) {
                 log_info("Golden snapshot %s of persona %s verified.", g->id, g->persona);
                 g->usable = true;
+                g->just_built = false;
                 golden_set(g, GOLDEN_READY, 100, NULL);
                 return;
         }
-        /* Corrupt, or changed while it was checked: never used. It is made again. */
+        /* Corrupt, or changed while it was checked: never used. It is made again, unless it was just made:
+         * then building again would only loop. */
         log_warning(
-                "Golden snapshot %s of persona %s is not usable (%s); rebuilding it.",
+                "Golden snapshot %s of persona %s is not usable (%s)%s.",
                 strna(g->id),
                 g->persona,
-                strna(message));
+                strna(message),
+                g->just_built ? "" : "; rebuilding it");
         if (g->dir)
                 (void) rm_rf(g->dir);
+        if (g->just_built) {
+                _cleanup_free_ char *why = NULL;
+                (void) free_and_strdup(&g->failed_id, g->id);
+                (void) asprintf(&why, "the new golden snapshot does not read back: %s", strna(message));
+                golden_drop_current(g);
+                g->just_built = false;
+                golden_set(g, GOLDEN_FAILED, 0, why);
+                return;
+        }
         golden_drop_current(g);
         golden_set(g, GOLDEN_NONE, 0, NULL);
         golden_refresh(g);
@@ -744,17 +756,20 @@ static void on_finished(int r, const char *message, void *userdata) {
         g->build_dir = mfree(g->build_dir);
         g->build_id = mfree(g->build_id);
         g->failed_id = mfree(g->failed_id);
+        g->just_built = true;
         r = golden_verify_start(g, final); /* takes its manifest; hashing again is cheap next to a boot */
         if (r < 0)
                 golden_set(g, GOLDEN_FAILED, 0, "the new golden snapshot cannot be read back");
         golden_collect(g->manager, g->persona);
 }
 
-/* The agent answered with its version: 0.3 is the first that takes an identity (ENTROPY and the rest). */
+/* The agent answered with its version: 0.3 is the first that takes an identity (ENTROPY and the rest). Only
+ * digits and dots: it goes into the manifest. */
 static bool agent_gives_identity(const char *version) {
         unsigned major, minor;
 
-        return version && sscanf(version, "%u.%u", &major, &minor) == 2 && (major > 0 || minor >= 3);
+        return version && version[strspn(version, "0123456789.")] == 0 &&
+                sscanf(version, "%u.%u", &major, &minor) == 2 && (major > 0 || minor >= 3);
 }
 
 void golden_builder_ended(VM *vm, const char *failure) {

@@ -476,18 +476,25 @@ static const struct {
         { "random", "RANDOM" },     { "boot-id", "BOOTID" },
 };
 
+typedef struct GuestQuestion {
+        Operation *op;
+        const char *command; /* its answer starts with the same word */
+} GuestQuestion;
+
 static void on_read_guest_reply(AgentClient *a, int error, const AgentReply *reply, void *userdata) {
-        Operation *op = userdata;
+        _cleanup_free_ GuestQuestion *q = userdata;
         _cleanup_free_ char *text = NULL, *message = NULL;
 
         if (error < 0)
-                operation_complete(op, -EIO, "The guest agent did not answer");
+                operation_complete(q->op, -EIO, "The guest agent did not answer");
         else if (reply->type == AGENT_REPLY_ERR) {
                 text = utf8_printable(reply->arg, 200);
                 (void) asprintf(&message, "The guest agent failed: %s", strna(text));
-                operation_complete(op, -EIO, message);
-        } else
-                operation_complete_string(op, reply->arg);
+                operation_complete(q->op, -EIO, message);
+        } else if (!streq(reply->word, q->command))
+                operation_complete(q->op, -EIO, "The guest agent answered another question");
+        else
+                operation_complete_string(q->op, reply->arg);
 }
 
 int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error) {
@@ -513,7 +520,13 @@ int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error) {
                         vm_state_to_string(vm->state));
                 return -EINVAL;
         }
-        r = agent_client_call(vm->agent, guest_items[i].command, on_read_guest_reply, op);
+        GuestQuestion *q = calloc(1, sizeof(GuestQuestion));
+        if (!q)
+                return -ENOMEM;
+        *q = (GuestQuestion){ .op = op, .command = guest_items[i].command };
+        r = agent_client_call(vm->agent, guest_items[i].command, on_read_guest_reply, q);
+        if (r < 0)
+                free(q);
         if (r == -EBUSY || r == -ENOBUFS)
                 (void) asprintf(
                         ret_error, "The guest agent of \"%s\" has too many questions to answer", vm->name);

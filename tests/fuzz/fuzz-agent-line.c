@@ -34,7 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 [AGENT_REPLY_BOOTID] = "BOOTID",
                 [AGENT_REPLY_OK] = "OK",
                 [AGENT_REPLY_ERR] = "ERR",
+                [AGENT_REPLY_VALUE] = NULL, /* one of these: */
         };
+        static const char *const value_words[] = { "CLOCK", "HOSTNAME", "MACHINEID", "RANDOM" };
         /* clang-format on */
         AgentReply r = { .type = _AGENT_REPLY_TYPE_INVALID, .total_kib = 4711 };
         const char *space, *rest;
@@ -58,9 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (const char *c = orig; *c; c++)
                         if ((unsigned char) *c < 0x20 || *c == 0x7f)
                                 return 0;
-                /* Only MEMINFO and BOOTID with missing or bad arguments may fail once the word is known. */
+                /* Only MEMINFO, BOOTID and the values with missing or bad arguments may fail once the word
+                 * is known. */
                 for (int t = 0; t < _AGENT_REPLY_TYPE_MAX; t++)
-                        if (!IN_SET(t, AGENT_REPLY_MEMINFO, AGENT_REPLY_BOOTID))
+                        if (words[t] && !IN_SET(t, AGENT_REPLY_MEMINFO, AGENT_REPLY_BOOTID))
                                 fuzz_check(
                                         !(strlen(words[t]) == word_len &&
                                           strncmp(orig, words[t], word_len) == 0),
@@ -71,12 +74,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         fuzz_check(k == 0);
         fuzz_check(r.type >= 0 && r.type < _AGENT_REPLY_TYPE_MAX, "type %d", (int) r.type);
-        /* The type is the first word, exactly. */
-        fuzz_check(
-                strlen(words[r.type]) == word_len && strncmp(orig, words[r.type], word_len) == 0,
-                "\"%s\" parsed as %s",
-                orig,
-                words[r.type]);
+        /* The type is the first word, exactly; so is word. */
+        fuzz_check(r.word == line && strlen(r.word) == word_len && strncmp(orig, r.word, word_len) == 0);
+        if (r.type == AGENT_REPLY_VALUE) {
+                bool known = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(value_words); i++)
+                        known = known || streq(r.word, value_words[i]);
+                fuzz_check(known && space, "\"%s\" parsed as a value", orig);
+        } else
+                fuzz_check(
+                        strlen(words[r.type]) == word_len && strncmp(orig, words[r.type], word_len) == 0,
+                        "\"%s\" parsed as %s",
+                        orig,
+                        words[r.type]);
         fuzz_check(r.arg);
         /* What reaches the bus is printable UTF-8. */
         fuzz_check(utf8_is_valid(orig), "\"%s\" is not UTF-8", orig);

@@ -47,6 +47,9 @@ cold="$(vmctl --json create throwaway --cold | sed -n 's/.*"name": *"\([^"]*\)".
 echo "cold boot $cold running in $(($(ms) - t0)) ms"
 [ -z "$(vmctl show "$cold" | sed -n 's/^GoldenSnapshot=//p')" ]
 
-for n in "${names[@]}" "$cold"; do vmctl stop --force "$n"; done
-[ -z "$(ls -A /run/vmmd/vms 2>/dev/null)" ]
-[ "$(cd "$dir" && sha256sum state disk.qcow2 golden.yaml)" = "$before" ]
+# Destroy answers once the VM and its files are gone.
+for n in "${names[@]}" "$cold"; do vmctl destroy "$n"; done
+left="$(ls -A /run/vmmd/vms 2>/dev/null)"
+[ -z "$left" ] || { echo "left behind in /run/vmmd/vms: $left"; exit 1; }
+after="$(cd "$dir" && sha256sum state disk.qcow2 golden.yaml)"
+[ "$after" = "$before" ] || { echo "the golden snapshot changed: $before -> $after"; exit 1; }
