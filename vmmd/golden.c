@@ -5,9 +5,10 @@
  * stream into a root-owned file it got as an fd; then it quits, vmmd copies its disk overlay and a child
  * process syncs and hashes both into the manifest; one rename makes it the golden snapshot. */
 #include <dirent.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <sys/random.h>
-#include <sys/sendfile.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -28,8 +29,12 @@ static const char *const golden_state_table[_GOLDEN_STATE_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP(golden_state, GoldenState, _GOLDEN_STATE_MAX);
 
 #define GOLDEN_MANIFEST "golden.yaml"
-#define GOLDEN_STATE_FILE "state"
-#define GOLDEN_DISK_FILE "disk.qcow2"
+/* The files of a golden snapshot, each in its manifest with size and sha256. */
+static const char *const golden_file_table[_GOLDEN_FILE_MAX] = {
+        [GOLDEN_FILE_STATE] = "state",           /* QEMU's migration stream: RAM and devices */
+        [GOLDEN_FILE_DISK] = "disk.qcow2",       /* the disk as it was then, over the image's */
+        [GOLDEN_FILE_OVERLAY] = "overlay.qcow2", /* an empty overlay on it: each clone's disk is a copy */
+};
 #define GOLDEN_RETRY_USEC (500 * USEC_PER_MSEC)
 #define GOLDEN_STATE_FDNAME "golden-state"
 
@@ -37,8 +42,8 @@ DEFINE_STRING_TABLE_LOOKUP(golden_state, GoldenState, _GOLDEN_STATE_MAX);
 typedef struct GoldenManifest {
         char *id, *persona, *image, *accel, *agent_version;
         uint64_t created_usec, memory_mib, vcpus;
-        uint64_t state_size, disk_size;
-        char *state_sha256, *disk_sha256;
+        uint64_t size[_GOLDEN_FILE_MAX];
+        char *sha256[_GOLDEN_FILE_MAX];
 } GoldenManifest;
 
 static void golden_manifest_done(GoldenManifest *g) {
@@ -47,8 +52,8 @@ static void golden_manifest_done(GoldenManifest *g) {
         free(g->image);
         free(g->accel);
         free(g->agent_version);
-        free(g->state_sha256);
-        free(g->disk_sha256);
+        for (size_t i = 0; i < _GOLDEN_FILE_MAX; i++)
+                free(g->sha256[i]);
 }
 
 /* clang-format off */
@@ -61,10 +66,12 @@ static const YamlField manifest_fields[] = {
         { "created_usec", yaml_parse_uint64, offsetof(GoldenManifest, created_usec), true, 0, INT64_MAX },
         { "memory_mib", yaml_parse_uint64, offsetof(GoldenManifest, memory_mib), true, 1, INT64_MAX },
         { "vcpus", yaml_parse_uint64, offsetof(GoldenManifest, vcpus), true, 1, UINT32_MAX },
-        { "state_size", yaml_parse_uint64, offsetof(GoldenManifest, state_size), true, 0, INT64_MAX },
-        { "state_sha256", yaml_parse_string, offsetof(GoldenManifest, state_sha256), true, .max = 64 },
-        { "disk_size", yaml_parse_uint64, offsetof(GoldenManifest, disk_size), true, 0, INT64_MAX },
-        { "disk_sha256", yaml_parse_string, offsetof(GoldenManifest, disk_sha256), true, .max = 64 },
+#define FILE_FIELDS(k, name)                                                                                 \
+        { name "_size", yaml_parse_uint64, offsetof(GoldenManifest, size[k]), true, 0, INT64_MAX },           \
+        { name "_sha256", yaml_parse_string, offsetof(GoldenManifest, sha256[k]), true, .max = 64 }
+        FILE_FIELDS(GOLDEN_FILE_STATE, "state"),
+        FILE_FIELDS(GOLDEN_FILE_DISK, "disk"),
+        FILE_FIELDS(GOLDEN_FILE_OVERLAY, "overlay"),
         {}
 };
 /* clang-format on */
@@ -78,8 +85,15 @@ static char *persona_dir(Manager *m, const char *persona) {
 char *golden_disk_path(Manager *m, const char *persona, const char *id) {
         char *p;
 
-        return asprintf(&p, "%s/golden/%s/%s/" GOLDEN_DISK_FILE, m->config.cache_dir, persona, id) < 0 ? NULL :
-                                                                                                         p;
+        return asprintf(
+                       &p,
+                       "%s/golden/%s/%s/%s",
+                       m->config.cache_dir,
+                       persona,
+                       id,
+                       golden_file_table[GOLDEN_FILE_DISK]) < 0 ?
+                NULL :
+                p;
 }
 
 static Golden *golden_get(Manager *m, const char *persona) {
@@ -110,38 +124,43 @@ static bool same_file(const struct stat *a, const struct stat *b) {
                 a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* The golden snapshot's two files, stat'ed by name now; no symlink. */
-static int golden_stat_files(const char *dir, struct stat *ret_state, struct stat *ret_disk) {
+/* The golden snapshot's files, stat'ed by name now; no symlink. */
+static int golden_stat_files(const char *dir, struct stat ret[static _GOLDEN_FILE_MAX]) {
         char path[PATH_MAX];
 
-        (void) snprintf(path, sizeof(path), "%s/" GOLDEN_STATE_FILE, dir);
-        if (lstat(path, ret_state) < 0)
-                return -errno;
-        (void) snprintf(path, sizeof(path), "%s/" GOLDEN_DISK_FILE, dir);
-        if (lstat(path, ret_disk) < 0)
-                return -errno;
-        return S_ISREG(ret_state->st_mode) && S_ISREG(ret_disk->st_mode) ? 0 : -EBADMSG;
+        for (GoldenFile k = 0; k < _GOLDEN_FILE_MAX; k++) {
+                (void) snprintf(path, sizeof(path), "%s/%s", dir, golden_file_table[k]);
+                if (lstat(path, &ret[k]) < 0)
+                        return -errno;
+                if (!S_ISREG(ret[k].st_mode))
+                        return -EBADMSG;
+        }
+        return 0;
 }
 
 static bool golden_files_unchanged(Golden *g) {
-        struct stat s, d;
+        struct stat st[_GOLDEN_FILE_MAX];
 
-        return golden_stat_files(g->dir, &s, &d) >= 0 && same_file(&s, &g->state_st) &&
-                same_file(&d, &g->disk_st);
+        if (golden_stat_files(g->dir, st) < 0)
+                return false;
+        for (GoldenFile k = 0; k < _GOLDEN_FILE_MAX; k++)
+                if (!same_file(&st[k], &g->st[k]))
+                        return false;
+        return true;
 }
 
-int golden_open_state(Golden *g) {
+int golden_open_file(Golden *g, GoldenFile k) {
         _cleanup_close_ int fd = -EBADF;
         char path[PATH_MAX];
         struct stat st;
 
-        (void) snprintf(path, sizeof(path), "%s/" GOLDEN_STATE_FILE, g->dir);
+        (void) snprintf(path, sizeof(path), "%s/%s", g->dir, golden_file_table[k]);
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!same_file(&st, &g->state_st))
+        if (!same_file(&st, &g->st[k]))
                 return -ESTALE;
         return fd_nonblock(fd, false) < 0 ? -errno : TAKE_FD(fd);
 }
@@ -278,28 +297,25 @@ static int check_file(
 
 typedef struct VerifyJob {
         char *dir;
-        struct stat state_st, disk_st;
+        struct stat st[_GOLDEN_FILE_MAX];
         GoldenManifest manifest;
 } VerifyJob;
 
 static int verify_files(void *userdata, char **ret_message) {
         VerifyJob *j = userdata;
-        int r = check_file(
-                j->dir,
-                GOLDEN_STATE_FILE,
-                &j->state_st,
-                j->manifest.state_size,
-                j->manifest.state_sha256,
-                ret_message);
 
-        return r < 0 ? r :
-                       check_file(
-                               j->dir,
-                               GOLDEN_DISK_FILE,
-                               &j->disk_st,
-                               j->manifest.disk_size,
-                               j->manifest.disk_sha256,
-                               ret_message);
+        for (GoldenFile k = 0; k < _GOLDEN_FILE_MAX; k++) {
+                int r = check_file(
+                        j->dir,
+                        golden_file_table[k],
+                        &j->st[k],
+                        j->manifest.size[k],
+                        j->manifest.sha256[k],
+                        ret_message);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static void golden_refresh(Golden *g);
@@ -380,7 +396,7 @@ static int golden_verify_start(Golden *g, const char *dir) {
         if (r >= 0 && (!streq(j.manifest.persona, g->persona) || !streq(j.manifest.id, basename(dir))))
                 r = -EBADMSG;
         if (r >= 0)
-                r = golden_stat_files(dir, &j.state_st, &j.disk_st);
+                r = golden_stat_files(dir, j.st);
         if (r >= 0)
                 r = golden_take_manifest(g, dir, &j.manifest);
         if (r < 0) {
@@ -393,8 +409,7 @@ static int golden_verify_start(Golden *g, const char *dir) {
                 return r;
         }
         g->usable = false;
-        g->state_st = j.state_st;
-        g->disk_st = j.disk_st;
+        memcpy(g->st, j.st, sizeof(g->st));
         j.dir = strdup(dir);
         if (!j.dir)
                 return -ENOMEM;
@@ -541,7 +556,7 @@ static int golden_build_start(Golden *g, const Persona *p, const char *key, char
                 r = -errno;
         if (r < 0)
                 goto fail;
-        if (asprintf(&state_path, "%s/" GOLDEN_STATE_FILE, g->build_dir) < 0) {
+        if (asprintf(&state_path, "%s/%s", g->build_dir, golden_file_table[GOLDEN_FILE_STATE]) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -660,63 +675,110 @@ static int copy_builder_disk(Golden *g, VM *vm) {
                 return in;
         if (fstat(in, &st) < 0)
                 return -errno;
-        if (asprintf(&dest, "%s/" GOLDEN_DISK_FILE, g->build_dir) < 0)
+        if (asprintf(&dest, "%s/%s", g->build_dir, golden_file_table[GOLDEN_FILE_DISK]) < 0)
                 return -ENOMEM;
         out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
         if (out < 0 || fchmod(out, 0444) < 0)
                 return -errno;
-        for (off_t left = st.st_size; left > 0;) {
-                ssize_t k = sendfile(out, in, NULL, (size_t) MIN(left, (off_t) 1 << 30));
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        return -EIO; /* it shrank: the builder ended, nothing should change it */
-                left -= k;
-        }
-        return 0;
+        return copy_bytes(in, out, (uint64_t) st.st_size);
 }
 
 typedef struct FinishJob {
         char *dir;
-        char *head; /* the manifest but its files */
-        int state_fd;
+        char *head;       /* the manifest but its files */
+        char *final_disk; /* where the disk will be: the overlay's backing file */
+        const char *qemu_img;
 } FinishJob;
 
-/* In a child: both files synced and hashed, then the manifest, synced too. */
+/* The overlay each clone gets a copy of: made once here, so a clone starts without running qemu-img (200 ms
+ * on the emulated phone). Its backing file is the disk where it will be; its size that disk's (qcow2's
+ * big-endian size at byte 24), so qemu-img need not open it (-u). */
+static int make_overlay(FinishJob *j, char **ret_message) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *disk = NULL, *overlay = NULL, *size = NULL;
+        uint64_t be;
+        int r;
+
+        if (asprintf(&disk, "%s/%s", j->dir, golden_file_table[GOLDEN_FILE_DISK]) < 0 ||
+            asprintf(&overlay, "%s/%s", j->dir, golden_file_table[GOLDEN_FILE_OVERLAY]) < 0)
+                return -ENOMEM;
+        fd = open(disk, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || pread(fd, &be, sizeof(be), 24) != sizeof(be)) {
+                (void) asprintf(ret_message, "%s: cannot read its size", disk);
+                return -EIO;
+        }
+        if (asprintf(&size, "%" PRIu64, be64toh(be)) < 0)
+                return -ENOMEM;
+        char *argv[] = { (char *) j->qemu_img,
+                         (char *) "create",
+                         (char *) "-q",
+                         (char *) "-f",
+                         (char *) "qcow2",
+                         (char *) "-F",
+                         (char *) "qcow2",
+                         (char *) "-u",
+                         (char *) "-b",
+                         j->final_disk,
+                         overlay,
+                         size,
+                         NULL };
+        pid_t pid;
+        int pidfd, status;
+
+        r = spawn(argv, &(SpawnOptions){ .output_fd = -EBADF }, &pid, &pidfd, NULL);
+        if (r < 0) {
+                (void) asprintf(ret_message, "cannot run %s: %s", j->qemu_img, strerror(-r));
+                return r;
+        }
+        safe_close(pidfd);
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                (void) asprintf(ret_message, "%s create failed for %s", j->qemu_img, overlay);
+                return -EIO;
+        }
+        return chmod(overlay, 0444) < 0 ? -errno : 0;
+}
+
+/* In a child: the overlay made, all files synced and hashed, then the manifest, synced too. */
 static int finish_files(void *userdata, char **ret_message) {
         FinishJob *j = userdata;
         _cleanup_free_ char *text = NULL, *path = NULL;
-        char hex[2][SHA256_HEX_SIZE];
-        uint64_t size[2];
+        char hex[_GOLDEN_FILE_MAX][SHA256_HEX_SIZE];
+        uint64_t size[_GOLDEN_FILE_MAX];
         int r;
 
-        for (size_t i = 0; i < 2; i++) {
+        r = make_overlay(j, ret_message);
+        if (r < 0)
+                return r;
+        for (GoldenFile k = 0; k < _GOLDEN_FILE_MAX; k++) {
                 _cleanup_close_ int fd = -EBADF;
                 uint8_t digest[SHA256_DIGEST_SIZE];
                 char p[PATH_MAX];
 
-                (void) snprintf(p, sizeof(p), "%s/%s", j->dir, i == 0 ? GOLDEN_STATE_FILE : GOLDEN_DISK_FILE);
+                (void) snprintf(p, sizeof(p), "%s/%s", j->dir, golden_file_table[k]);
                 fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0 || fsync(fd) < 0) {
                         r = -errno;
                         (void) asprintf(ret_message, "%s: %s", p, strerror(-r));
                         return r;
                 }
-                r = sha256_fd(fd, digest, &size[i]);
+                r = sha256_fd(fd, digest, &size[k]);
                 if (r < 0) {
                         (void) asprintf(ret_message, "%s: cannot read: %s", p, strerror(-r));
                         return r;
                 }
-                sha256_to_hex(digest, hex[i]);
+                sha256_to_hex(digest, hex[k]);
         }
         if (asprintf(
                     &text,
-                    "%sstate_size: %" PRIu64 "\nstate_sha256: %s\ndisk_size: %" PRIu64 "\ndisk_sha256: %s\n",
+                    "%sstate_size: %" PRIu64 "\nstate_sha256: %s\ndisk_size: %" PRIu64 "\ndisk_sha256: %s\n"
+                    "overlay_size: %" PRIu64 "\noverlay_sha256: %s\n",
                     j->head,
-                    size[0],
-                    hex[0],
-                    size[1],
-                    hex[1]) < 0 ||
+                    size[GOLDEN_FILE_STATE],
+                    hex[GOLDEN_FILE_STATE],
+                    size[GOLDEN_FILE_DISK],
+                    hex[GOLDEN_FILE_DISK],
+                    size[GOLDEN_FILE_OVERLAY],
+                    hex[GOLDEN_FILE_OVERLAY]) < 0 ||
             asprintf(&path, "%s/" GOLDEN_MANIFEST, j->dir) < 0)
                 return -ENOMEM;
         r = write_file_atomic(path, text);
@@ -817,7 +879,15 @@ void golden_builder_ended(VM *vm, const char *failure) {
                 golden_build_failed(g, failure);
                 return;
         }
-        FinishJob j = { .dir = g->build_dir, .head = head };
+        _cleanup_free_ char *final_disk = golden_disk_path(g->manager, g->persona, g->build_id);
+        FinishJob j = { .dir = g->build_dir,
+                        .head = head,
+                        .final_disk = final_disk,
+                        .qemu_img = g->manager->config.qemu_img };
+        if (!final_disk) {
+                golden_build_failed(g, "out of memory");
+                return;
+        }
         g->state_fd = safe_close(g->state_fd);
         golden_set(g, GOLDEN_BUILDING, 90, "syncing and hashing");
         r = fork_call(g->manager->event, "golden-finish", finish_files, &j, on_finished, g, &g->child);

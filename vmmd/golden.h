@@ -3,7 +3,7 @@
  * saved (QEMU's migration stream of RAM and devices, and the disk as it was then), so that its VMs start as
  * clones of it instead of booting. One per persona, in the cache directory:
  *
- *   <cache>/golden/<persona>/<id>/{state,disk.qcow2,golden.yaml}
+ *   <cache>/golden/<persona>/<id>/{state,disk.qcow2,overlay.qcow2,golden.yaml}
  *
  * The id is "<key>-<serial>": the key is made from everything the saved guest depends on (the image's files,
  * the persona's size, the accelerator and CPU model, the QEMU binary, vmmd's version), so a change of any of
@@ -31,6 +31,13 @@ typedef enum GoldenState {
 } GoldenState;
 
 const char *golden_state_to_string(GoldenState s);
+
+typedef enum GoldenFile {
+        GOLDEN_FILE_STATE,
+        GOLDEN_FILE_DISK,
+        GOLDEN_FILE_OVERLAY,
+        _GOLDEN_FILE_MAX,
+} GoldenFile;
 GoldenState golden_state_from_string(const char *s);
 
 #define GOLDEN_KEY_LEN 16                                      /* hex digits of the inputs' hash */
@@ -55,7 +62,7 @@ struct Golden {
         uint64_t memory_mib;
         uint32_t vcpus;
         char *accel;
-        struct stat state_st, disk_st; /* what was verified */
+        struct stat st[_GOLDEN_FILE_MAX]; /* what was verified */
 
         /* While building. */
         char *build_id;
@@ -84,10 +91,11 @@ void golden_free_all(Manager *m);
 Golden *golden_for_clone(Manager *m, const VM *vm);
 /* The golden snapshot id of persona, if ready (for a clone that starts now). */
 Golden *golden_find(Manager *m, const char *persona, const char *id);
-/* Its files: the read-only base disk (also the backing file of a clone's overlay), and the state, opened
- * read-only and checked to be exactly what was verified (-ESTALE otherwise). */
+/* Its read-only base disk: the backing file of a clone's disk, at every boot. */
 char *golden_disk_path(Manager *m, const char *persona, const char *id);
-int golden_open_state(Golden *g);
+/* One of its files opened read-only (the state for QEMU, the overlay to copy), checked to be exactly what
+ * was verified (-ESTALE otherwise). */
+int golden_open_file(Golden *g, GoldenFile k);
 
 /* RebuildGoldenSnapshot(): -ENOENT no such persona, -EINVAL it has no golden snapshots, -EBUSY a build runs. */
 int golden_rebuild(Manager *m, const char *persona, char **ret_error);

@@ -815,7 +815,7 @@ static int vm_spawn_vmm(VM *vm) {
         if (from_golden) {
                 Golden *g = golden_find(m, vm->persona, vm->golden);
 
-                state_fd = g ? golden_open_state(g) : -ENOENT;
+                state_fd = g ? golden_open_file(g, GOLDEN_FILE_STATE) : -ENOENT;
                 if (state_fd < 0) {
                         vm_abort(vm, "its golden snapshot changed or went away while it started");
                         return state_fd;
@@ -997,9 +997,7 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
         _cleanup_free_ char *backing = NULL;
         Manager *m = vm->manager;
 
-        /* A clone's disk is an overlay on its golden snapshot's, itself one on the image's. */
-        backing = vm->from_golden ? golden_disk_path(m, vm->persona, vm->golden) :
-                                    strdup(image->files[IMAGE_FILE_DISK].path);
+        backing = strdup(image->files[IMAGE_FILE_DISK].path);
         if (!backing)
                 return -ENOMEM;
 
@@ -1009,12 +1007,39 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
                          (char *) "-f",
                          (char *) "qcow2",
                          (char *) "-F",
-                         vm->from_golden ? (char *) "qcow2" : image->disk_format,
+                         image->disk_format,
                          (char *) "-b",
                          backing,
                          vm->disk_path,
                          NULL };
         return vm_spawn_helper(vm, argv, on_helper_exit);
+}
+
+/* A clone's disk: a copy of its golden snapshot's empty overlay on the golden disk (itself one on the
+ * image's), made in the VM's directory as the VM. */
+static int vm_copy_golden_overlay(VM *vm) {
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        Golden *g = golden_find(vm->manager, vm->persona, vm->golden);
+        struct stat st;
+        int r;
+
+        in = g ? golden_open_file(g, GOLDEN_FILE_OVERLAY) : -ESTALE;
+        if (in < 0 || fstat(in, &st) < 0)
+                return log_vm_error_errno(
+                        vm->name,
+                        in < 0 ? in : -errno,
+                        "The golden snapshot of %s changed or went away: %m",
+                        vm->name);
+        {
+                _cleanup_(vm_fs_leave) _unused_ VMFs fs = vm_fs_enter(vm);
+                out = create_regular(vm->disk_path, 0600);
+        }
+        if (out < 0)
+                return log_vm_error_errno(vm->name, out, "Failed to create the disk of %s: %m", vm->name);
+        r = copy_bytes(in, out, (uint64_t) st.st_size);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "Failed to write the disk of %s: %m", vm->name);
+        return 0;
 }
 
 int vm_start(VM *vm, Operation *op, char **ret_error) {
@@ -1096,7 +1121,8 @@ int vm_start(VM *vm, Operation *op, char **ret_error) {
                 vm->pending[PENDING_START] = op;
 
         if (image->has_file[IMAGE_FILE_DISK] && !vm_disk_exists(vm))
-                r = vm_spawn_overlay(vm, image);
+                r = vm->from_golden ? vm_copy_golden_overlay(vm) ?: vm_spawn_vmm(vm) :
+                                      vm_spawn_overlay(vm, image);
         else
                 r = vm_spawn_vmm(vm);
         if (r < 0 && !vm_is_active(vm)) {

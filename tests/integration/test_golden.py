@@ -79,7 +79,7 @@ def test_two_clones_are_two_machines(s):
     check(re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]{8}", g[1]), f"golden id {g[1]!r}")
     check_eq(g[5], "reference", "golden image")
     before = checksums(golden_dir(s, g[1]))
-    check(set(before) == {"state", "disk.qcow2", "golden.yaml"}, f"golden files {sorted(before)}")
+    check(set(before) == {"state", "disk.qcow2", "overlay.qcow2", "golden.yaml"}, f"golden files {sorted(before)}")
 
     seen = {}
     for name in ("clone-a", "clone-b"):
@@ -189,7 +189,7 @@ def test_restart_during_build(s):
     check(g2[2] in ("building", "none"), f"after the restart the half-made one is not used: {g2}")
     g2 = wait_golden(s)
     check_eq(sorted(os.listdir(pdir)), [g2[1]], "the half-made build is gone, the new one whole")
-    check(set(os.listdir(golden_dir(s, g2[1]))) == {"state", "disk.qcow2", "golden.yaml"}, "whole")
+    check(set(os.listdir(golden_dir(s, g2[1]))) == {"state", "disk.qcow2", "overlay.qcow2", "golden.yaml"}, "whole")
 
 
 def setup(s):

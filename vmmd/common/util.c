@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -261,6 +262,19 @@ int read_tail(int fd, size_t max, char **ret, size_t *ret_size) {
         if (ret_size)
                 *ret_size = n;
         *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int copy_bytes(int in, int out, uint64_t n) {
+        while (n > 0) {
+                ssize_t k = sendfile(out, in, NULL, (size_t) MIN(n, (uint64_t) 1 << 30));
+
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO;
+                n -= (uint64_t) k;
+        }
         return 0;
 }
 

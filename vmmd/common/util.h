@@ -148,6 +148,8 @@ int open_regular(const char *path);
 int create_regular(const char *path, mode_t mode);
 /* Reads at most the last max bytes of fd (from its end), NUL-terminated. */
 int read_tail(int fd, size_t max, char **ret, size_t *ret_size);
+/* Copies n bytes from in to out (from their offsets); -EIO if in ends before. */
+int copy_bytes(int in, int out, uint64_t n);
 /* Writes atomically: temporary file, fsync, rename. */
 int write_file_atomic(const char *path, const char *contents);
 uint64_t now_usec(clockid_t clock);

@@ -18,7 +18,7 @@ vmctl golden
 id="$(vmctl --no-legend golden | awk '$1 == "throwaway" { print $3 }')"
 dir="/var/cache/vmmd/golden/throwaway/$id"
 ls -l "$dir"
-before="$(cd "$dir" && sha256sum state disk.qcow2 golden.yaml)"
+before="$(cd "$dir" && sha256sum state disk.qcow2 overlay.qcow2 golden.yaml)"
 grep -q '^accel: kvm$' "$dir/golden.yaml"
 
 names=()
@@ -51,5 +51,5 @@ echo "cold boot $cold running in $(($(ms) - t0)) ms"
 for n in "${names[@]}" "$cold"; do vmctl destroy "$n"; done
 left="$(ls -A /run/vmmd/vms 2>/dev/null)"
 [ -z "$left" ] || { echo "left behind in /run/vmmd/vms: $left"; exit 1; }
-after="$(cd "$dir" && sha256sum state disk.qcow2 golden.yaml)"
+after="$(cd "$dir" && sha256sum state disk.qcow2 overlay.qcow2 golden.yaml)"
 [ "$after" = "$before" ] || { echo "the golden snapshot changed: $before -> $after"; exit 1; }
