@@ -505,6 +505,13 @@ static void golden_build_failed(Golden *g, const char *why) {
         golden_set(g, GOLDEN_FAILED, 0, why);
 }
 
+static void golden_build_failed_errno(Golden *g, const char *what, int r) {
+        _cleanup_free_ char *msg = NULL;
+
+        (void) asprintf(&msg, "%s: %s", what, strerror(-r));
+        golden_build_failed(g, msg ?: what);
+}
+
 /* A builder's disk directory left by a vmmd that crashed mid-build belongs to the identity it ran as: the
  * new builder takes that identity over (no VM holds it) to remove it. */
 static void builder_remove_leftovers(VM *vm) {
@@ -581,11 +588,8 @@ static int golden_build_start(Golden *g, const Persona *p, const char *key, char
                 golden_builder_ended(vm, msg);
         }
         return 0;
-fail : {
-        _cleanup_free_ char *msg = NULL;
-        (void) asprintf(&msg, "cannot prepare '%s': %s", strna(g->build_dir), strerror(-r));
-        golden_build_failed(g, msg);
-}
+fail:
+        golden_build_failed_errno(g, "cannot prepare its directory", r);
         return r;
 }
 
@@ -892,7 +896,7 @@ void golden_builder_ended(VM *vm, const char *failure) {
         golden_set(g, GOLDEN_BUILDING, 90, "syncing and hashing");
         r = fork_call(g->manager->event, "golden-finish", finish_files, &j, on_finished, g, &g->child);
         if (r < 0)
-                golden_build_failed(g, "cannot start hashing its files");
+                golden_build_failed_errno(g, "cannot start hashing its files", r);
 }
 
 /* Lists, removals, sync */

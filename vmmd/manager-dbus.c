@@ -284,7 +284,7 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                         vm_free(vm);
                         return -ENOMEM;
                 }
-                vm->from_golden = true;
+                vm->from_golden = true; /* its first start (vm_new_from_record() says so after a restart) */
         }
         r = vm_save(vm, true);
         if (r < 0) {

@@ -155,6 +155,8 @@ static int vm_new_internal(Manager *m, const VMRecord *rec, Golden *builder_of, 
                 vm_free(vm);
                 return -ENOMEM;
         }
+        /* A clone that never started yet starts from its golden snapshot, also after a restart of vmmd. */
+        vm->from_golden = vm->golden && vm->state == VM_CREATED;
         vm->builder_of = builder_of;
         r = vm_init_paths(vm);
         if (r < 0) {
@@ -1120,6 +1122,13 @@ int vm_start(VM *vm, Operation *op, char **ret_error) {
         if (op)
                 vm->pending[PENDING_START] = op;
 
+        /* Made as a clone (CreateVM without start), but its golden snapshot went meanwhile: it boots. */
+        if (vm->from_golden && !golden_find(vm->manager, vm->persona, vm->golden)) {
+                log_vm_info(vm->name, "Golden snapshot %s is gone; %s boots instead.", vm->golden, vm->name);
+                vm->golden = mfree(vm->golden);
+                vm->from_golden = false;
+                (void) vm_save(vm, false);
+        }
         if (image->has_file[IMAGE_FILE_DISK] && !vm_disk_exists(vm))
                 r = vm->from_golden ? vm_copy_golden_overlay(vm) ?: vm_spawn_vmm(vm) :
                                       vm_spawn_overlay(vm, image);

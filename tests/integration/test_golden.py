@@ -106,6 +106,14 @@ def test_two_clones_are_two_machines(s):
     check_eq(prop(s, "cold", "GoldenSnapshot"), "", "a cold boot has no golden snapshot")
     check(read_guest(s, "cold", "boot-id") != a["boot-id"], "a cold boot has a boot ID of its own")
 
+    # Created now, started later: a clone all the same.
+    s.vmctl_ok("create", "throwaway", "--no-start", "later")
+    check_eq(prop(s, "later", "GoldenSnapshot"), g[1], "a clone created without starting")
+    s.vmctl_ok("start", "later")
+    check_eq(read_guest(s, "later", "boot-id"), a["boot-id"], "a clone started later starts from the golden boot")
+    check_eq(read_guest(s, "later", "hostname"), "later", "and takes its identity")
+    s.vmctl_ok("destroy", "later")
+
     # A clone that reboots boots cold, on its own disk over the golden one, and is itself again.
     s.vmctl_ok("reboot", "clone-a")
     check(read_guest(s, "clone-a", "boot-id") != a["boot-id"], "a rebooted clone has a boot ID of its own")
