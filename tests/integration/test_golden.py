@@ -149,7 +149,23 @@ def test_corrupt_or_missing_is_rebuilt(s):
     g3 = wait_golden(s, other_than=g2[1])
     s.vmctl_ok("create", "throwaway", "clone")
     check_eq(prop(s, "clone", "GoldenSnapshot"), g3[1], "the rebuilt golden snapshot is used")
+
+    # Rebuilt on request (vmctl follows the progress on the bus) while a clone of the old one runs: the old
+    # one stays as long as that clone does, new clones come from the new one.
+    p = s.vmctl("golden", "rebuild", "throwaway")
+    check(p.returncode == 0, f"vmctl golden rebuild: {p.stdout}{p.stderr}")
+    check("building golden snapshot of throwaway: booting" in p.stderr, f"progress shown: {p.stderr!r}")
+    g4 = golden(s)
+    check(g4[2] == "ready" and g4[1] != g3[1], f"a new golden snapshot: {g4}")
+    check_eq([g["id"] for g in s.vmctl_json("golden")], [g4[1]], "vmctl golden --json")
+    check(os.path.isdir(golden_dir(s, g3[1])), "the old golden snapshot stays while its clone runs")
+    check_eq(read_guest(s, "clone", "hostname"), "clone", "the old clone still answers")
+    s.vmctl_ok("create", "throwaway", "clone2")
+    check_eq(prop(s, "clone2", "GoldenSnapshot"), g4[1], "new clones come from the new golden snapshot")
     s.vmctl_ok("destroy", "clone")
+    check(not os.path.exists(golden_dir(s, g3[1])), "the old golden snapshot goes with its last clone")
+    s.vmctl_ok("destroy", "clone2")
+    check(os.path.isdir(golden_dir(s, g4[1])), "the current one stays")
 
 
 def test_changed_image_makes_new_golden(s):
