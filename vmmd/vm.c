@@ -1300,14 +1300,29 @@ static void on_reset_reply(
                 log_vm_warning_errno(vm->name, 0, "QEMU refused to reset %s: %s", vm->name, strna(error_desc));
 }
 
+/* The guest was asked to reboot and did not get its VMM to end in time (stuck syncing its disk, say): the
+ * reset button. The boot timeout then covers a guest that never comes back. */
+static int on_reboot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        VM *vm = userdata;
+
+        log_vm_notice(vm->name, "Guest of %s did not reboot in time, resetting it.", vm->name);
+        vm->timer = sd_event_source_disable_unref(vm->timer);
+        if (!vm->qmp || qmp_send(vm->qmp, "system_reset", NULL, on_reset_reply, vm) < 0)
+                vm_abort(vm, "the guest did not reboot and cannot be reset");
+        else
+                (void) vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
+        return 0;
+}
+
 int vm_reboot(VM *vm) {
+        bool agent = agent_client_is_ready(vm->agent);
         int r;
 
         if (vm->state != VM_RUNNING || vm->destroying || !vm_vmm_runs(vm))
                 return -EINVAL;
         if (vm->snapshot_op != SNAPSHOT_OP_NONE)
                 return -EBUSY;
-        if (agent_client_is_ready(vm->agent))
+        if (agent)
                 r = agent_client_send(vm->agent, "REBOOT");
         else if (vm->qmp)
                 r = qmp_send(vm->qmp, "system_reset", NULL, on_reset_reply, vm);
@@ -1315,9 +1330,11 @@ int vm_reboot(VM *vm) {
                 r = -ENOTCONN;
         if (r < 0)
                 return r;
-        /* Counted like a guest's own reboot; the boot timeout covers a guest that never comes back. */
+        /* Counted like a guest's own reboot. Its VMM ends with the reset (-no-reboot); one that does not
+         * within a stop step is reset, like a stop escalates. */
         vm_set_state(vm, VM_STARTING, NULL);
-        return vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
+        return agent ? vm_timer_set(vm, vm->manager->config.stop_timeout_usec, on_reboot_timeout) :
+                       vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
 }
 
 int vm_destroy(VM *vm, Operation *op) {

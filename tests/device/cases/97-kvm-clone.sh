@@ -49,7 +49,8 @@ echo "cold boot $cold running in $(($(ms) - t0)) ms"
 
 # Destroy answers once the VM and its files are gone.
 for n in "${names[@]}" "$cold"; do vmctl destroy "$n"; done
-left="$(ls -A /run/vmmd/vms 2>/dev/null)"
-[ -z "$left" ] || { echo "left behind in /run/vmmd/vms: $left"; exit 1; }
+for n in "${names[@]}" "$cold"; do
+        [ ! -e "/run/vmmd/vms/$n" ] || { echo "left behind: /run/vmmd/vms/$n"; exit 1; }
+done
 after="$(cd "$dir" && sha256sum state disk.qcow2 overlay.qcow2 golden.yaml)"
 [ "$after" = "$before" ] || { echo "the golden snapshot changed: $before -> $after"; exit 1; }
