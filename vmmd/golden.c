@@ -352,29 +352,17 @@ static void on_verified(int r, const char *message, void *userdata) {
         if (r >= 0) {
                 log_info("Golden snapshot %s of persona %s verified.", g->id, g->persona);
                 g->usable = true;
-                g->just_built = false;
                 golden_set(g, GOLDEN_READY, 100, NULL);
                 return;
         }
-        /* Corrupt, or changed while it was checked: never used. It is made again, unless it was just made:
-         * then building again would only loop. */
+        /* Corrupt, or changed while it was checked: never used. It is made again. */
         log_warning(
-                "Golden snapshot %s of persona %s is not usable (%s)%s.",
+                "Golden snapshot %s of persona %s is not usable (%s); rebuilding it.",
                 strna(g->id),
                 g->persona,
-                strna(message),
-                g->just_built ? "" : "; rebuilding it");
+                strna(message));
         if (g->dir)
                 (void) rm_rf(g->dir);
-        if (g->just_built) {
-                _cleanup_free_ char *why = NULL;
-                (void) free_and_strdup(&g->failed_id, g->id);
-                (void) asprintf(&why, "the new golden snapshot does not read back: %s", strna(message));
-                golden_drop_current(g);
-                g->just_built = false;
-                golden_set(g, GOLDEN_FAILED, 0, why);
-                return;
-        }
         golden_drop_current(g);
         golden_set(g, GOLDEN_NONE, 0, NULL);
         golden_refresh(g);
@@ -385,8 +373,9 @@ static void verify_job_free(VerifyJob *j) {
         golden_manifest_done(&j->manifest);
 }
 
-/* Checks the golden snapshot in dir against its manifest, in a child: VERIFYING, then READY or rebuilt. */
-static int golden_verify_start(Golden *g, const char *dir) {
+/* Takes the golden snapshot in dir. One found on disk is checked against its manifest in a child (VERIFYING,
+ * then READY or rebuilt); one that was hashed into its manifest just now (hashed) is READY at once. */
+static int golden_take(Golden *g, const char *dir, bool hashed) {
         _cleanup_(verify_job_free) VerifyJob j = {};
         _cleanup_free_ char *error = NULL;
         int r;
@@ -408,8 +397,12 @@ static int golden_verify_start(Golden *g, const char *dir) {
                 golden_drop_current(g);
                 return r;
         }
-        g->usable = false;
         memcpy(g->st, j.st, sizeof(g->st));
+        if (hashed) {
+                g->usable = true;
+                golden_set(g, GOLDEN_READY, 100, NULL);
+                return 0;
+        }
         j.dir = strdup(dir);
         if (!j.dir)
                 return -ENOMEM;
@@ -472,7 +465,7 @@ static void golden_refresh(Golden *g) {
         if (!pdir)
                 return;
         dir = find_on_disk(pdir, key);
-        if (dir && golden_verify_start(g, dir) >= 0)
+        if (dir && golden_take(g, dir, false) >= 0)
                 return;
         golden_drop_current(g);
         r = golden_build_start(g, p, key, NULL);
@@ -820,12 +813,17 @@ static void on_finished(int r, const char *message, void *userdata) {
         }
         log_info("Golden snapshot %s of persona %s is ready.", g->build_id, g->persona);
         g->build_dir = mfree(g->build_dir);
-        g->build_id = mfree(g->build_id);
-        g->failed_id = mfree(g->failed_id);
-        g->just_built = true;
-        r = golden_verify_start(g, final); /* takes its manifest; hashing again is cheap next to a boot */
-        if (r < 0)
+        /* The child hashed its files into the manifest just now: no second pass. Failing to read that back
+         * is a failed build (building again would only loop). */
+        r = golden_take(g, final, true);
+        if (r < 0) {
+                free(g->failed_id);
+                g->failed_id = TAKE_PTR(g->build_id);
                 golden_set(g, GOLDEN_FAILED, 0, "the new golden snapshot cannot be read back");
+        } else {
+                g->build_id = mfree(g->build_id);
+                g->failed_id = mfree(g->failed_id);
+        }
         golden_collect(g->manager, g->persona);
 }
 

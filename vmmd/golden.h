@@ -70,7 +70,6 @@ struct Golden {
         VM *builder;
         int state_fd;           /* the stream QEMU writes, root's file */
         bool saved;             /* QEMU reported the stream complete */
-        bool just_built;        /* the golden snapshot being verified was made just now */
         sd_event_source *child; /* the verifier or the finisher (sync, hash, manifest) */
         sd_event_source *retry; /* waiting for the image to be verified */
         char *failed_id;        /* the inputs whose build failed last */
