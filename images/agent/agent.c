@@ -18,11 +18,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include "util.h"
 
-#define AGENT_VERSION "0.3"
+#define AGENT_VERSION "0.4"
 #define PORT_NAME "org.vmmd1.agent"
 #define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
 /* Lines in both directions, "\n" included. */
@@ -34,6 +35,7 @@ typedef enum ServeResult {
         SERVE_HANGUP,   /* the host side closed the port */
         SERVE_POWEROFF, /* POWEROFF was answered */
         SERVE_REBOOT,   /* REBOOT was answered */
+        SERVE_CRASH,    /* CRASH was answered */
 } ServeResult;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
@@ -270,7 +272,31 @@ static void remount_block_devices_ro(void) {
         endmntent(f);
 }
 
-/* Answers one line (without its "\n"). Returns 1 after POWEROFF, 2 after REBOOT was acknowledged. */
+/* The running kernel's release and where its text begins (/proc/kallsyms' _stext: its link address plus the
+ * KASLR offset), for a debugger to place the kernel's symbols. */
+static int reply_kernel(int fd) {
+        _cleanup_fclose_ FILE *f = NULL;
+        struct utsname u;
+        char line[512];
+
+        if (uname(&u) < 0)
+                return send_line(fd, "ERR uname: %s", strerror(errno));
+        f = fopen("/proc/kallsyms", "re");
+        if (!f)
+                return send_line(fd, "ERR cannot open /proc/kallsyms: %s", strerror(errno));
+        while (fgets(line, sizeof line, f)) {
+                unsigned long long a;
+                char type, name[128];
+
+                if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 && streq(name, "_stext"))
+                        return a == 0 ? send_line(fd, "ERR /proc/kallsyms hides addresses (kptr_restrict)")
+                                      : send_line(fd, "KERNEL %s %llx", u.release, a);
+        }
+        return send_line(fd, "ERR no _stext in /proc/kallsyms");
+}
+
+/* Answers one line (without its "\n"). Returns 1 after POWEROFF, 2 after REBOOT, 3 after CRASH was
+ * acknowledged. */
 static int handle_line(int fd, char *line) {
         char cmd[65];
         const char *arg;
@@ -301,6 +327,12 @@ static int handle_line(int fd, char *line) {
                 return do_machine_id(fd, arg);
         if (streq(line, "RANDOM"))
                 return do_random(fd);
+        if (streq(line, "KERNEL"))
+                return reply_kernel(fd);
+        if (streq(line, "CRASH")) {
+                int r = send_line(fd, "OK CRASH");
+                return r < 0 ? r : 3;
+        }
         if (streq(line, "POWEROFF") || streq(line, "REBOOT")) {
                 bool poweroff = line[0] == 'P';
                 int r;
@@ -366,7 +398,7 @@ static int serve(int fd, ServeResult *ret) {
                                 if (r < 0)
                                         return r;
                                 if (r > 0) {
-                                        *ret = r == 1 ? SERVE_POWEROFF : SERVE_REBOOT;
+                                        *ret = r == 1 ? SERVE_POWEROFF : r == 2 ? SERVE_REBOOT : SERVE_CRASH;
                                         return 0;
                                 }
                                 continue;
@@ -615,6 +647,15 @@ int main(int argc, char *argv[]) {
                 r = serve(fd, &result);
                 if (r < 0)
                         break;
+                if (result == SERVE_CRASH) {
+                        if (!arg_poweroff) /* a test on the host: never its kernel */
+                                return EXIT_SUCCESS;
+                        /* No sync: a crash is what it is. The write panics the kernel (sysrq_handle_crash). */
+                        _cleanup_close_ int t = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+                        if (t < 0 || write(t, "c", 1) < 0)
+                                fprintf(stderr, "vmmd-agent: cannot crash the kernel: %m\n");
+                        return EXIT_FAILURE;
+                }
                 if (result == SERVE_POWEROFF || result == SERVE_REBOOT) {
                         if (!arg_poweroff)
                                 return EXIT_SUCCESS;
