@@ -329,3 +329,44 @@ int fd_cloexec(int fd, bool cloexec) {
 int fd_nonblock(int fd, bool nonblock) {
         return fd_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, nonblock);
 }
+
+int strextendf(char **s, const char *fmt, ...) {
+        _cleanup_free_ char *add = NULL;
+        va_list ap;
+        size_t n, k;
+        char *t;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&add, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        n = *s ? strlen(*s) : 0;
+        k = (size_t) r;
+        t = realloc(*s, n + k + 1);
+        if (!t)
+                return -ENOMEM;
+        memcpy(t + n, add, k + 1);
+        *s = t;
+        return 0;
+}
+
+int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
+        const uint8_t *p = buf;
+
+        while (size > 0) {
+                ssize_t n = offset == UINT64_MAX ? write(fd, p, size) : pwrite(fd, p, size, (off_t) offset);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                size -= (size_t) n;
+                if (offset != UINT64_MAX)
+                        offset += (uint64_t) n;
+        }
+        return 0;
+}

@@ -134,6 +134,8 @@ int unhexmem(const char *s, void *buf, size_t max);
 /* Appends a copy of s; the list stays NULL-terminated. */
 int strv_extend(char ***l, const char *s);
 int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
+/* Appends formatted text to the string *s (NULL: empty). */
+int strextendf(char **s, const char *fmt, ...) _printf_(2, 3);
 
 int mkdir_p(const char *path, mode_t mode);
 /* Removes a directory tree; missing is fine. */
@@ -150,6 +152,8 @@ int create_regular(const char *path, mode_t mode);
 int read_tail(int fd, size_t max, char **ret, size_t *ret_size);
 /* Copies n bytes from in to out (from their offsets); -EIO if in ends before. */
 int copy_bytes(int in, int out, uint64_t n);
+/* Writes all of buf at offset (pwrite() until done), or all of it at the file position (offset -1). */
+int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset);
 /* Writes atomically: temporary file, fsync, rename. */
 int write_file_atomic(const char *path, const char *contents);
 uint64_t now_usec(clockid_t clock);
