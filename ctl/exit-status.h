@@ -6,7 +6,7 @@ typedef enum VmctlExit {
         VMCTL_EXIT_SUCCESS = 0,
         VMCTL_EXIT_FAILURE = 1,        /* the operation failed (Failed, any other D-Bus error) */
         VMCTL_EXIT_USAGE = 2,          /* invalid usage, or InvalidArgument from vmmd */
-        VMCTL_EXIT_NOT_FOUND = 3,      /* NoSuchVM, NoSuchPersona, NoSuchSnapshot, UnknownObject */
+        VMCTL_EXIT_NOT_FOUND = 3,      /* NoSuchVM, NoSuchPersona, NoSuchSnapshot, NoSuchCrash, ... */
         VMCTL_EXIT_CONFLICT = 4,       /* InvalidState, Exists, Busy */
         VMCTL_EXIT_VM_FAILED = 5,      /* the VM or golden build failed, stopped or vanished meanwhile */
         VMCTL_EXIT_TIMEOUT = 6,        /* --timeout passed while waiting */

@@ -24,6 +24,7 @@ static void test_exit_status(void) {
         assert_status(VMMD_ERROR_NO_SUCH_VM, -ENXIO, VMCTL_EXIT_NOT_FOUND);
         assert_status(VMMD_ERROR_NO_SUCH_PERSONA, -ENXIO, VMCTL_EXIT_NOT_FOUND);
         assert_status(VMMD_ERROR_NO_SUCH_SNAPSHOT, -ENXIO, VMCTL_EXIT_NOT_FOUND);
+        assert_status(VMMD_ERROR_NO_SUCH_CRASH, -ENXIO, VMCTL_EXIT_NOT_FOUND);
         assert_status(SD_BUS_ERROR_UNKNOWN_OBJECT, -EBADR, VMCTL_EXIT_NOT_FOUND);
         assert_status(VMMD_ERROR_INVALID_STATE, -EIO, VMCTL_EXIT_CONFLICT);
         assert_status(VMMD_ERROR_EXISTS, -EIO, VMCTL_EXIT_CONFLICT);

@@ -54,7 +54,15 @@ stderr_one_line() {
 }
 
 VERBS='list show create start stop pause resume reboot destroy wait switch set-memory guest snapshot snapshots
-restore delete-snapshot golden personas reload host help'
+restore delete-snapshot golden crashes crash crash-test debug personas reload host help'
+CRASH_VERBS='show gdb keep unkeep delete'
+
+# A stand-in gdb-multiarch, so that the cases after the search for it do not depend on the host; and a $PATH
+# without any.
+mkdir "$tmp/bin" "$tmp/nogdb"
+printf '#!/bin/sh\necho "stand-in gdb: $*"\n' >"$tmp/bin/gdb-multiarch"
+chmod +x "$tmp/bin/gdb-multiarch"
+export PATH=$tmp/bin:$PATH
 
 # --help names every command, every global option and every exit status.
 if expect 0 --help; then
@@ -62,8 +70,11 @@ if expect 0 --help; then
                 grep -qE "^  $verb( |$)" "$tmp/out" || fail "--help does not list '$verb'"
         done
         grep -qE "^  golden rebuild PERSONA " "$tmp/out" || fail "--help does not list 'golden rebuild'"
+        for verb in $CRASH_VERBS; do
+                grep -qE "^  crash $verb ID" "$tmp/out" || fail "--help does not list 'crash $verb'"
+        done
         for opt in --user --json --no-legend --no-wait --no-ask-password --timeout --version --memory --vcpus --no-start --force \
-                   --cold; do
+                   --cold --console --stdio; do
                 stdout_has "$opt"
         done
         for code in 0 1 2 3 4 5 6 7 8 9 10; do
@@ -98,6 +109,40 @@ if expect 0 golden rebuild --help; then
         grep -qF "building golden snapshot of throwaway: booting (20%)" "$tmp/help-golden-rebuild" ||
                 fail "golden rebuild --help does not show a progress line"
 fi
+# The crash commands, the same way.
+for verb in $CRASH_VERBS; do
+        expect 0 crash "$verb" --help || continue
+        grep -q "^vmctl \[OPTIONS...\] crash $verb ID" "$tmp/out" || fail "crash $verb --help has no usage line"
+        stdout_has "Exit status:"
+        grep -qE '^ +3  ' "$tmp/out" || fail "crash $verb --help lacks exit status 3 (no such bundle)"
+        grep -qE '^ +5  ' "$tmp/out" && fail "crash $verb --help claims exit status 5"
+        cp "$tmp/out" "$tmp/help-crash-$verb"
+        expect 0 help crash "$verb" && { cmp -s "$tmp/out" "$tmp/help-crash-$verb" || fail "help crash $verb differs"; }
+        expect 0 --help crash "$verb" && { cmp -s "$tmp/out" "$tmp/help-crash-$verb" || fail "--help crash $verb differs"; }
+        grep -qF "crash $verb" "$tmp/help-crash" || fail "crash --help does not name crash $verb"
+done
+for key in id vm persona time_usec size_bytes message kept; do
+        grep -qw -- "$key" "$tmp/help-crashes" || fail "crashes --help does not name the JSON key $key"
+done
+for key in backtrace core_error capture_usec console kernel_offset; do
+        grep -qw -- "$key" "$tmp/help-crash-show" || fail "crash show --help does not name the JSON key $key"
+done
+grep -qF -- --console "$tmp/help-crash-show" || fail "crash show --help lacks --console"
+for word in gdb-multiarch "set architecture aarch64" "symbol-file /proc/self/fd/S" "core-file /proc/self/fd/C" \
+            "thread N" "-- -batch -ex bt"; do
+        grep -qF -- "$word" "$tmp/help-crash-gdb" || fail "crash gdb --help does not show '$word'"
+done
+grep -qE '^ +4  ' "$tmp/help-crash-gdb" || fail "crash gdb --help lacks exit status 4 (no memory dump)"
+for word in gdb-multiarch "target remote | vmctl [--user] debug --stdio NAME" --stdio OpenDebugger; do
+        grep -qF -- "$word" "$tmp/help-debug" || fail "debug --help does not show '$word'"
+done
+for code in 3 4 5 6 7 10; do
+        grep -qE "^ +$code  " "$tmp/help-crash-test" || fail "crash-test --help lacks exit status $code"
+done
+grep -qF -- --force "$tmp/help-crash-test" && grep -qF "crash_test: force" "$tmp/help-crash-test" &&
+        grep -qF "crash_bundles: 0" "$tmp/help-crash-test" || fail "crash-test --help does not explain force and no bundle"
+grep -qF "End the VMM at once" "$tmp/help-crash-test" && fail "crash-test --help explains stop's --force"
+grep -qF "End the VMM at once" "$tmp/help-stop" || fail "stop --help lost its --force"
 cmp -s "$tmp/help-golden" "$tmp/help-golden-rebuild" && fail "golden --help shows the help of golden rebuild"
 grep -qF "golden rebuild" "$tmp/help-golden" || fail "golden --help does not point to golden rebuild"
 grep -qE '^ +5  ' "$tmp/help-golden" && fail "golden --help claims exit status 5"
@@ -141,10 +186,14 @@ expect 2 help frobnicate && stderr_has "Unknown command 'frobnicate'"
 expect 2 help golden frobnicate && { stderr_has "Unknown command 'golden frobnicate'"; stderr_one_line; }
 expect 2 --user golden frobnicate && { stderr_has "Unknown command 'golden frobnicate'"; stderr_one_line; }
 expect 2 --user golden throwaway && stderr_has "Unknown command 'golden throwaway'. See 'vmctl golden --help'."
+expect 2 --user crash && { stderr_has "crash: missing command: show, gdb, keep, unkeep or delete."; stderr_one_line; }
+expect 2 --user crash frob && { stderr_has "Unknown command 'crash frob'. See 'vmctl crash --help'."; stderr_one_line; }
+expect 2 help crash frob && stderr_has "Unknown command 'crash frob'"
 expect 2 --frobnicate list
 for args in "start" "stop" "pause" "resume" "show" "switch" "destroy" "create" "snapshot" "snapshots" \
             "restore" "delete-snapshot" "restore work" "delete-snapshot work" "set-memory" "set-memory work" \
-            "guest" "guest work" "golden rebuild"; do
+            "guest" "guest work" "golden rebuild" "crash show" "crash gdb" "crash keep" "crash unkeep" "crash delete" \
+            "crash-test" "debug" "debug --stdio"; do
         expect 2 $args && { stderr_has "missing argument"; stderr_has "Usage: vmctl"; stderr_one_line; }
 done
 expect 2 wait work && stderr_has "missing argument"
@@ -154,6 +203,8 @@ expect 2 --user set-memory work && stderr_has "Usage: vmctl [OPTIONS...] set-mem
 expect 2 --user wait work runing && { stderr_has 'Unknown state "runing"'; stderr_one_line; }
 expect 2 --user golden rebuild && stderr_has "Usage: vmctl [OPTIONS...] golden rebuild PERSONA"
 expect 2 --user guest work && stderr_has "Usage: vmctl [OPTIONS...] guest NAME ITEM"
+expect 2 --user crash delete && stderr_has "Usage: vmctl [OPTIONS...] crash delete ID..."
+expect 2 --user crash gdb && stderr_has "Usage: vmctl [OPTIONS...] crash gdb ID [-- GDB-ARGS...]"
 # ReadGuest's items are checked before any bus is contacted.
 for bad in hostnam HOSTNAME "" "clock " uptime; do
         expect 2 --user guest work "$bad" && {
@@ -163,9 +214,14 @@ for bad in hostnam HOSTNAME "" "clock " uptime; do
 done
 for args in "start a b" "show a b" "wait a running b" "create work a b" "list x" "personas x" "reload x" "host x" \
             "snapshot work a b" "snapshots work a" "restore work a b" "set-memory work 256 a" \
-            "golden rebuild throwaway a" "guest work clock a"; do
+            "golden rebuild throwaway a" "guest work clock a" "crashes work a" "crash show a b" "crash-test work a"; do
         expect 2 $args && { stderr_has "too many arguments"; stderr_one_line; }
 done
+# gdb's arguments only after "--"; and none for the relay.
+expect 2 --user crash gdb a b &&
+        { stderr_has "crash gdb: too many arguments (gdb's go after '--'). Usage: vmctl [OPTIONS...] crash gdb ID [-- GDB-ARGS...]"; stderr_one_line; }
+expect 2 --user debug work bt && { stderr_has "debug: too many arguments (gdb's go after '--')"; stderr_one_line; }
+expect 2 --user debug --stdio work -- x && { stderr_has "debug --stdio: too many arguments."; stderr_one_line; }
 expect 2 restore --force work a && stderr_has "Option --force does not apply to 'restore'"
 expect 2 start --force work && stderr_has "Option --force does not apply to 'start'"
 expect 2 stop --no-start work && stderr_has "Option --no-start does not apply to 'stop'"
@@ -174,6 +230,12 @@ expect 2 start --cold work && stderr_has "Option --cold does not apply to 'start
 expect 2 golden rebuild --cold throwaway && stderr_has "Option --cold does not apply to 'golden rebuild'"
 expect 2 golden --cold && stderr_has "Option --cold does not apply to 'golden'"
 expect 2 guest --force work clock && stderr_has "Option --force does not apply to 'guest'"
+expect 2 crash show --force x && stderr_has "Option --force does not apply to 'crash show'"
+expect 2 crash show --stdio x && stderr_has "Option --stdio does not apply to 'crash show'"
+expect 2 stop --console work && stderr_has "Option --console does not apply to 'stop'"
+expect 2 crash-test --console work && stderr_has "Option --console does not apply to 'crash-test'"
+expect 2 debug --force work && stderr_has "Option --force does not apply to 'debug'"
+expect 2 crash gdb --console x && stderr_has "Option --console does not apply to 'crash gdb'"
 for bad in abc 0 -1 1.5 "" 12x 99999999999999999999999; do
         expect 2 create work --memory "$bad" && stderr_has "Invalid --memory"
 done
@@ -218,6 +280,28 @@ expect 2 --user snapshot work '' && stderr_has "Snapshot name \"\" is empty"
 expect 2 --user restore work .hidden && stderr_has "Snapshot name \".hidden\" starts with '.'"
 # Every name is checked before any snapshot is deleted, and before any bus is contacted.
 expect 2 --user delete-snapshot work good 'b c' && { stderr_has "contains a space"; stderr_lacks "bus"; }
+for verb in crashes crash-test debug "debug --stdio"; do
+        expect 2 --user $verb 'a/b' && { stderr_has "VM name \"a/b\" contains '/'"; stderr_one_line; }
+done
+# Crash bundle IDs: printable, no '/', at most 127 bytes; checked before any bus is contacted.
+for verb in "crash show" "crash gdb" "crash keep" "crash unkeep" "crash delete"; do
+        expect 2 --user $verb 'a/b' && { stderr_has "Crash bundle ID \"a/b\" contains '/'."; stderr_one_line; }
+done
+expect 2 --user crash show '' && stderr_has 'Crash bundle ID "" is empty.'
+expect 2 --user crash show "$(printf '%0128d' 0)" && stderr_has "is longer than 127 bytes"
+expect 2 --user crash show "$(printf 'a\033[2Jb')" &&
+        { stderr_has 'Crash bundle ID "a\x1b[2Jb" contains a control character.'; stderr_one_line; }
+expect 2 --user crash keep "$(printf 'a\xff')" && stderr_has "is not valid UTF-8"
+expect 2 --user crash delete good-1 'b/c' && { stderr_has "\"b/c\" contains '/'"; stderr_lacks "bus"; }
+# Long, unusual, but possible: vmmd answers for those.
+expect 7 --user crash show "$(printf '%0127d' 0)" && stderr_has "Failed to connect to the user bus"
+expect 7 --user crash show 'work-20241126-100000 (copy)' && stderr_has "Failed to connect to the user bus"
+
+# gdb-multiarch is looked for before any bus is contacted.
+for args in "crash gdb work-20241126-100000" "debug work" "crash gdb x -- -batch -ex bt"; do
+        PATH=$tmp/nogdb expect 1 --user $args &&
+                { stderr_has "gdb-multiarch is not in \$PATH: install the Debian package gdb-multiarch."; stderr_one_line; }
+done
 
 # No bus at all: 7, and it says which bus.
 expect 7 --user list && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
@@ -225,9 +309,14 @@ expect 7 list && stderr_has "Failed to connect to the system bus"
 expect 7 --user start work && stderr_has "Failed to connect to the user bus"
 for args in "snapshot work" "snapshot work s1" "snapshots work" "restore work s1" "delete-snapshot work s1 s2" \
             "set-memory work 256" "set-memory --no-wait work 256" "golden" "golden rebuild throwaway" \
-            "golden rebuild --no-wait throwaway" "guest work clock" "create --cold throwaway"; do
+            "golden rebuild --no-wait throwaway" "guest work clock" "create --cold throwaway" "crashes" \
+            "crashes work" "crash show x" "crash show --console x" "crash gdb x" "crash gdb x -- -batch" \
+            "crash keep x y" "crash unkeep x" "crash delete x y" "crash-test work" "crash-test --force work" \
+            "crash-test --no-wait work" "debug work" "debug work -- -batch" "debug --stdio work"; do
         expect 7 --user $args && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
 done
+# --force means either verb's.
+expect 7 --user stop --force work && stderr_has "Failed to connect to the user bus"
 if expect 7 --user list --user --json; then [[ ! -s $tmp/out ]] || fail "--json printed something on failure"; fi
 
 # A private bus without vmmd: 7, "vmmd is not running". Our own configuration: no service directories,
@@ -261,7 +350,10 @@ CONF
                     "snapshots work" "restore work s1" "restore --no-wait work s1" "delete-snapshot work s1 s2" \
                     "set-memory work 256" "set-memory --no-wait work 256" "golden" "golden rebuild throwaway" \
                     "golden rebuild --no-wait throwaway" "golden rebuild --timeout 1 throwaway" \
-                    "guest work hostname" "create --cold throwaway" "create --cold --no-wait throwaway"; do
+                    "guest work hostname" "create --cold throwaway" "create --cold --no-wait throwaway" \
+                    "crashes" "crashes work" "crash show x" "crash gdb x" "crash keep x" "crash unkeep x" \
+                    "crash delete x y" "crash-test work" "crash-test --force --no-wait work" "debug work" \
+                    "debug --stdio work"; do
                 if expect 7 --user $args; then
                         stderr_has "vmmd is not running"
                         stderr_one_line
@@ -278,6 +370,19 @@ CONF
         expect 7 --user golden rebuild throwaway &&
                 stderr_has "vmctl: Failed to rebuild the golden snapshot of throwaway: vmmd is not running: "
         expect 7 --user guest work clock && stderr_has "vmctl: Failed to read clock from the guest of VM work: vmmd is not running: "
+        expect 7 --user crashes && stderr_has "vmctl: Failed to list crash bundles: vmmd is not running: "
+        expect 7 --user crashes work && stderr_has "vmctl: Failed to list the crash bundles of VM work: vmmd is not running: "
+        expect 7 --user crash show x && stderr_has "vmctl: Failed to read crash bundle x: vmmd is not running: "
+        expect 7 --user crash gdb x && stderr_has "vmctl: Failed to open crash bundle x: vmmd is not running: "
+        expect 7 --user crash keep x && stderr_has "vmctl: Failed to keep crash bundle x: vmmd is not running: "
+        expect 7 --user crash unkeep x && stderr_has "vmctl: Failed to unkeep crash bundle x: vmmd is not running: "
+        expect 7 --user crash delete x y && stderr_has "vmctl: Failed to delete crash bundle x: vmmd is not running: "
+        expect 7 --user crash-test work && stderr_has "vmctl: Failed to crash the guest kernel of VM work: vmmd is not running: "
+        expect 7 --user debug work && stderr_has "vmctl: Failed to read the kernel symbols of VM work: vmmd is not running: "
+        if expect 7 --user debug --stdio work; then
+                stderr_has "vmctl: Failed to open the debugger of VM work: vmmd is not running: "
+                [[ ! -s $tmp/out ]] || fail "debug --stdio wrote to stdout"
+        fi
         # destroy gives up on the other VMs when vmmd cannot be reached (one line, checked above).
 
         # Without --user, vmctl talks to the system bus, not to the session bus.

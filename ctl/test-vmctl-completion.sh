@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# vmctl's bash completion: commands, options per command, and VM, persona and snapshot names taken from the
-# first column of "vmctl [--user] list|personas|golden --no-legend" and "vmctl [--user] snapshots --no-legend VM".
+# vmctl's bash completion: commands, options per command, and VM, persona, snapshot and crash bundle names taken
+# from the first column of "vmctl [--user] list|personas|golden|crashes --no-legend" and
+# "vmctl [--user] snapshots --no-legend VM".
 # Usage: test-vmctl-completion.sh PATH-TO-VMCTL PATH-TO-COMPLETION-SCRIPT
 set -eu
 
@@ -16,6 +17,7 @@ cat >"$tmp/vmctl-standin" <<STANDIN
 #!/bin/bash
 echo "\$*" >>"$tmp/calls"
 case "\$*" in
+        *crashes*) printf 't1-20261129-093505 t1   2026-11-29 09:35:05 61.8M yes Kernel panic - not syncing: sysrq triggered crash\nwork-20261130-080000 work 2026-11-30 08:00:00 1.2G  no  Kernel panic - not syncing: Oops\n' ;;
         *snapshots*) printf 'before-update 2024-11-26 10:00:00 60.0M\nclean         2024-11-20 09:00:00 disk only\n' ;;
         *list*) printf 'work     work      running kvm 2G   4\nhome     home      stopped kvm 1G   2\nthrowaway-3fa9c1 throwaway running tcg 512M 1\n' ;;
         *personas*) printf 'work     The work phone\nhome     Personal\nthrowaway Vanishes\n' ;;
@@ -55,7 +57,9 @@ check "golden guest" "$VMCTL" g
 check "set-memory" "$VMCTL" se
 check "snapshot snapshots" "$VMCTL" snap
 check "reboot reload restore resume" "$VMCTL" r
-check "delete-snapshot destroy" "$VMCTL" d
+check "debug delete-snapshot destroy" "$VMCTL" d
+check "crash crash-test crashes create" "$VMCTL" cr
+check "crash crash-test crashes" "$VMCTL" cras
 check "--no-ask-password --no-legend --no-wait" "$VMCTL" restore --no
 check "--force" "$VMCTL" stop --f
 check "--no-ask-password --no-legend --no-start --no-wait" "$VMCTL" create --no
@@ -72,6 +76,9 @@ check "set-memory" "$VMCTL" help set
 check "golden" "$VMCTL" help go
 check "rebuild" "$VMCTL" help golden ""
 check "" "$VMCTL" help golden rebuild ""
+check "crash crash-test crashes" "$VMCTL" help cras
+check "delete gdb keep show unkeep" "$VMCTL" help crash ""
+check "" "$VMCTL" help crash show ""
 
 # Without vmmd, the real vmctl lists no names: nothing to offer, and no error on the terminal.
 check "" "$VMCTL" --user start ""
@@ -131,6 +138,39 @@ check "before-update clean" "$tmp/vmctl-standin" delete-snapshot work ""
 check "clean" "$tmp/vmctl-standin" delete-snapshot work before-update c
 # Without vmmd, the real vmctl lists no snapshots either.
 check "" "$VMCTL" --user restore work ""
+
+# Crash bundles: VM names for crashes, crash-test and debug; the sub-commands of crash, then bundle IDs from the
+# first column of "vmctl crashes", with --user passed on.
+for verb in crashes crash-test debug; do
+        check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" "$verb" ""
+        check "" "$tmp/vmctl-standin" "$verb" work ""
+done
+check "delete gdb keep show unkeep" "$tmp/vmctl-standin" crash ""
+check "show" "$tmp/vmctl-standin" --user crash s
+check "" "$tmp/vmctl-standin" crash frob ""
+rm -f "$tmp/calls"
+check "t1-20261129-093505 work-20261130-080000" "$tmp/vmctl-standin" --user crash show ""
+grep -qx -- "--user crashes --no-legend" "$tmp/calls" || { echo "FAIL: vmctl called as: $(cat "$tmp/calls")" >&2; failures=$((failures + 1)); }
+check "work-20261130-080000" "$tmp/vmctl-standin" crash gdb w
+check "" "$tmp/vmctl-standin" crash show t1-20261129-093505 ""
+check "" "$tmp/vmctl-standin" crash gdb t1-20261129-093505 ""
+for verb in keep unkeep delete; do
+        check "t1-20261129-093505 work-20261130-080000" "$tmp/vmctl-standin" crash "$verb" ""
+        check "work-20261130-080000" "$tmp/vmctl-standin" crash "$verb" t1-20261129-093505 w
+done
+# After "--", the words are gdb's.
+check "" "$tmp/vmctl-standin" crash gdb t1-20261129-093505 -- ""
+check "" "$tmp/vmctl-standin" crash gdb t1-20261129-093505 -- -b
+check "" "$tmp/vmctl-standin" debug work -- ""
+# Options: crash show's --console, crash-test's --force, debug's --stdio.
+check "--console" "$VMCTL" crash show --c
+check "" "$VMCTL" crash gdb --c
+check "--force" "$VMCTL" crash-test --f
+check "" "$VMCTL" crashes --f
+check "--stdio --system" "$VMCTL" debug --s
+check "--system" "$VMCTL" crash-test --s
+# Without vmmd, the real vmctl lists no bundles.
+check "" "$VMCTL" --user crash show ""
 
 if [[ $failures -gt 0 ]]; then
         echo "$failures check(s) failed" >&2

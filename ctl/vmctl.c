@@ -10,9 +10,11 @@
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "config.h"
+#include "crash.h"
 #include "log.h"
 #include "names.h"
 #include "output.h"
+#include "vmctl.h"
 #include "wait.h"
 
 #define DEFAULT_TIMEOUT_USEC (300 * USEC_PER_SEC)
@@ -27,20 +29,26 @@ typedef enum VerbOption {
         VERB_OPTION_CREATE_FROM = 1 << 4,
         VERB_OPTION_ACCEL = 1 << 5,
         VERB_OPTION_COLD = 1 << 6,
+        VERB_OPTION_FORCE_CRASH = 1 << 7, /* --force of crash-test: the same option, another meaning */
+        VERB_OPTION_CONSOLE = 1 << 8,
+        VERB_OPTION_STDIO = 1 << 9,
 } VerbOption;
 
-static bool arg_user = false;
-static bool arg_json = false;
-static bool arg_legend = true;
-static bool arg_wait = true;
+bool arg_user = false;
+bool arg_json = false;
+bool arg_legend = true;
+bool arg_wait = true;
 static bool arg_ask_password = true;
-static uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
+uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
 static uint64_t arg_memory_mib = 0;  /* 0: the persona's */
 static uint32_t arg_vcpus = 0;       /* 0: the persona's */
 static const char *arg_accel = NULL; /* NULL: what vmmd picks */
 static bool arg_cold = false;
 static bool arg_start = true;
-static bool arg_force = false;
+bool arg_force = false;
+bool arg_console = false;
+bool arg_stdio = false;
+bool arg_end_of_options = false;
 static const char *arg_create_from = NULL; /* start: the persona to create a missing VM from */
 static VerbOption arg_verb_options = 0;    /* the verb options given */
 
@@ -68,6 +76,9 @@ static const struct {
         { VERB_OPTION_ACCEL, "--accel kvm|tcg", "Accelerator, instead of what vmmd picks" },
         { VERB_OPTION_COLD, "--cold", "Boot instead of cloning a golden snapshot" },
         { VERB_OPTION_CREATE_FROM, "--create-from PERSONA", "Create the VM from PERSONA if it does not exist" },
+        { VERB_OPTION_FORCE_CRASH, "--force", "Crash even where the persona wants force" },
+        { VERB_OPTION_CONSOLE, "--console", "Print all of the console the bundle holds" },
+        { VERB_OPTION_STDIO, "--stdio", "Relay vmmd's debugger on stdin/stdout, for gdb" },
 };
 
 static const char *const global_option_help[][2] = {
@@ -86,7 +97,7 @@ static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
         [VMCTL_EXIT_SUCCESS] = "Success",
         [VMCTL_EXIT_FAILURE] = "The operation failed",
         [VMCTL_EXIT_USAGE] = "Invalid usage, or vmmd rejected an argument",
-        [VMCTL_EXIT_NOT_FOUND] = "No such VM, persona or snapshot",
+        [VMCTL_EXIT_NOT_FOUND] = "No such VM, persona, snapshot or crash bundle",
         [VMCTL_EXIT_CONFLICT] = "Not in the VM's state, the name exists, or vmmd is busy",
         [VMCTL_EXIT_VM_FAILED] = "The VM or build failed, stopped or vanished while waited for",
         [VMCTL_EXIT_TIMEOUT] = "Timed out waiting (--timeout)",
@@ -107,8 +118,7 @@ static const char *const exit_status_help[_VMCTL_EXIT_MAX] = {
 
 static const Verb *find_verb(char *const *words, int n_words, int *ret_used);
 
-/* Returns 0, or the exit status to end with (the failure logged). */
-static int acquire_bus(sd_bus **ret) {
+int acquire_bus(sd_bus **ret) {
         sd_bus *bus;
         int r;
 
@@ -143,7 +153,7 @@ static int check_vm_names(char *const names[], int n) {
         return check_names(names, n, "VM", vm_name_invalid_reason);
 }
 
-static int check_vm_name(const char *name) {
+int check_vm_name(const char *name) {
         return check_vm_names((char *const[]){ (char *) name }, 1);
 }
 
@@ -184,11 +194,7 @@ static int check_one_of(const char *what, const char *value, const char *const *
         return VMCTL_EXIT_USAGE;
 }
 
-/* The VM name checked, the bus and the VM's object path: 0, or the exit status once "vmctl: <what>: <why>"
- * was logged. */
-static int acquire_vm(const char *name, sd_bus **ret_bus, char **ret_path, const char *what_fmt, ...)
-        _printf_(4, 5);
-static int acquire_vm(const char *name, sd_bus **ret_bus, char **ret_path, const char *what_fmt, ...) {
+int acquire_vm(const char *name, sd_bus **ret_bus, char **ret_path, const char *what_fmt, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *path = NULL;
@@ -481,7 +487,7 @@ static int verb_reload(int argc, char *argv[]) {
         return VMCTL_EXIT_SUCCESS;
 }
 
-static int compare_member(json_object *const *x, json_object *const *y, const char *key) {
+int compare_member(json_object *const *x, json_object *const *y, const char *key) {
         return strcmp(strempty(json_get_string(*x, key)), strempty(json_get_string(*y, key)));
 }
 
@@ -502,27 +508,7 @@ static int compare_by_created(const void *a, const void *b) {
         return compare_by_name(a, b);
 }
 
-typedef enum ColumnFormat {
-        COLUMN_STRING,
-        COLUMN_MIB,      /* an amount of MiB, printed as 512M, 2G */
-        COLUMN_BYTES,    /* an amount of bytes, printed as 60.0M */
-        COLUMN_DATETIME, /* µs since the epoch, printed in local time as 2024-11-26 10:00:00 */
-} ColumnFormat;
-
-#define FORMAT_CELL_MAX MAX(FORMAT_SIZE_MAX, FORMAT_TIMESTAMP_MAX)
-
-typedef struct Column {
-        const char *header;
-        const char *key; /* member of the row objects */
-        ColumnFormat format;
-        const char *zero; /* what the column prints for 0 or ""; NULL: the value, formatted */
-        /* Set: makes the cell from the whole row instead (into buf, or a string of the row). */
-        const char *(*cell)(json_object *row, char buf[static FORMAT_CELL_MAX]);
-} Column;
-
-/* Prints rows (a JSON array of objects), sorted by compare, as JSON or as a table of columns with a legend
- * that counts them ("3 VMs listed."). */
-static int print_rows(
+int print_rows(
         json_object *rows,
         const Column *columns,
         size_t n_columns,
@@ -583,6 +569,9 @@ static int print_rows(
                                 if (!isempty(format_datetime(buf[c], json_object_get_uint64(o))))
                                         cells[c] = buf[c];
                                 break;
+                        case COLUMN_BOOLEAN:
+                                cells[c] = json_object_get_boolean(o) ? "yes" : "no";
+                                break;
                         default:
                                 cells[c] = json_object_get_string(o);
                         }
@@ -598,7 +587,7 @@ static int print_rows(
         return VMCTL_EXIT_SUCCESS;
 }
 
-static int json_add(json_object *o, const char *key, json_object *v) {
+int json_add(json_object *o, const char *key, json_object *v) {
         if (!v)
                 return -ENOMEM;
         return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
@@ -670,22 +659,25 @@ static int verb_list(int argc, char *argv[]) {
         return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_name, "VM", "VMs");
 }
 
-/* Calls member, which returns an array of structs, and turns the reply into rows: an object per struct
- * with its members named by keys, in order. what names the list in errors ("personas"). */
-static int call_rows(
+int call_rows(
         sd_bus *bus,
         const char *path,
         const char *interface,
         const char *member,
         const char *const *keys,
         const char *what,
-        json_object **ret) {
+        json_object **ret,
+        const char *types,
+        ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_json_put_ json_object *list = NULL;
+        va_list ap;
         int r;
 
-        r = bus_call(bus, path, interface, member, 0, &error, &reply, NULL);
+        va_start(ap, types);
+        r = bus_callv(bus, path, interface, member, 0, &error, &reply, types, ap);
+        va_end(ap);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to list %s", what);
         r = bus_message_read_json(reply, &list);
@@ -714,16 +706,14 @@ static int verb_personas(int argc, char *argv[]) {
                         "ListPersonas",
                         STRV_MAKE("name", "description"),
                         "personas",
-                        &rows);
+                        &rows,
+                        NULL);
         if (r != 0)
                 return r;
         return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_name, "persona", "personas");
 }
 
-/* Prints value alone on a line (escaped), for scripts; with --json an object of the string members given as
- * key, value, ..., NULL. */
-static int print_value(const char *value, ...) _sentinel_;
-static int print_value(const char *value, ...) {
+int print_value(const char *value, ...) {
         _cleanup_json_put_ json_object *o = NULL;
         _cleanup_free_ char *escaped = NULL;
         const char *key;
@@ -800,7 +790,8 @@ static int verb_snapshots(int argc, char *argv[]) {
                 "ListSnapshotsDetailed",
                 STRV_MAKE("name", "created_usec", "state_bytes"),
                 "snapshots",
-                &rows);
+                &rows,
+                NULL);
         if (r != 0)
                 return r;
         return print_rows(rows, columns, ELEMENTSOF(columns), compare_by_created, "snapshot", "snapshots");
@@ -1445,6 +1436,174 @@ static const Verb verbs[] = {
           "does not use golden snapshots is refused (exit status 2), as is one\n"
           "being built already (4).",
           verb_golden_rebuild },
+        { "crashes",
+          "[NAME]",
+          0,
+          1,
+          0,
+          EXITS_BUS,
+          "List the crash bundles of guest kernels that panicked",
+          "List the crash bundles that vmmd saved when a guest kernel panicked,\n"
+          "of the VM NAME or, without NAME, of every VM you may manage (and of\n"
+          "VMs that are gone but whose bundles were kept), oldest first: each\n"
+          "bundle's ID, its VM, when the panic was noticed (local time), the disk\n"
+          "space it takes, whether it is kept and the panic message. With --json:\n"
+          "an array of objects with id, vm, persona, time_usec (microseconds\n"
+          "since the epoch), size_bytes, message and kept. Waits for nothing.\n"
+          "See 'vmctl crash --help'.",
+          verb_crashes },
+        { "crash",
+          "COMMAND ...",
+          0,
+          0,
+          0,
+          EXIT_BIT(VMCTL_EXIT_USAGE),
+          "Inspect and manage crash bundles (see crash --help)",
+          "When a guest kernel panics, vmmd saves a crash bundle before the\n"
+          "persona's on_crash (keep, restart or destroy) applies: the guest's\n"
+          "memory as an ELF core, the kernel's symbols, the end of its serial\n"
+          "console and a backtrace of the CPU that panicked. A persona keeps at\n"
+          "most crash_bundles bundles per VM, dropping the oldest, and bundles go\n"
+          "with their VM, unless kept. 'vmctl crashes' lists them; these\n"
+          "commands take a bundle's ID:\n"
+          "  crash show ID       the report: facts, panic, backtrace, console\n"
+          "  crash gdb ID        open its memory dump in gdb-multiarch\n"
+          "  crash keep ID...    keep bundles beyond the limit and their VM\n"
+          "  crash unkeep ID...  let the limit and their VM's end remove them\n"
+          "  crash delete ID...  delete bundles\n"
+          "'vmctl crash-test NAME' crashes a guest kernel on purpose, and\n"
+          "'vmctl debug NAME' attaches gdb to a live one.",
+          verb_crash },
+        { "crash show",
+          "ID",
+          1,
+          1,
+          VERB_OPTION_CONSOLE,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
+          "Show the report of a crash bundle",
+          "Show what the crash bundle ID holds: its VM, persona and image, the\n"
+          "guest kernel's release (and KASLR offset), when it panicked, the\n"
+          "bundle's size, whether it has a memory dump (else why not) and is\n"
+          "kept, and how long saving it took; then the panic message, the\n"
+          "backtrace of the CPU that panicked as vmmd decoded it from the memory\n"
+          "dump (\"#N 0xADDRESS function+0xOFFSET/0xSIZE\"), and the end of the\n"
+          "guest's serial console: its last 80 lines, where the kernel printed\n"
+          "its report of the panic (an oops with registers and call trace\n"
+          "fits), or with --console all that the bundle holds (up to 64 KiB).\n"
+          "With --json: one object with id, vm, persona, image, owner (uid),\n"
+          "time (microseconds since the epoch), size (bytes), message, kernel,\n"
+          "build_id, kernel_offset, cpu, backtrace (an array of lines), core,\n"
+          "core_error, capture_usec, kept and console (all of it), and whatever\n"
+          "keys a newer vmmd adds. Waits for nothing.",
+          verb_crash_show },
+        { "crash gdb",
+          "ID [-- GDB-ARGS...]",
+          1,
+          UINT_MAX,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND) | EXIT_BIT(VMCTL_EXIT_CONFLICT),
+          "Open the memory dump of a crash bundle in gdb",
+          "Open the memory dump of the crash bundle ID in gdb-multiarch (the\n"
+          "Debian package gdb-multiarch), with the guest kernel's symbols at the\n"
+          "addresses it ran at and the CPU that panicked selected: 'bt' shows\n"
+          "the panic's backtrace with function names, 'info threads' every\n"
+          "vCPU, 'x' reads the guest's memory and 'info symbol ADDRESS' names\n"
+          "code (the symbols are the kernel's own table: functions, no\n"
+          "variables or types). vmctl asks vmmd for the bundle (GetCrash,\n"
+          "OpenCrash), gets the memory dump and the symbol file as file\n"
+          "descriptors C and S, and runs:\n"
+          "  gdb-multiarch -q -ex 'set architecture aarch64'\n"
+          "    -ex 'symbol-file /proc/self/fd/S' -ex 'core-file /proc/self/fd/C'\n"
+          "    -ex 'thread N' [GDB-ARGS...]\n"
+          "with N the panicking CPU's number plus 1 (gdb numbers the vCPUs of\n"
+          "the dump from 1). GDB-ARGS go to gdb, after '--': 'vmctl crash gdb\n"
+          "ID -- -batch -ex bt' prints the backtrace and ends. A bundle without\n"
+          "a memory dump is refused with the reason (exit status 4). Once gdb\n"
+          "runs, vmctl is gdb and ends with gdb's exit status.",
+          verb_crash_gdb },
+        { "crash keep",
+          "ID...",
+          1,
+          UINT_MAX,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
+          "Keep crash bundles until they are deleted",
+          "Keep each crash bundle ID, in order: a kept bundle is neither removed\n"
+          "to make room for newer ones (the persona's crash_bundles) nor with its\n"
+          "VM, only by 'vmctl crash delete'. Keeping a kept bundle succeeds.\n"
+          "Stops at the first one that cannot be kept and ends with its exit\n"
+          "status. Waits for nothing.",
+          verb_crash_keep },
+        { "crash unkeep",
+          "ID...",
+          1,
+          UINT_MAX,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
+          "Let crash bundles be removed again",
+          "Undo 'vmctl crash keep' for each crash bundle ID, in order: the\n"
+          "bundle is removed again when newer ones of its VM need the room (the\n"
+          "persona's crash_bundles) or with its VM; one whose VM is gone already\n"
+          "stays until deleted. Unkeeping a bundle that is not kept succeeds.\n"
+          "Stops at the first one that cannot be changed and ends with its exit\n"
+          "status. Waits for nothing.",
+          verb_crash_keep },
+        { "crash delete",
+          "ID...",
+          1,
+          UINT_MAX,
+          0,
+          EXITS_BUS | EXIT_BIT(VMCTL_EXIT_NOT_FOUND),
+          "Delete crash bundles",
+          "Delete each crash bundle ID, kept or not, in order. Stops at the first\n"
+          "one that cannot be deleted and ends with its exit status; the ones\n"
+          "after it are left. Waits for nothing.",
+          verb_crash_delete },
+        { "crash-test",
+          "NAME",
+          1,
+          1,
+          VERB_OPTION_FORCE_CRASH,
+          EXITS_BUS | EXITS_VM | EXITS_WAIT,
+          "Crash the guest kernel of a running VM, to test",
+          "Make the guest agent of the running VM NAME panic its kernel (sysrq\n"
+          "c), to try what follows: vmmd saves a crash bundle, then applies the\n"
+          "persona's on_crash (keep: the VM stays paused as it crashed; restart:\n"
+          "it boots again; destroy: it goes, with its bundles but the kept\n"
+          "ones). A persona with crash_test: force (the work phone) refuses\n"
+          "without --force (exit status 10). Waits for vmmd's Crashed signal\n"
+          "and prints the new bundle's ID alone on a line, with --json an object\n"
+          "with vm and bundle; --timeout applies. With --no-wait returns once\n"
+          "the agent was asked. A persona with crash_bundles: 0 saves no bundle:\n"
+          "the wait then ends with exit status 5 when on_crash changes the VM\n"
+          "(so use --no-wait there), as it does when saving the bundle failed.",
+          verb_crash_test },
+        { "debug",
+          "NAME [-- GDB-ARGS...]",
+          1,
+          UINT_MAX,
+          VERB_OPTION_STDIO,
+          EXITS_BUS | EXITS_VM,
+          "Attach gdb to the guest kernel of a VM",
+          "Debug the guest kernel of the VM NAME, live, in gdb-multiarch (the\n"
+          "Debian package gdb-multiarch): vmctl asks vmmd for the running\n"
+          "kernel's symbols at the addresses it runs at (GetDebugSymbols), gets\n"
+          "them as file descriptor S, and runs:\n"
+          "  gdb-multiarch -q -ex 'set architecture aarch64'\n"
+          "    -ex 'symbol-file /proc/self/fd/S'\n"
+          "    -ex 'target remote | vmctl [--user] debug --stdio NAME'\n"
+          "    [GDB-ARGS...]\n"
+          "(vmctl by its full path). The guest stops while gdb holds it and runs\n"
+          "on when gdb detaches ('detach', or quitting gdb). GDB-ARGS go to gdb,\n"
+          "after '--': 'vmctl debug NAME -- -batch -ex bt -ex detach'. Once gdb\n"
+          "runs, vmctl is gdb and ends with gdb's exit status. A VM of a persona\n"
+          "that is kept as it crashed (on_crash: keep) can be debugged too.\n"
+          "With --stdio, vmctl opens vmmd's debugger connection to the guest\n"
+          "(OpenDebugger) and relays the GDB remote protocol between it and\n"
+          "stdin/stdout until either side ends; it prints nothing else on\n"
+          "stdout, and cannot let polkit ask for a password (stdin is gdb's).\n"
+          "gdb runs that; so can any debugger that speaks the protocol.",
+          verb_debug },
         { "personas",
           "",
           0,
@@ -1651,6 +1810,8 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 ARG_ACCEL,
                 ARG_COLD,
                 ARG_NO_ASK_PASSWORD,
+                ARG_CONSOLE,
+                ARG_STDIO,
         };
         static const struct option options[] = { { "help", no_argument, NULL, 'h' },
                                                  { "version", no_argument, NULL, ARG_VERSION },
@@ -1668,6 +1829,8 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                                                  { "accel", required_argument, NULL, ARG_ACCEL },
                                                  { "cold", no_argument, NULL, ARG_COLD },
                                                  { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
+                                                 { "console", no_argument, NULL, ARG_CONSOLE },
+                                                 { "stdio", no_argument, NULL, ARG_STDIO },
                                                  {} };
         bool help = false;
         uint64_t u;
@@ -1727,7 +1890,15 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         break;
                 case ARG_FORCE:
                         arg_force = true;
-                        arg_verb_options |= VERB_OPTION_FORCE;
+                        arg_verb_options |= VERB_OPTION_FORCE | VERB_OPTION_FORCE_CRASH;
+                        break;
+                case ARG_CONSOLE:
+                        arg_console = true;
+                        arg_verb_options |= VERB_OPTION_CONSOLE;
+                        break;
+                case ARG_STDIO:
+                        arg_stdio = true;
+                        arg_verb_options |= VERB_OPTION_STDIO;
                         break;
                 case ARG_ACCEL:
                         if (!streq(optarg, "kvm") && !streq(optarg, "tcg")) {
@@ -1759,6 +1930,9 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         assert(false);
                 }
 
+        /* getopt_long() moves "--" in front of the operands it ends the options before. None of our options
+         * takes "--" as its value. */
+        arg_end_of_options = optind > 1 && streq(argv[optind - 1], "--");
         *ret_help = help;
         return 1;
 }
@@ -1768,6 +1942,16 @@ static const char *verb_option_name(VerbOption o) {
                 if (verb_option_help[i].option == o)
                         return verb_option_help[i].synopsis;
         return "?";
+}
+
+/* Whether the option given as o applies to v, under any of its meanings (--force: stop's or crash-test's). */
+static bool verb_takes_option(const Verb *v, VerbOption o) {
+        const char *name = verb_option_name(o);
+
+        for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
+                if ((v->options & verb_option_help[i].option) && streq(verb_option_help[i].synopsis, name))
+                        return true;
+        return false;
 }
 
 int main(int argc, char *argv[]) {
@@ -1815,7 +1999,7 @@ int main(int argc, char *argv[]) {
 
         for (size_t i = 0; i < ELEMENTSOF(verb_option_help); i++)
                 if ((arg_verb_options & verb_option_help[i].option) &&
-                    !(v->options & verb_option_help[i].option)) {
+                    !verb_takes_option(v, verb_option_help[i].option)) {
                         log_error(
                                 "Option %s does not apply to '%s'. See 'vmctl %s --help'.",
                                 verb_option_name(verb_option_help[i].option),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Following a VM's state (and its balloon) through PropertiesChanged, VMRemoved and vmmd's NameOwnerChanged
- * signals; and a golden snapshot's build through the Manager's PropertiesChanged. */
+ * signals; a golden snapshot's build through the Manager's PropertiesChanged; a crash test through the
+ * Manager's Crashed. */
 #include <assert.h>
 #include <inttypes.h>
 #include <langinfo.h>
@@ -556,6 +557,126 @@ int golden_wait_finish(GoldenWait *w, uint64_t timeout_usec) {
                         r,
                         "Lost the connection to the bus while waiting for the golden snapshot of %s: %m",
                         w->persona);
+                return bus_error_exit_status(NULL, r);
+        }
+        return r;
+}
+
+static int on_crashed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CrashWait *w = userdata;
+        const char *vm, *id;
+
+        if (w->signals.stale || w->bundle)
+                return 0;
+        if (sd_bus_message_read(m, "ss", &vm, &id) < 0 || !streq(vm, w->vm))
+                return 0;
+        return free_and_strdup(&w->bundle, id);
+}
+
+static int on_crash_vm_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_json_put_ json_object *props = NULL;
+        CrashWait *w = userdata;
+        const char *interface, *state;
+
+        if (w->signals.stale || !streq_ptr(sd_bus_message_get_path(m), w->path))
+                return 0;
+        if (sd_bus_message_read(m, "s", &interface) < 0 || !streq(interface, VMMD_VM_INTERFACE))
+                return 0;
+        if (bus_message_read_json(m, &props) < 0)
+                return 0;
+        state = json_get_string(props, "State");
+        return state ? free_and_strdup(&w->state, state) : 0;
+}
+
+static int on_crash_vm_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CrashWait *w = userdata;
+        const char *name, *path;
+
+        if (w->signals.stale)
+                return 0;
+        if (sd_bus_message_read(m, "so", &name, &path) >= 0 && streq(path, w->path))
+                w->removed = true;
+        return 0;
+}
+
+int crash_wait_begin(CrashWait *w, sd_bus *bus, const char *vm, const char *path) {
+        static const WaitMatch matches[] = {
+                { "type='signal',sender='" VMMD_BUS_NAME "',path='" VMMD_MANAGER_PATH "',"
+                  "interface='" VMMD_MANAGER_INTERFACE "',member='Crashed'",
+                  on_crashed },
+                { "type='signal',sender='" VMMD_BUS_NAME "',interface='org.freedesktop.DBus.Properties',"
+                  "member='PropertiesChanged',path_namespace='" VMMD_VM_PATH_PREFIX "'",
+                  on_crash_vm_properties_changed },
+                { "type='signal',sender='" VMMD_BUS_NAME "',path='" VMMD_MANAGER_PATH "',"
+                  "interface='" VMMD_MANAGER_INTERFACE "',member='VMRemoved'",
+                  on_crash_vm_removed },
+        };
+
+        if (free_and_strdup(&w->vm, vm) < 0 || free_and_strdup(&w->path, path) < 0)
+                return -ENOMEM;
+        return signal_wait_begin(&w->signals, bus, matches, ELEMENTSOF(matches), w->slots, w);
+}
+
+void crash_wait_done(CrashWait *w) {
+        for (size_t i = 0; i < ELEMENTSOF(w->slots); i++)
+                w->slots[i] = sd_bus_slot_unref(w->slots[i]);
+        signal_wait_done(&w->signals);
+        (void) free_and_strdup(&w->vm, NULL);
+        (void) free_and_strdup(&w->path, NULL);
+        (void) free_and_strdup(&w->bundle, NULL);
+        (void) free_and_strdup(&w->state, NULL);
+}
+
+#define NO_BUNDLE_REASON \
+        "no crash bundle was saved (its persona keeps none, crash_bundles: 0, or saving it failed: see vmmd's log)"
+
+/* -EAGAIN while the wait goes on, else the exit status it ends with (failures logged). vmmd sends Crashed
+ * before on_crash changes the VM: a VM that changed first got no bundle. */
+static int crash_wait_outcome(void *userdata) {
+        CrashWait *w = userdata;
+
+        if (w->bundle)
+                return VMCTL_EXIT_SUCCESS;
+        if (w->signals.vmmd_gone) {
+                log_error("vmmd disappeared while waiting for the crash bundle of VM %s.", w->vm);
+                return VMCTL_EXIT_UNREACHABLE;
+        }
+        if (w->removed) {
+                log_error("VM %s was removed, and " NO_BUNDLE_REASON ".", w->vm);
+                return VMCTL_EXIT_VM_FAILED;
+        }
+        if (w->state && !streq(w->state, "running")) {
+                log_error("VM %s went to state '%s', and " NO_BUNDLE_REASON ".", w->vm, w->state);
+                return VMCTL_EXIT_VM_FAILED;
+        }
+        return -EAGAIN;
+}
+
+static uint64_t crash_wait_idle(void *userdata, uint64_t now) {
+        return UINT64_MAX;
+}
+
+int crash_wait_finish(CrashWait *w, uint64_t timeout_usec) {
+        int r;
+
+        assert(w->signals.bus);
+        /* What is queued now came before the call's reply, before the guest was asked to crash. No state is
+         * read: CrashTest answered only for a running VM, and any change since is a signal after the reply. */
+        r = signal_wait_skip_stale(&w->signals);
+        if (r < 0)
+                return log_error_errno(r, "Failed to process the bus: %m"), bus_error_exit_status(NULL, r);
+
+        r = signal_wait_run(&w->signals, timeout_usec, crash_wait_outcome, crash_wait_idle, w);
+        if (r == -ETIMEDOUT) {
+                log_error(
+                        "Timed out after %gs waiting for the crash bundle of VM %s; it is %s.",
+                        (double) timeout_usec / USEC_PER_SEC,
+                        w->vm,
+                        w->state ?: "running");
+                return VMCTL_EXIT_TIMEOUT;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Lost the connection to the bus while waiting for VM %s: %m", w->vm);
                 return bus_error_exit_status(NULL, r);
         }
         return r;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Waiting, driven by vmmd's signals (never by polling), for a VM to reach a state (and its balloon a size),
- * and for the build of a golden snapshot to end. */
+ * for the build of a golden snapshot to end, and for the crash bundle of a crash test. */
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -80,3 +80,25 @@ int golden_wait_begin(GoldenWait *w, sd_bus *bus, const char *persona);
  * and returns an exit status; w->entry is where the persona's golden snapshot ended up. */
 int golden_wait_finish(GoldenWait *w, uint64_t timeout_usec);
 void golden_wait_done(GoldenWait *w);
+
+/* Following a crash test (CrashTest): vmmd's Crashed signal for the VM, sent once its bundle is saved and
+ * before the persona's on_crash changes the VM's State. */
+typedef struct CrashWait {
+        SignalWait signals;
+        sd_bus_slot *slots[3];
+        char *vm;
+        char *path;
+        char *bundle; /* the ID Crashed named, once it came */
+        char *state;  /* the VM's State once it changed after the call; NULL: still "running" */
+        bool removed;
+} CrashWait;
+
+/* Subscribes to the Manager's Crashed and VMRemoved, the VM's PropertiesChanged and vmmd's NameOwnerChanged:
+ * before the call. */
+int crash_wait_begin(CrashWait *w, sd_bus *bus, const char *vm, const char *path);
+/* After the call: discards the signals that came before its reply, then follows the new ones until Crashed
+ * names the VM (exit status 0, w->bundle is its ID), the VM leaves "running" or is removed without one (no
+ * bundle was saved: 5), vmmd disappears (7) or timeout_usec (UINT64_MAX: never) passes (6). Logs why it
+ * ended unsuccessfully, and returns an exit status. */
+int crash_wait_finish(CrashWait *w, uint64_t timeout_usec);
+void crash_wait_done(CrashWait *w);

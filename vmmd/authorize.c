@@ -6,6 +6,7 @@
 
 #include "authorize.h"
 #include "bus-errors.h"
+#include "crash.h"
 #include "log.h"
 #include "manager.h"
 #include "vm.h"
@@ -18,6 +19,8 @@ typedef enum Permission {
         PERMISSION_MANAGE,     /* a VM's object: its owner (org.vmmd1.manage-own) or access.yaml manage
                                 * (org.vmmd1.manage) */
         PERMISSION_RELOAD,     /* polkit org.vmmd1.reload */
+        PERMISSION_CRASH,      /* a crash bundle (its id first): as its VM's manage */
+        PERMISSION_DEBUG,      /* a guest's memory: its VM's manage, and polkit org.vmmd1.debug */
 } Permission;
 
 /* Every method of org.vmmd1.*: one that is missing here is refused to everyone but root, so a new method
@@ -46,6 +49,14 @@ static const struct {
         { VMMD_VM_INTERFACE, "ListSnapshots", PERMISSION_READ },
         { VMMD_VM_INTERFACE, "ListSnapshotsDetailed", PERMISSION_READ },
         { VMMD_VM_INTERFACE, "ReadGuest", PERMISSION_MANAGE },
+        { VMMD_VM_INTERFACE, "CrashTest", PERMISSION_MANAGE },
+        { VMMD_VM_INTERFACE, "GetDebugSymbols", PERMISSION_DEBUG },
+        { VMMD_VM_INTERFACE, "OpenDebugger", PERMISSION_DEBUG },
+        { VMMD_MANAGER_INTERFACE, "ListCrashes", PERMISSION_READ },
+        { VMMD_MANAGER_INTERFACE, "GetCrash", PERMISSION_CRASH },
+        { VMMD_MANAGER_INTERFACE, "KeepCrash", PERMISSION_CRASH },
+        { VMMD_MANAGER_INTERFACE, "DeleteCrash", PERMISSION_CRASH },
+        { VMMD_MANAGER_INTERFACE, "OpenCrash", PERMISSION_DEBUG },
 };
 
 struct PolkitQuery {
@@ -181,6 +192,10 @@ const Caller *authorize_caller(Manager *m, sd_bus_message *call) {
 }
 
 AccessLevel authorize_vm_level(Manager *m, sd_bus_message *call, const VM *vm) {
+        return authorize_level(m, call, vm->persona, vm->owner_uid);
+}
+
+AccessLevel authorize_level(Manager *m, sd_bus_message *call, const char *persona, uid_t owner) {
         const Caller *c;
 
         if (m->config.user)
@@ -190,7 +205,7 @@ AccessLevel authorize_vm_level(Manager *m, sd_bus_message *call, const VM *vm) {
                 return ACCESS_NONE;
         if (c->uid == 0)
                 return ACCESS_OWNER;
-        return access_level(&m->access, vm->persona, vm->owner_uid, c);
+        return access_level(&m->access, persona, owner, c);
 }
 
 bool authorize_vm_visible(Manager *m, const VM *vm) {
@@ -338,6 +353,31 @@ _printf_(3, 4) static int deny(sd_bus_error *error, const char *action, const ch
         return sd_bus_error_setf(error, VMMD_ERROR_ACCESS_DENIED, "%s (polkit action %s)", text, action);
 }
 
+/* Managing a VM (name, of persona, made by owner) or what it left: its owner or access.yaml's manage, and
+ * polkit's action for it (debug: the guest's memory, org.vmmd1.debug). 1: dispatch (the handler says it
+ * does not exist); 0: polkit asked; < 0: refused. */
+static int check_manage(
+        Manager *m,
+        sd_bus_message *call,
+        const char *name,
+        const char *persona,
+        uid_t owner,
+        bool debug,
+        const char *who,
+        sd_bus_error *error) {
+        AccessLevel level = authorize_level(m, call, persona, owner);
+        const char *action;
+
+        if (level == ACCESS_NONE)
+                return 1; /* not seen: it does not exist for the caller */
+        action = debug                ? "org.vmmd1.debug" :
+                level == ACCESS_OWNER ? "org.vmmd1.manage-own" :
+                                        "org.vmmd1.manage";
+        if (level == ACCESS_USE)
+                return deny(error, action, "access.yaml lets %s use VM \"%s\", not manage it", who, name);
+        return polkit_ask(m, call, action, name, persona, error);
+}
+
 /* 1: dispatch the call; 0: polkit was asked, the call comes again; < 0: refused, with error. */
 static int authorize_call(Manager *m, sd_bus_message *call, sd_bus_error *error) {
         const char *interface = sd_bus_message_get_interface(call), *member = sd_bus_message_get_member(call);
@@ -403,22 +443,25 @@ static int authorize_call(Manager *m, sd_bus_message *call, sd_bus_error *error)
                 if (!vm || authorize_vm_level(m, call, vm) == ACCESS_NONE)
                         return 1;
                 return polkit_ask(m, call, "org.vmmd1.use", vm->name, vm->persona, error);
-        case PERMISSION_MANAGE: {
-                AccessLevel level;
+        case PERMISSION_MANAGE:
+        case PERMISSION_DEBUG:
+        case PERMISSION_CRASH:
+                if (streq(interface, VMMD_MANAGER_INTERFACE)) {
+                        _cleanup_(crash_bundle_done) CrashBundle b = {};
 
+                        /* A crash bundle by id: a broken or missing one is NoSuchCrash, from the handler. */
+                        if (sd_bus_message_read(call, "s", &arg) < 0 || sd_bus_message_rewind(call, true) < 0 ||
+                            crash_find(m->config.state_dir, arg, &b) < 0)
+                                return 1;
+                        return check_manage(
+                                m, call, b.vm, b.persona, b.owner, permission == PERMISSION_DEBUG, who, error);
+                }
                 if (sd_bus_path_decode(sd_bus_message_get_path(call), VMMD_VM_PATH_PREFIX, &name) > 0)
                         vm = manager_find_vm(m, name);
                 if (!vm)
                         return 1; /* UnknownObject */
-                level = authorize_vm_level(m, call, vm);
-                if (level == ACCESS_NONE)
-                        return 1; /* not seen: UnknownObject too */
-                action = level == ACCESS_OWNER ? "org.vmmd1.manage-own" : "org.vmmd1.manage";
-                if (level == ACCESS_USE)
-                        return deny(
-                                error, action, "access.yaml lets %s use VM \"%s\", not manage it", who, vm->name);
-                return polkit_ask(m, call, action, vm->name, vm->persona, error);
-        }
+                return check_manage(
+                        m, call, vm->name, vm->persona, vm->owner_uid, permission == PERMISSION_DEBUG, who, error);
         case PERMISSION_RELOAD:
                 return polkit_ask(m, call, "org.vmmd1.reload", NULL, NULL, error);
         default:

@@ -26,5 +26,7 @@ const Caller *authorize_caller(Manager *m, sd_bus_message *call);
 /* What the caller of call may do with vm: root and, in --user mode, the user vmmd serves, are owners of
  * everything. */
 AccessLevel authorize_vm_level(Manager *m, sd_bus_message *call, const VM *vm);
+/* The same for what a VM of persona that owner made left behind (a crash bundle). */
+AccessLevel authorize_level(Manager *m, sd_bus_message *call, const char *persona, uid_t owner);
 /* Whether the caller of the message being handled sees vm (with no message: yes, vmmd itself asks). */
 bool authorize_vm_visible(Manager *m, const VM *vm);

@@ -200,10 +200,11 @@ static int golden_compute_key(
         (void) qemu_binary_stat(m->config.qemu, &st);
         if (asprintf(
                     &text,
-                    "vmmd golden snapshot 1\nvmmd %s\npersona %s\nimage %s\nkernel %s\ninitrd %s\ndisk %s\n"
+                    "vmmd golden snapshot 1\nvmmd %s\nmachine %d\npersona %s\nimage %s\nkernel %s\ninitrd %s\ndisk %s\n"
                     "cmdline %s\nmemory_mib %" PRIu64 "\nvcpus %" PRIu32 "\naccel %s\ncpu %s\n"
                     "qemu %s %" PRIu64 " %" PRIu64 ".%09ld\n",
                     VERSION,
+                    QEMU_MACHINE_VERSION,
                     p->name,
                     image->name,
                     hex[IMAGE_FILE_KERNEL],

@@ -6,6 +6,7 @@
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "config.h"
+#include "crash-dbus.h"
 #include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -635,6 +636,9 @@ int manager_connect_bus(Manager *m) {
                 m->bus, NULL, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the Manager object: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, crash_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the crash bundles to the Manager object: %m");
         r = sd_bus_add_fallback_vtable(
                 m->bus, NULL, VMMD_VM_PATH_PREFIX, VMMD_VM_INTERFACE, vm_vtable, vm_object_find, m);
         if (r < 0)

@@ -10,6 +10,7 @@
 #include "authorize.h"
 #include "bus-errors.h"
 #include "config.h"
+#include "crash.h"
 #include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -554,6 +555,24 @@ static int manager_restore_vms(Manager *m) {
         return 0;
 }
 
+/* What a vmmd that died left of crash bundles: half-made ones, and those of VMs that are gone (but the
+ * kept ones). */
+static void manager_sweep_crashes(Manager *m) {
+        CrashBundle *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = crash_cleanup_partial(m->config.state_dir);
+        if (r >= 0)
+                r = crash_list(m->config.state_dir, NULL, &list, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (!list[i].kept && !manager_find_vm(m, list[i].vm))
+                        r = crash_remove(m->config.state_dir, &list[i]);
+        crash_bundle_array_free(list, n);
+        if (r < 0)
+                log_warning_errno(r, "Failed to clean up crash bundles, ignoring: %m");
+}
+
 int manager_startup(Manager *m) {
         _cleanup_free_ char *db = NULL, *error = NULL;
         int r;
@@ -621,6 +640,7 @@ int manager_startup(Manager *m) {
         r = manager_restore_vms(m);
         if (r < 0)
                 return r;
+        manager_sweep_crashes(m);
         manager_verify_images(m);
         return 0;
 }

@@ -43,6 +43,7 @@ static const struct {
         { EBADMSG, VMMD_ERROR_IMAGE_CORRUPT },
         { ENOSPC, VMMD_ERROR_INSUFFICIENT_MEMORY },
         { ERANGE, VMMD_ERROR_INVALID_ARGUMENT },
+        { EPERM, VMMD_ERROR_ACCESS_DENIED }, /* a policy wants more (crash_test: force) */
 };
 
 int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
@@ -65,6 +66,18 @@ void operation_complete_string(Operation *o, const char *value) {
                 return;
         o->reply = reply_string;
         o->userdata = (void *) value;
+        operation_complete(o, 0, NULL);
+}
+
+static int reply_fd(sd_bus_message *reply, void *userdata) {
+        return sd_bus_message_append(reply, "h", *(int *) userdata);
+}
+
+void operation_complete_fd(Operation *o, int fd) {
+        if (!o)
+                return;
+        o->reply = reply_fd;
+        o->userdata = &fd;
         operation_complete(o, 0, NULL);
 }
 

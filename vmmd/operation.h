@@ -27,5 +27,8 @@ void operation_complete(Operation *o, int r, const char *message);
 /* Answers and frees o with the one string value (ReadGuest's). */
 void operation_complete_string(Operation *o, const char *value);
 
+/* Answers and frees o with a file descriptor (a dup of fd goes out; fd stays the caller's). */
+void operation_complete_fd(Operation *o, int fd);
+
 /* The one table from the errnos of vmmd's operations to org.vmmd1 errors. Returns r (negative). */
 int bus_error_set_errno(sd_bus_error *error, int r, const char *message);

@@ -19,6 +19,21 @@ static const char *const disk_mode_table[_DISK_MODE_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(disk_mode, DiskMode, _DISK_MODE_MAX);
 
+static const char *const crash_action_table[_CRASH_ACTION_MAX] = {
+        [CRASH_ACTION_KEEP] = "keep",
+        [CRASH_ACTION_RESTART] = "restart",
+        [CRASH_ACTION_DESTROY] = "destroy",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(crash_action, CrashAction, _CRASH_ACTION_MAX);
+
+static const char *const crash_test_table[_CRASH_TEST_MAX] = {
+        [CRASH_TEST_ALLOW] = "allow",
+        [CRASH_TEST_FORCE] = "force",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(crash_test, CrashTest, _CRASH_TEST_MAX);
+
 /* clang-format off */
 static const YamlField persona_fields[] = {
         { "description", yaml_parse_string, offsetof(Persona, description), .max = PERSONA_DESCRIPTION_MAX },
@@ -30,6 +45,14 @@ static const YamlField persona_fields[] = {
           .userdata = disk_mode_table },
         { "autostart", yaml_parse_bool, offsetof(Persona, autostart) },
         { "golden", yaml_parse_bool, offsetof(Persona, golden) },
+        { "on_crash", yaml_parse_enum, offsetof(Persona, on_crash), .max = _CRASH_ACTION_MAX,
+          .userdata = crash_action_table },
+        { "crash_bundles", yaml_parse_uint32, offsetof(Persona, crash_bundles), false, 0,
+          PERSONA_CRASH_BUNDLES_MAX },
+        { "crash_bundles_mib", yaml_parse_uint64, offsetof(Persona, crash_bundles_mib), false, 1,
+          PERSONA_MEMORY_MAX_MIB * PERSONA_CRASH_BUNDLES_MAX },
+        { "crash_test", yaml_parse_enum, offsetof(Persona, crash_test), .max = _CRASH_TEST_MAX,
+          .userdata = crash_test_table },
         {}
 };
 /* clang-format on */
@@ -100,6 +123,9 @@ int persona_load(const char *path, Persona **ret, char **ret_error) {
         if (!p->description)
                 return -ENOMEM;
         p->disk = _DISK_MODE_INVALID;
+        p->on_crash = _CRASH_ACTION_INVALID;
+        p->crash_bundles = PERSONA_CRASH_BUNDLES_DEFAULT;
+        p->crash_bundles_mib = PERSONA_CRASH_BUNDLES_MIB_DEFAULT;
 
         r = yaml_parse_mapping(path, NULL, root, persona_fields, p, ret_error);
         if (r < 0)
@@ -113,6 +139,9 @@ int persona_load(const char *path, Persona **ret, char **ret_error) {
                         -EINVAL,
                         "golden snapshots are for personas with \"disk: ephemeral\" only");
         }
+
+        if (p->on_crash < 0)
+                p->on_crash = p->disk == DISK_EPHEMERAL ? CRASH_ACTION_KEEP : CRASH_ACTION_RESTART;
 
         *ret = TAKE_PTR(p);
         return 0;

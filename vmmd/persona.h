@@ -21,6 +21,35 @@ typedef enum DiskMode {
 const char *disk_mode_to_string(DiskMode m);
 DiskMode disk_mode_from_string(const char *s);
 
+/* What happens to a VM whose guest kernel panicked, once its crash bundle is saved (crash.h). */
+typedef enum CrashAction {
+        CRASH_ACTION_KEEP,    /* the VM stays paused as it crashed, for inspection (vmctl debug) */
+        CRASH_ACTION_RESTART, /* it boots again (a crash loop fails it, like a reboot loop) */
+        CRASH_ACTION_DESTROY, /* it is destroyed, with its bundles unless they are kept */
+        _CRASH_ACTION_MAX,
+        _CRASH_ACTION_INVALID = -EINVAL,
+} CrashAction;
+
+const char *crash_action_to_string(CrashAction a);
+CrashAction crash_action_from_string(const char *s);
+
+/* Whether a VM of the persona may be crashed on purpose (CrashTest): a guest worth more than a test (the
+ * work phone) only when the caller insists. */
+typedef enum CrashTest {
+        CRASH_TEST_ALLOW,
+        CRASH_TEST_FORCE,
+        _CRASH_TEST_MAX,
+        _CRASH_TEST_INVALID = -EINVAL,
+} CrashTest;
+
+const char *crash_test_to_string(CrashTest t);
+CrashTest crash_test_from_string(const char *s);
+
+/* Crash bundles kept per VM: at most this many, and at most this much disk space in all. */
+#define PERSONA_CRASH_BUNDLES_MAX 64U
+#define PERSONA_CRASH_BUNDLES_DEFAULT 3U
+#define PERSONA_CRASH_BUNDLES_MIB_DEFAULT UINT64_C(2048)
+
 typedef struct Persona {
         char *name; /* the file name without ".yaml" */
         char *description;
@@ -30,6 +59,10 @@ typedef struct Persona {
         DiskMode disk;
         bool autostart;
         bool golden; /* its VMs are clones of a golden snapshot (golden.h); ephemeral personas only */
+        CrashAction on_crash;   /* default: keep for ephemeral personas, restart for the others */
+        uint32_t crash_bundles; /* 0: a crash is noticed and acted on, but nothing is saved */
+        uint64_t crash_bundles_mib;
+        CrashTest crash_test;
 } Persona;
 
 Persona *persona_free(Persona *p);

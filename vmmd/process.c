@@ -192,6 +192,33 @@ static void fork_call_free(void *userdata) {
         free(c);
 }
 
+/* In a fork_call() child: where its verdict goes. */
+static int fork_call_result_fd = -EBADF;
+
+static int cmp_int(const void *a, const void *b) {
+        return *(const int *) a - *(const int *) b;
+}
+
+int fork_call_close_fds(const int *keep, size_t n) {
+        int fds[64];
+        size_t k = 0;
+        unsigned next = 3;
+
+        if (fork_call_result_fd < 0 || n + 1 > ELEMENTSOF(fds))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (keep[i] >= 3)
+                        fds[k++] = keep[i];
+        fds[k++] = fork_call_result_fd;
+        qsort(fds, k, sizeof(int), cmp_int);
+        for (size_t i = 0; i < k; i++) {
+                if ((unsigned) fds[i] > next && close_range(next, (unsigned) fds[i] - 1, 0) < 0)
+                        return -errno;
+                next = (unsigned) fds[i] + 1;
+        }
+        return close_range(next, ~0U, 0) < 0 ? -errno : 0;
+}
+
 /* The verdict: an int (0 or a negative errno), then the message. */
 static int on_fork_call_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         ForkCall *c = userdata;
@@ -235,6 +262,7 @@ int fork_call(
                 char buf[1024] = {};
 
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                fork_call_result_fd = p[1];
                 r = fn(fn_userdata, &message);
                 memcpy(buf, &r, sizeof(int));
                 if (message)

@@ -59,6 +59,10 @@ int fork_call(
         void *userdata,
         sd_event_source **ret);
 
+/* In a fork_call() fn: closes every fd but keep[] (and the child's way to answer), so that a child about to
+ * read what a guest made holds nothing of vmmd's (its bus connection, its database). */
+int fork_call_close_fds(const int *keep, size_t n);
+
 /* "exited with status 1", "was killed by signal 9 (KILL)" */
 int describe_exit(int code, int status, char **ret);
 

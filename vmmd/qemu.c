@@ -61,8 +61,11 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         ADDF("%" PRIu32, c->vcpus);
         ADD("-m");
         ADDF("%" PRIu64 "M", c->memory_mib);
-        /* A reset ends QEMU; vmmd starts a fresh one (and notices reboot loops). */
-        ADD("-no-reboot");
+        /* A reset or a power-off of the guest, or a panic it reports, leaves QEMU paused with the guest's
+         * memory as it was: vmmd saves a crash bundle if it was a panic (vm-crash.c), then ends QEMU. After
+         * a reset, it starts a fresh one (and notices reboot loops). */
+        ADD("-action");
+        ADD("reboot=shutdown,shutdown=pause,panic=pause");
         ADD("-nodefaults");
         ADD("-no-user-config");
         ADD("-display");
@@ -94,6 +97,14 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         ADDF("ringbuf,id=console,size=%u", QEMU_CONSOLE_RING_SIZE);
         ADD("-serial");
         ADD("chardev:console");
+        /* The kernel writes its layout (KASLR offset, page tables, symbol tables) here, and a memory dump
+         * carries it: what makes a crash dump readable. */
+        ADD("-device");
+        ADD("vmcoreinfo");
+        /* A kernel with a pvpanic driver says that it panicked (GUEST_PANICKED); Debian's has none, and
+         * its panic is told by the console. */
+        ADD("-device");
+        ADD("pvpanic-pci");
         ADD("-device");
         ADD("virtio-serial-pci,id=vser0");
         ADD("-chardev");

@@ -11,6 +11,11 @@
 #define QEMU_STATE_FD 5
 #define QEMU_STATE_URI "fd:5"
 
+/* The devices and actions every VM's QEMU has (qemu_build_argv()): a golden snapshot made with others
+ * cannot be loaded, so its key includes this. Bump it with every change of them. 2: vmcoreinfo,
+ * pvpanic-pci, -action instead of -no-reboot. */
+#define QEMU_MACHINE_VERSION 2
+
 /* The serial console's ring in the VMM (a power of two): the last 1 MiB the guest printed. */
 #define QEMU_CONSOLE_RING_SIZE (1U << 20)
 

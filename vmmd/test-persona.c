@@ -64,6 +64,8 @@ static void test_shipped(void) {
         assert(streq(p[0]->image, "reference"));
         assert(p[0]->disk == DISK_PERSISTENT);
         assert(p[0]->autostart);
+        assert(p[0]->on_crash == CRASH_ACTION_RESTART);
+        assert(p[0]->crash_test == CRASH_TEST_ALLOW);
 
         assert(streq(p[1]->name, "throwaway"));
         assert(streq(p[1]->description, "Disposable phone that leaves no trace"));
@@ -72,6 +74,9 @@ static void test_shipped(void) {
         assert(streq(p[1]->image, "reference"));
         assert(p[1]->disk == DISK_EPHEMERAL);
         assert(!p[1]->autostart);
+        assert(p[1]->on_crash == CRASH_ACTION_KEEP);
+        assert(p[1]->crash_bundles == 2);
+        assert(p[1]->crash_bundles_mib == PERSONA_CRASH_BUNDLES_MIB_DEFAULT);
 
         assert(streq(p[2]->name, "work"));
         assert(streq(p[2]->description, "Work phone, managed by the employer"));
@@ -80,6 +85,8 @@ static void test_shipped(void) {
         assert(streq(p[2]->image, "reference"));
         assert(p[2]->disk == DISK_PERSISTENT);
         assert(p[2]->autostart);
+        assert(p[2]->on_crash == CRASH_ACTION_RESTART);
+        assert(p[2]->crash_test == CRASH_TEST_FORCE);
 
         persona_array_free(p, n);
 }
@@ -94,6 +101,9 @@ static const struct {
         { "anchor-nested.yaml", ":3: key 'vcpus[1]': anchors and aliases are not supported ('&a')" },
         { "autostart-quoted.yaml", ":6: key 'autostart': expected true or false, got a quoted string" },
         { "autostart-yes.yaml", ":6: key 'autostart': expected true or false, got 'yes'" },
+        { "on-crash-invalid.yaml", ":6: key 'on_crash': 'reboot' is not one of: keep, restart, destroy" },
+        { "crash-bundles-too-many.yaml", ":6: key 'crash_bundles': 65 is out of range (0…64)" },
+        { "crash-test-invalid.yaml", ":6: key 'crash_test': 'never' is not one of: allow, force" },
         { "comment-only.yaml", ":1: file is empty" },
         { "description-control.yaml", ":6: key 'description': contains a control character" },
         { "description-long.yaml", ":6: key 'description': is longer than 256 bytes" },
@@ -131,7 +141,7 @@ static const struct {
         { "top-level-scalar.yaml", ":2: the top level must be a mapping, got a scalar" },
         { "top-level-sequence.yaml", ":2: the top level must be a mapping, got a sequence" },
         { "unknown-key.yaml",
-          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart, golden)" },
+          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, crash_test)" },
         { "unterminated-quote.yaml",
           ":7: malformed YAML: found unexpected end of stream (while scanning a quoted scalar on line 4)" },
         { "vcpus-mapping.yaml", ":3: key 'vcpus': expected an integer, got a mapping" },
@@ -189,6 +199,29 @@ static void test_good_variants(const char *tmp) {
         assert(p->vcpus == 1);
         assert(p->disk == DISK_EPHEMERAL);
         assert(!p->autostart);
+        /* Crashes: an ephemeral VM is kept as it crashed, a few bundles. */
+        assert(p->on_crash == CRASH_ACTION_KEEP);
+        assert(p->crash_bundles == PERSONA_CRASH_BUNDLES_DEFAULT);
+        assert(p->crash_test == CRASH_TEST_ALLOW);
+        p = persona_free(p);
+
+        /* A persistent one boots again; every key given. */
+        write_file(
+                tmp,
+                "crashy.yaml",
+                "memory_mib: 64\nvcpus: 1\nimage: reference\ndisk: persistent\non_crash: destroy\n"
+                "crash_bundles: 0\ncrash_bundles_mib: 1\ncrash_test: force\n");
+        free(path);
+        assert(asprintf(&path, "%s/crashy.yaml", tmp) >= 0);
+        assert(persona_load(path, &p, &error) == 0);
+        assert(p->on_crash == CRASH_ACTION_DESTROY && p->crash_bundles == 0 && p->crash_bundles_mib == 1 &&
+               p->crash_test == CRASH_TEST_FORCE);
+        p = persona_free(p);
+        write_file(tmp, "restart.yaml", "memory_mib: 64\nvcpus: 1\nimage: reference\ndisk: persistent\n");
+        free(path);
+        assert(asprintf(&path, "%s/restart.yaml", tmp) >= 0);
+        assert(persona_load(path, &p, &error) == 0);
+        assert(p->on_crash == CRASH_ACTION_RESTART);
         p = persona_free(p);
 
         /* Flow style, explicit document markers, quoted keys and strings, the upper bounds, UTF-8. */
@@ -324,7 +357,8 @@ static void test_load_dir(const char *tmp) {
         assert(asprintf(
                        &expected,
                        "%s/bb.yaml:5: key 'ram': unknown key (expected one of: description, memory_mib, vcpus, "
-                       "image, disk, autostart, golden)",
+                       "image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, "
+                       "crash_test)",
                        dir) >= 0);
         assert(streq(error, expected));
 

@@ -329,6 +329,70 @@ static int method_read_guest(sd_bus_message *m, void *userdata, sd_bus_error *er
         return 1;
 }
 
+static int method_crash_test(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        VM *vm = userdata;
+        int force, r;
+
+        r = sd_bus_message_read(m, "b", &force);
+        if (r < 0)
+                return r;
+        r = vm_crash_test(vm, force, &msg);
+        if (r == -EINVAL)
+                return reply_invalid_state(error, vm, "; only a running guest with its agent can be crashed");
+        if (r < 0)
+                return reply_errno(error, r, msg, vm, "crash");
+        /* The panic follows: Crashed, and LastCrash changes, once its bundle is saved. */
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int debug_method(
+        sd_bus_message *m, VM *vm, int (*fn)(VM *, Operation *), const char *what, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
+        int r;
+
+        if (!op)
+                return -ENOMEM;
+        r = fn(vm, op);
+        if (r == -EINVAL)
+                return reply_invalid_state(error, vm, "; only a guest whose VMM runs can be debugged");
+        if (r == -EBUSY)
+                return reply_errno(
+                        error,
+                        r,
+                        vm->debugger ? "A debugger is attached already (one at a time)" :
+                                vm->crash ?
+                                       "A crash bundle is being saved" :
+                                       "The VM is busy (its kernel symbols are being read, or a snapshot)",
+                        vm,
+                        what);
+        if (r < 0)
+                return reply_errno(error, r, NULL, vm, what);
+        TAKE_PTR(op); /* answered with the fd */
+        return 1;
+}
+
+static int method_get_debug_symbols(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return debug_method(m, userdata, vm_debug_symbols, "read the kernel symbols of", error);
+}
+
+static int method_open_debugger(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return debug_method(m, userdata, vm_open_debugger, "attach a debugger to", error);
+}
+
+static int property_get_debugger(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        VM *vm = userdata;
+
+        return sd_bus_message_append(reply, "b", (int) !!vm->debugger);
+}
+
 const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(VM, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -390,6 +454,12 @@ const sd_bus_vtable vm_vtable[] = {
                 NULL,
                 offsetof(VM, guest_memory_available_kib),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "LastCrash",
+                "s",
+                bus_property_get_string,
+                offsetof(VM, last_crash),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "Stop", SD_BUS_ARGS("b", force), SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -428,6 +498,25 @@ const sd_bus_vtable vm_vtable[] = {
                 SD_BUS_ARGS("s", item),
                 SD_BUS_RESULT("s", value),
                 method_read_guest,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("DebuggerAttached", "b", property_get_debugger, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS(
+                "GetDebugSymbols",
+                SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("h", symbols),
+                method_get_debug_symbols,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "OpenDebugger",
+                SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("h", connection),
+                method_open_debugger,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "CrashTest",
+                SD_BUS_ARGS("b", force),
+                SD_BUS_NO_RESULT,
+                method_crash_test,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "DeleteSnapshot",

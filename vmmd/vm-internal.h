@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Between vm.c (the lifecycle) and vm-snapshot.c: not for the rest of vmmd. */
+/* Between vm.c (the lifecycle), vm-snapshot.c and vm-crash.c: not for the rest of vmmd. */
 #pragma once
 
 #include <signal.h>
@@ -25,3 +25,22 @@ char *vm_helper_failure(VM *vm, const siginfo_t *si);
 void vm_snapshot_on_qmp_event(VM *vm, const char *event, json_object *data);
 /* The VMM ended: a snapshot operation that QEMU ran fails with message. */
 void vm_snapshot_abort(VM *vm, const char *message);
+
+/* The VM's one timer (a boot, a stop step, ...): replaces the one armed before. */
+int vm_timer_set(VM *vm, uint64_t usec, sd_event_time_handler_t cb);
+/* Ends the VMM: QMP quit, then SIGKILL after a stop step. The VM's state stays until it has ended. */
+int vm_quit(VM *vm);
+void vm_set_state(VM *vm, VMState state, const char *reason);
+
+/* QEMU stopped the guest (a reset, a power-off or a panic, held by -action ...=pause): a panic gets its
+ * crash bundle and on_crash, anything else ends QEMU and goes on as its reason says. */
+void vm_crash_on_guest_stop(VM *vm, bool panicked);
+/* The crash bundle being saved is given up (the VMM ended, the VM goes). */
+void vm_crash_abort(VM *vm);
+CrashCapture *vm_crash_capture_free(CrashCapture *c);
+/* LastCrash from the bundles on disk (a new VM object). */
+void vm_crash_load_last(VM *vm);
+
+/* The VMM ended or the VM goes: what vm-debug.c holds goes with it. */
+DebugSymbols *vm_debug_symbols_free(DebugSymbols *d);
+DebugSession *vm_debug_session_free(DebugSession *s);

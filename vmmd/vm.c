@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "bus-errors.h"
+#include "crash.h"
 #include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -163,8 +164,10 @@ static int vm_new_internal(Manager *m, const VMRecord *rec, Golden *builder_of, 
                 vm_free(vm);
                 return r;
         }
-        if (!builder_of)
+        if (!builder_of) {
                 vm_link(vm);
+                vm_crash_load_last(vm);
+        }
         /* A VM recorded before VMs had machine IDs keeps the one it got now (vm_new() gives a new VM one). */
         if (made_machine_id)
                 (void) vm_save(vm, false);
@@ -217,6 +220,10 @@ VM *vm_free(VM *vm) {
         free(vm->snapshot_name);
         free(vm->snapshot_job);
         free(vm->loadvm);
+        vm_crash_capture_free(vm->crash);
+        free(vm->last_crash);
+        vm_debug_symbols_free(vm->debug_symbols);
+        vm_debug_session_free(vm->debugger);
         free(vm);
         return NULL;
 }
@@ -260,7 +267,7 @@ bool vm_is_active(const VM *vm) {
 }
 
 /* Every state change goes through here: store, signal, log, in that order. */
-static void vm_set_state(VM *vm, VMState state, const char *reason) {
+void vm_set_state(VM *vm, VMState state, const char *reason) {
         bool reason_changed = !streq_ptr(vm->failure_reason, reason);
         int r;
 
@@ -307,7 +314,7 @@ void vm_abort(VM *vm, const char *reason) {
                 (void) vm_kill(vm, SIGKILL);
 }
 
-static int vm_timer_set(VM *vm, uint64_t usec, sd_event_time_handler_t cb) {
+int vm_timer_set(VM *vm, uint64_t usec, sd_event_time_handler_t cb) {
         vm->timer = sd_event_source_disable_unref(vm->timer);
         return sd_event_add_time_relative(
                 vm->manager->event, &vm->timer, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10, cb, vm);
@@ -402,11 +409,27 @@ static void on_query_balloon_reply(
                 vm_set_memory_target_figure(vm, vm->memory_actual_mib);
 }
 
+/* An adopted VMM may hold a guest that stopped while no vmmd listened. */
+static void on_query_status_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
+        VM *vm = userdata;
+        json_object *status;
+        const char *s;
+
+        if (error_class || !json_object_object_get_ex(result, "status", &status))
+                return;
+        s = json_object_get_string(status);
+        if (streq_ptr(s, "shutdown") || streq_ptr(s, "guest-panicked"))
+                vm_crash_on_guest_stop(vm, streq(s, "guest-panicked"));
+}
+
 static void on_qmp_ready(QmpClient *c, void *userdata) {
         VM *vm = userdata;
 
         log_vm_debug(vm->name, "QMP of %s is ready.", vm->name);
         (void) qmp_send(c, "query-balloon", NULL, on_query_balloon_reply, vm);
+        if (vm->adopted_source)
+                (void) qmp_send(c, "query-status", NULL, on_query_status_reply, vm);
         vm_complete_pending(vm, PENDING_START, 0, NULL);
 }
 
@@ -415,15 +438,23 @@ static void on_qmp_event(QmpClient *c, const char *event, json_object *data, voi
         json_object *reason;
 
         log_vm_debug(vm->name, "QMP event %s", event);
-        if (streq(event, "SHUTDOWN"))
-                vm->shutdown_seen = true;
-        /* With -no-reboot a reset ends QEMU too; the reason tells a reboot from a power-off. */
-        if (streq(event, "SHUTDOWN") && data && json_object_object_get_ex(data, "reason", &reason) &&
-            json_object_is_type(reason, json_type_string)) {
-                const char *r = json_object_get_string(reason);
+        if (streq(event, "SHUTDOWN")) {
+                const char *r = data && json_object_object_get_ex(data, "reason", &reason) &&
+                                json_object_is_type(reason, json_type_string) ?
+                        json_object_get_string(reason) :
+                        "";
 
-                vm->reset_requested = streq(r, "guest-reset") || streq(r, "host-qmp-system-reset");
+                vm->shutdown_seen = true;
+                /* QEMU holds the guest as it was (-action ...=pause) unless it was told to quit, which is
+                 * how vmmd ends it then: the reason of the first tells a reboot (a fresh QEMU boots it) from
+                 * a power-off. */
+                if (!streq(r, "host-qmp-quit") && !streq(r, "host-signal")) {
+                        vm->reset_requested = streq(r, "guest-reset") || streq(r, "host-qmp-system-reset");
+                        vm_crash_on_guest_stop(vm, false);
+                }
         }
+        if (streq(event, "GUEST_PANICKED"))
+                vm_crash_on_guest_stop(vm, true);
         if (streq(event, "BALLOON_CHANGE"))
                 vm_take_balloon_info(vm, data);
         vm_snapshot_on_qmp_event(vm, event, data);
@@ -698,6 +729,14 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
         vm->agent = agent_client_free(vm->agent);
         vm->pid = 0;
         vm->stop_stage = STOP_NONE;
+        vm->crash_check = CRASH_CHECK_NONE;
+        vm->crashed = false;
+        vm_crash_abort(vm);
+        vm->debug_symbols = vm_debug_symbols_free(vm->debug_symbols);
+        if (vm->debugger) {
+                vm->debugger = vm_debug_session_free(vm->debugger);
+                (void) vm_send_changed(vm, "DebuggerAttached", NULL);
+        }
         vm_snapshot_abort(vm, "the VMM ended");
         vm_complete_pending(vm, PENDING_MEMORY, -EIO, "The VMM ended");
         vm_set_memory_actual(vm, 0);
@@ -1145,6 +1184,10 @@ int vm_start(VM *vm, Operation *op, char **ret_error) {
 /* Stop escalation: agent poweroff, then the power button, then QMP quit, then SIGKILL. */
 static int vm_stop_step(VM *vm, StopStage stage);
 
+int vm_quit(VM *vm) {
+        return vm_stop_step(vm, STOP_QUIT);
+}
+
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         VM *vm = userdata;
 
@@ -1193,6 +1236,9 @@ int vm_stop(VM *vm, bool force) {
                 return -EINVAL;
         if (vm->state == VM_STOPPING && !force)
                 return 0;
+        /* The crash bundle first: the guest's memory is what it is about. */
+        if ((vm->crash || vm->crash_check != CRASH_CHECK_NONE) && !force && !vm->manager->exiting)
+                return -EBUSY;
         /* A snapshot in progress ends first, unless forced (it then fails) or vmmd exits. */
         if (vm->snapshot_op != SNAPSHOT_OP_NONE && !force && !vm->manager->exiting)
                 return -EBUSY;
@@ -1232,8 +1278,20 @@ int vm_pause(VM *vm, bool pause, Operation *op) {
 
         if (vm->state != (pause ? VM_RUNNING : VM_PAUSED) || !vm->qmp || vm->destroying)
                 return -EINVAL;
-        if (vm->pending[PENDING_PAUSE] || vm->snapshot_op != SNAPSHOT_OP_NONE)
+        if (vm->pending[PENDING_PAUSE] || vm->snapshot_op != SNAPSHOT_OP_NONE || vm->crash ||
+            vm->crash_check != CRASH_CHECK_NONE)
                 return -EBUSY;
+        if (!pause && vm->crashed) {
+                /* A crashed guest cannot go on: resuming it boots it again, as on_crash: restart would. */
+                vm->reset_requested = true;
+                r = vm_quit(vm);
+                if (r < 0)
+                        return r;
+                vm->crashed = false;
+                vm->pending[PENDING_PAUSE] = op;
+                vm_complete_pending(vm, PENDING_PAUSE, 0, NULL);
+                return 0;
+        }
         r = qmp_send(vm->qmp, pause ? "stop" : "cont", NULL, on_pause_reply, vm);
         if (r < 0)
                 return r;
@@ -1259,7 +1317,7 @@ int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error) 
                 return -EINVAL;
         if (mib < VM_MEMORY_TARGET_MIN_MIB || mib > vm->memory_mib)
                 return -ERANGE;
-        if (vm->pending[PENDING_MEMORY] || vm->snapshot_op != SNAPSHOT_OP_NONE)
+        if (vm->pending[PENDING_MEMORY] || vm->snapshot_op != SNAPSHOT_OP_NONE || vm->crash)
                 return -EBUSY;
         /* Growing promises more: within the memory policy only. */
         if (mib > vm->memory_target_mib) {
@@ -1320,7 +1378,7 @@ int vm_reboot(VM *vm) {
 
         if (vm->state != VM_RUNNING || vm->destroying || !vm_vmm_runs(vm))
                 return -EINVAL;
-        if (vm->snapshot_op != SNAPSHOT_OP_NONE)
+        if (vm->snapshot_op != SNAPSHOT_OP_NONE || vm->crash || vm->crash_check != CRASH_CHECK_NONE)
                 return -EBUSY;
         if (agent)
                 r = agent_client_send(vm->agent, "REBOOT");
@@ -1347,6 +1405,7 @@ int vm_destroy(VM *vm, Operation *op) {
                 vm->pending[PENDING_DESTROY] = op;
         }
         vm->destroying = true;
+        vm_crash_abort(vm);
         if (vm_is_active(vm)) {
                 /* Finished from the exit handlers. */
                 vm->timer = sd_event_source_disable_unref(vm->timer);
@@ -1362,6 +1421,11 @@ int vm_destroy(VM *vm, Operation *op) {
                 return r;
         }
         vm_remove_files(vm);
+        /* Its crash bundles go with it, but the kept ones. */
+        r = crash_remove_vm(m->config.state_dir, vm->name);
+        if (r < 0)
+                log_vm_warning_errno(
+                        vm->name, r, "Failed to remove the crash bundles of %s, ignoring: %m", vm->name);
         log_vm_info(vm->name, "VM %s removed.", vm->name);
 
         if (streq_ptr(m->foreground, vm->name))

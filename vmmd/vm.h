@@ -14,6 +14,9 @@
 #include "store.h"
 
 typedef struct Golden Golden;
+typedef struct CrashCapture CrashCapture;
+typedef struct DebugSymbols DebugSymbols;
+typedef struct DebugSession DebugSession;
 
 typedef enum VMState {
         VM_CREATED,
@@ -47,6 +50,14 @@ typedef enum PendingKind {
         PENDING_MEMORY,   /* SetMemoryTarget: answered when QEMU took the balloon's new target */
         _PENDING_MAX,
 } PendingKind;
+
+/* After the guest stopped (QEMU paused it: -action reboot=shutdown,shutdown=pause): vmm-crash.c reads the
+ * console to tell a panic from a reboot or a power-off. */
+typedef enum CrashCheck {
+        CRASH_CHECK_NONE,
+        CRASH_CHECK_CONSOLE,  /* a reset or power-off: a panic if the console says so */
+        CRASH_CHECK_PANICKED, /* QEMU said the guest panicked (pvpanic) */
+} CrashCheck;
 
 /* Snapshots are qcow2 internal snapshots of the VM's disk: with the RAM and device state when taken of a
  * running or paused VM (QEMU's snapshot-save job), disk-only when taken of a stopped one (qemu-img). */
@@ -114,6 +125,16 @@ struct VM {
         char *loadvm;               /* the snapshot the next VMM starts from (Restore of a stopped VM) */
         bool restored_while_paused; /* the guest was replaced: on Resume, wait for its agent again */
 
+        /* Crashes (vm-crash.c): the check after a guest stopped, the bundle being saved, the newest bundle
+         * (LastCrash), and whether the VMM holds a crashed guest (on_crash: keep). */
+        CrashCheck crash_check;
+        CrashCapture *crash;
+        char *last_crash;
+        bool crashed;
+        /* Debugging (vm-debug.c): the kernel's symbols being read, the debugger's connection. */
+        DebugSymbols *debug_symbols;
+        DebugSession *debugger;
+
         Operation *pending[_PENDING_MAX];
         bool destroying;
 };
@@ -166,6 +187,16 @@ int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error);
 /* Asks the running guest's agent for item: hostname, machine-id, clock, random, boot-id; op is answered with
  * the value. -ERANGE: unknown item; -EINVAL: not running; -EBUSY: the agent is asked too much. */
 int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error);
+
+/* The running guest kernel's symbol table as an ELF file for gdb (kallsyms, from two small memory dumps): op
+ * is answered with its fd. A GDB remote connection to the guest kernel (QEMU's gdbstub, relayed by vmmd):
+ * op is answered with the caller's end. -EINVAL: no VMM runs; -EBUSY: one is being read, one is attached. */
+int vm_debug_symbols(VM *vm, Operation *op);
+int vm_open_debugger(VM *vm, Operation *op);
+
+/* Asks the guest agent to panic the kernel. -EINVAL: not running with an agent; -EPERM: the persona wants
+ * force (ret_error says so). */
+int vm_crash_test(VM *vm, bool force, char **ret_error);
 
 /* Resident memory of the VMM on the host, 0 when none runs. */
 uint64_t vm_host_resident_kib(const VM *vm);

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from vmmdtest import check, check_eq, run
+from vmmdtest import SignalWatch, check, check_eq, run
 
 EXTRA = """description: "Added while vmmd runs"
 memory_mib: 256
@@ -23,37 +23,6 @@ autostart: false
 
 def persona_names(s):
     return sorted(p["name"] for p in s.vmctl_json("personas"))
-
-
-class SignalWatch:
-    """dbus-monitor on the session bus: every message, one header line each."""
-
-    def __init__(self, s):
-        self.p = subprocess.Popen(["dbus-monitor", "--session"], env=s.env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL)
-        self.buf = b""
-        # Its own NameLost comes once it is a monitor: from then on it sees everything.
-        self.wait_for("member=NameLost")
-
-    def wait_for(self, text, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.buf.split(b"\n")
-            for i, line in enumerate(lines[:-1]):
-                if text.encode() in line:
-                    self.buf = b"\n".join(lines[i + 1:])
-                    return
-            self.buf = lines[-1]
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.p.stdout], [], [], max(left, 0))
-            chunk = os.read(self.p.stdout.fileno(), 65536) if ready else b""
-            if not chunk:
-                raise AssertionError(f"dbus-monitor did not show {text!r} within {timeout} s")
-            self.buf += chunk
-
-    def close(self):
-        self.p.kill()
-        self.p.wait()
 
 
 def test_reload(s):

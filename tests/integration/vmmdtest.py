@@ -8,6 +8,7 @@ that is removed at the end unless the test failed (then its path is printed for 
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -203,7 +204,7 @@ class Session:
 
     def log_text(self):
         try:
-            with open(self.vmmd_log) as f:
+            with open(self.vmmd_log, errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
@@ -317,6 +318,57 @@ def qemu_pids():
         if argv0.endswith(b"qemu-system-aarch64"):
             pids.append(int(d))
     return pids
+
+
+class SignalWatch:
+    """dbus-monitor on the session bus: every message, one header line each, then its arguments."""
+
+    def __init__(self, s):
+        self.p = subprocess.Popen(["dbus-monitor", "--address", s.address], env=s.env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+        self.buf = b""
+        # Its own NameLost comes once it is a monitor: from then on it sees everything.
+        self.wait_for("member=NameLost")
+
+    def _fill(self, deadline, text):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([self.p.stdout], [], [], max(left, 0))
+        chunk = os.read(self.p.stdout.fileno(), 65536) if ready else b""
+        if not chunk:
+            raise TestFailure(f"dbus-monitor did not show {text!r} in time")
+        self.buf += chunk
+
+    def wait_for(self, text, nargs=0, timeout=60):
+        """Waits for a message whose header line holds text; returns its first nargs string arguments."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.buf.split(b"\n")
+            for i, line in enumerate(lines[:-1]):
+                if text.encode() not in line or line.startswith(b" "):
+                    continue
+                args = [m.group(1).decode() for m in
+                        (re.match(rb'\s+(?:variant\s+)?string "(.*)"$', later) for later in lines[i + 1:-1])
+                        if m][:nargs]
+                if len(args) == nargs:
+                    self.buf = b"\n".join(lines[i + 1:])
+                    return args
+                break  # its arguments are still on their way
+            else:
+                self.buf = lines[-1]
+            self._fill(deadline, text)
+
+    def wait_for_state(self, path, state, timeout=120):
+        """Waits for PropertiesChanged of the VM at path whose first property is State, with this value."""
+        header = f"path={path}; interface=org.freedesktop.DBus.Properties; member=PropertiesChanged"
+        deadline = time.monotonic() + timeout
+        while True:
+            args = self.wait_for(header, nargs=3, timeout=max(deadline - time.monotonic(), 0))
+            if args[1:] == ["State", state]:
+                return
+
+    def close(self):
+        self.p.kill()
+        self.p.wait()
 
 
 def kill_and_wait(pid, timeout=30):

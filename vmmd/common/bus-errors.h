@@ -11,6 +11,7 @@
 #define VMMD_ERROR_NO_SUCH_VM "org.vmmd1.Error.NoSuchVM"
 #define VMMD_ERROR_NO_SUCH_PERSONA "org.vmmd1.Error.NoSuchPersona"
 #define VMMD_ERROR_NO_SUCH_SNAPSHOT "org.vmmd1.Error.NoSuchSnapshot"
+#define VMMD_ERROR_NO_SUCH_CRASH "org.vmmd1.Error.NoSuchCrash"
 #define VMMD_ERROR_INVALID_ARGUMENT "org.vmmd1.Error.InvalidArgument"
 #define VMMD_ERROR_INVALID_STATE "org.vmmd1.Error.InvalidState"
 #define VMMD_ERROR_EXISTS "org.vmmd1.Error.Exists"

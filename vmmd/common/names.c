@@ -42,7 +42,7 @@ bool utf8_is_valid(const char *s) {
         return true;
 }
 
-char *utf8_printable(const char *s, size_t max) {
+static char *printable(const char *s, size_t max, bool lines) {
         size_t n = 0;
         char *r;
 
@@ -53,7 +53,11 @@ char *utf8_printable(const char *s, size_t max) {
                 uint32_t cp;
                 int k = utf8_decode(s, &cp);
 
-                if (k < 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+                if (lines && cp == '\r' && k == 1) {
+                        s++;
+                        continue;
+                }
+                if (k < 0 || (cp < 0x20 && !(lines && cp == '\n')) || (cp >= 0x7f && cp < 0xa0)) {
                         if (n + 1 > max)
                                 break;
                         r[n++] = '?';
@@ -68,6 +72,14 @@ char *utf8_printable(const char *s, size_t max) {
         }
         r[n] = 0;
         return r;
+}
+
+char *utf8_printable(const char *s, size_t max) {
+        return printable(s, max, false);
+}
+
+char *utf8_printable_lines(const char *s, size_t max) {
+        return printable(s, max, true);
 }
 
 const char *vm_name_invalid_reason(const char *name) {

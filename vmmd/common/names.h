@@ -23,3 +23,5 @@ bool utf8_is_valid(const char *s);
 /* A copy of s fit to show a person and to send over D-Bus: valid UTF-8, control characters and invalid bytes
  * as '?', at most max bytes, cut at a character boundary. NULL only when out of memory. */
 char *utf8_printable(const char *s, size_t max);
+/* The same for text of several lines: "\n" stays, "\r" goes. */
+char *utf8_printable_lines(const char *s, size_t max);
