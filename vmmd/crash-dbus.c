@@ -49,6 +49,10 @@ static int method_list_crashes(sd_bus_message *msg, void *userdata, sd_bus_error
         r = sd_bus_message_read(msg, "s", &vm);
         if (r < 0)
                 return r;
+        /* A VM that is gone may have kept bundles: any valid name will do. */
+        if (!isempty(vm) && vm_name_invalid_reason(vm))
+                return sd_bus_error_setf(
+                        error, VMMD_ERROR_INVALID_ARGUMENT, "VM name \"%s\" %s", vm, vm_name_invalid_reason(vm));
         r = crash_list(m->config.state_dir, isempty(vm) ? NULL : vm, &list, &n);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to list the crash bundles: %m");

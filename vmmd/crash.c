@@ -672,19 +672,25 @@ int crash_build(const CrashBuild *b, char **ret_message) {
         r = write_text(console_fd, console);
         if (r >= 0) {
                 _cleanup_free_ char *head = NULL;
+                time_t t = (time_t) (facts.time_usec / USEC_PER_SEC);
+                char when[64] = "";
+                struct tm tm;
 
-                if (asprintf(
-                            &head,
-                            "%s\nVM %s (persona %s, image %s)\n%s%s%s\n",
-                            facts.message,
-                            facts.vm,
-                            facts.persona,
-                            facts.image,
-                            facts.core ? "" : "No memory dump: ",
-                            facts.core ? "" : strempty(facts.core_error),
-                            facts.core ? "" : "\n") < 0)
-                        return -ENOMEM;
-                r = write_text(report_fd, head);
+                if (gmtime_r(&t, &tm))
+                        (void) strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+                r = strextendf(
+                        &head,
+                        "%s\nVM %s (persona %s, image %s), kernel %s, %s\n",
+                        facts.message,
+                        facts.vm,
+                        facts.persona,
+                        facts.image,
+                        isempty(facts.kernel) ? "unknown" : facts.kernel,
+                        when);
+                if (r >= 0 && !facts.core)
+                        r = strextendf(&head, "No memory dump: %s\n", strempty(facts.core_error));
+                if (r >= 0)
+                        r = write_text(report_fd, head);
         }
         if (r >= 0 && report)
                 r = write_text(report_fd, report);

@@ -128,6 +128,16 @@ static void test_bundles(void) {
         assert(asprintf(&path, "%s/" CRASH_DIR "/vm1/%s/console.txt", state, a) > 0);
         assert(read_full_file(path, &console, NULL) >= 0);
         assert(streq(console, "boot\nKernel panic?\n"));
+        /* The report for people: the panic, the facts, why there is no backtrace. */
+        free(path);
+        free(console);
+        assert(asprintf(&path, "%s/" CRASH_DIR "/vm1/%s/report.txt", state, a) > 0);
+        assert(read_full_file(path, &console, NULL) >= 0);
+        assert(
+                streq(console,
+                      "Kernel panic - not syncing: test\n"
+                      "VM vm1 (persona throwaway, image reference), kernel unknown, 2026-11-29 09:00:00 UTC\n"
+                      "No memory dump: \n"));
 
         /* Keeping, and the limits: the oldest that are not kept go first; the newest always stays. */
         assert(crash_find(state, a, &one) == 0);

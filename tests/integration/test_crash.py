@@ -153,10 +153,13 @@ def test_crash_test_needs_force(s):
     check(prop(s, "g1", "GuestBootID") != boot, "g1 booted again after its crash")
     check_eq(list_crashes(s), [], "crash_bundles: 0 saves nothing")
 
-    # Bad ids are NoSuchCrash.
+    # Bad ids are NoSuchCrash, bad VM names InvalidArgument; vmmd stays up.
     for bad in ("nope", "../../vmmd.db", "", "g1"):
         ok, out = s.gdbus(*MANAGER, "GetCrash", bad)
         check(not ok and "org.vmmd1.Error.NoSuchCrash" in out, f"GetCrash({bad!r}): {out}")
+    for bad in ("..", "../..", "a/b"):
+        ok, out = s.gdbus(*MANAGER, "ListCrashes", bad)
+        check(not ok and "org.vmmd1.Error.InvalidArgument" in out, f"ListCrashes({bad!r}): {out}")
 
 
 def test_gdb(s):
