@@ -450,67 +450,92 @@ static void cie_build(uint64_t pac_mask, uint8_t ret[static CIE_SIZE]) {
         *p = 0x21; /* DW_OP_or */
 }
 
-/* A function without a frame record yet: CFA sp, and x29 and x30 are still the caller's (x30 signed, if
- * the function began with paciasp: then x30 | mask, DW_CFA_val_expression x30, 12 bytes: DW_OP_breg30 0,
- * DW_OP_const8u <mask>, DW_OP_or). */
-#define LEAF_INSTRUCTIONS 24
+/* Where a function is before its frame record is in place (its first instructions; and all of it for the
+ * functions a vCPU was stopped in before it pushed a record): CFA sp, x29 and x30 still the caller's. x30
+ * is signed if the function began with paciasp: then x30 | mask (DW_CFA_val_expression x30, 12 bytes:
+ * DW_OP_breg30 0, DW_OP_const8u <mask>, DW_OP_or). */
+/* clang-format off */
 static const uint8_t leaf_head[5] = {
-        0x0c, 31, 0, /* DW_CFA_def_cfa sp, 0 */
-        0x08, 29,    /* DW_CFA_same_value x29 */
+        0x0c, 31, 0,            /* DW_CFA_def_cfa sp, 0 */
+        0x08, 29,               /* DW_CFA_same_value x29 */
 };
 static const uint8_t leaf_ra[2] = { 0x08, 30 }; /* DW_CFA_same_value x30 */
 static const uint8_t leaf_ra_pac[6] = { 0x16, 30, 12, 0x8e, 0, 0x0e };
+/* Back to the CIE's rules once the record is in place. */
+static const uint8_t record_rules[5] = {
+        0x0c, 29, 16,           /* DW_CFA_def_cfa x29, 16 */
+        0xc0 | 29,              /* DW_CFA_restore x29 */
+        0xc0 | 30,              /* DW_CFA_restore x30 */
+};
 /* clang-format on */
 
-static void leaf_build(uint64_t pac_mask, uint8_t ret[static LEAF_INSTRUCTIONS]) {
-        uint8_t *p = ret;
+#define FDE_HEADER 24
+#define FDE_MAX (FDE_HEADER + 40)
 
-        memset(ret, 0, LEAF_INSTRUCTIONS); /* DW_CFA_nop to the end */
-        p = mempcpy(p, leaf_head, sizeof(leaf_head));
-        if (pac_mask == 0) {
-                (void) mempcpy(p, leaf_ra, sizeof(leaf_ra));
-                return;
+/* Appends one FDE over [start, start + size) to buf: leaf rules from the start up to record (0: for all of
+ * it), the CIE's after that (record == start: none). */
+static size_t fde_write(uint8_t *buf, uint64_t start, uint64_t size, uint64_t record, uint64_t pac_mask) {
+        uint8_t *p = buf + FDE_HEADER;
+        uint32_t length, cie = 0;
+
+        if (record != start) {
+                p = mempcpy(p, leaf_head, sizeof(leaf_head));
+                if (pac_mask == 0)
+                        p = mempcpy(p, leaf_ra, sizeof(leaf_ra));
+                else {
+                        p = mempcpy(p, leaf_ra_pac, sizeof(leaf_ra_pac));
+                        for (unsigned i = 0; i < 8; i++)
+                                *p++ = (uint8_t) (pac_mask >> (8 * i));
+                        *p++ = 0x21; /* DW_OP_or */
+                }
+                if (record != 0) {
+                        *p++ = (uint8_t) (0x40 | ((record - start) / 4)); /* DW_CFA_advance_loc */
+                        p = mempcpy(p, record_rules, sizeof(record_rules));
+                }
         }
-        p = mempcpy(p, leaf_ra_pac, sizeof(leaf_ra_pac));
-        for (unsigned i = 0; i < 8; i++)
-                *p++ = (uint8_t) (pac_mask >> (8 * i));
-        *p = 0x21; /* DW_OP_or */
+        while ((p - buf) % 8 != 0)
+                *p++ = 0; /* DW_CFA_nop */
+        length = (uint32_t) (p - buf) - 4;
+        memcpy(buf, &length, 4);
+        memcpy(buf + 4, &cie, 4);
+        memcpy(buf + 8, &start, 8);
+        memcpy(buf + 16, &size, 8);
+        return (size_t) (p - buf);
 }
 
-typedef struct Fde {
-        uint32_t length;
-        uint32_t cie;
-        uint64_t start;
-        uint64_t size;
-        uint8_t instructions[LEAF_INSTRUCTIONS];
-} Fde;
+/* Where the function's frame record is in place: after its "add x29, sp, #n" ("mov x29, sp") that follows
+ * "stp x29, x30, [sp, ...]" within its first instructions (after bti, ftrace's nops, paciasp), read from
+ * the dump. 0 if it has no such prologue, or its code is not in the dump. */
+#define PROLOGUE_INSNS 16U
+static uint64_t prologue_end(const Vmcore *c, const KallsymsSymbol *s) {
+        uint32_t insn[PROLOGUE_INSNS];
+        size_t n = MIN(PROLOGUE_INSNS, s->size / 4);
+        bool stored = false;
 
-static void fde_add(Fde *fdes, size_t *n, uint64_t start, uint64_t end, bool leaf, uint64_t pac_mask) {
-        if (start >= end)
-                return;
-        fdes[*n] = (Fde){
-                .length = leaf ? sizeof(Fde) - 4 : offsetof(Fde, instructions) - 4,
-                .start = start,
-                .size = end - start,
-        };
-        if (leaf)
-                leaf_build(pac_mask, fdes[*n].instructions);
-        (*n)++;
+        if (n == 0 || vmcore_read_virt(c, s->address, insn, n * 4) < 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                uint32_t x = le32toh(insn[i]);
+
+                if ((x & 0xffc07fff) == 0xa9807bfd || (x & 0xffc07fff) == 0xa9007bfd)
+                        stored = true; /* stp x29, x30, [sp, #imm]! or [sp, #imm] */
+                else if (stored && (x & 0xffc003ff) == 0x910003fd)
+                        return s->address + 4 * (i + 1); /* add x29, sp, #imm */
+        }
+        return 0;
 }
 
-static int range_compare(const void *a, const void *b) {
-        const uint64_t *x = a, *y = b;
-
-        return x[0] < y[0] ? -1 : x[0] > y[0];
+static bool is_text(char type) {
+        return IN_SET(type, 't', 'T', 'w', 'W');
 }
 
-/* .debug_frame's contents: the CIE, then FDEs over [start, end) with the leaf functions cut out. */
+/* .debug_frame's contents: the CIE, then an FDE per function of [start, end): the leaf rules for its
+ * prologue (or all of it, where a vCPU was stopped before it pushed its record), then the CIE's. */
 static int debug_frame(
         const Kallsyms *k, const Vmcore *c, uint64_t start, uint64_t end, uint8_t **ret, size_t *ret_size) {
-        uint64_t leaves[VMCORE_CPUS_MAX][2], pac_mask = 0;
-        size_t n_leaves = 0, n = 0, size = CIE_SIZE;
-        _cleanup_free_ Fde *fdes = NULL;
-        uint8_t *p;
+        uint64_t leaves[VMCORE_CPUS_MAX], pac_mask = 0;
+        size_t n_leaves = 0, size = CIE_SIZE;
+        _cleanup_free_ uint8_t *buf = NULL;
 
         for (size_t cpu = 0; c && cpu < vmcore_n_cpus(c); cpu++) {
                 VmcoreFrame frames[2];
@@ -521,40 +546,33 @@ static int debug_frame(
                     frames[1].kind != VMCORE_FRAME_LR)
                         continue;
                 s = lookup_frame(k, &frames[0]);
-                if (s && s->size > 0) {
-                        leaves[n_leaves][0] = s->address;
-                        leaves[n_leaves++][1] = s->address + s->size;
-                }
+                if (s && s->size > 0)
+                        leaves[n_leaves++] = s->address;
         }
-        qsort(leaves, n_leaves, sizeof(leaves[0]), range_compare);
-
         if (c)
                 (void) vmcore_info_u64(c, "NUMBER(KERNELPACMASK)", &pac_mask);
-        fdes = calloc(2 * n_leaves + 1, sizeof(Fde));
-        if (!fdes)
-                return -ENOMEM;
-        for (size_t i = 0; i < n_leaves; i++) {
-                if (i > 0 && leaves[i][0] == leaves[i - 1][0])
-                        continue;
-                fde_add(fdes, &n, start, leaves[i][0], false, pac_mask);
-                fde_add(fdes, &n, leaves[i][0], leaves[i][1], true, pac_mask);
-                start = leaves[i][1];
-        }
-        fde_add(fdes, &n, start, end, false, pac_mask);
 
-        for (size_t i = 0; i < n; i++)
-                size += fdes[i].length + 4;
-        p = malloc(size);
-        if (!p)
+        buf = malloc(CIE_SIZE + k->n * FDE_MAX);
+        if (!buf)
                 return -ENOMEM;
-        cie_build(pac_mask, p);
-        *ret = p;
-        *ret_size = size;
-        p += CIE_SIZE;
-        for (size_t i = 0; i < n; i++) {
-                memcpy(p, &fdes[i], fdes[i].length + 4);
-                p += fdes[i].length + 4;
+        cie_build(pac_mask, buf);
+        for (size_t i = 0; i < k->n; i++) {
+                const KallsymsSymbol *s = &k->symbols[i];
+                uint64_t from = MAX(s->address, start), to = MIN(s->address + s->size, end), record;
+                bool leaf = false;
+
+                /* One FDE per address: aliases share it. */
+                if ((i > 0 && k->symbols[i - 1].address == s->address) || !is_text(s->type) || from >= to)
+                        continue;
+                for (size_t l = 0; l < n_leaves; l++)
+                        leaf = leaf || leaves[l] == s->address;
+                record = leaf ? 0 : c ? prologue_end(c, s) : 0;
+                if (!leaf && record == 0)
+                        record = from; /* no prologue known: the CIE's rules all along */
+                size += fde_write(buf + size, from, to - from, record, pac_mask);
         }
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
         return 0;
 }
 

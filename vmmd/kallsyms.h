@@ -57,6 +57,8 @@ const char *kallsyms_format_frame(
  * upper-case types, weak for w/W/v/V) in a SHT_NOBITS .text that spans them, so that gdb reads code from the
  * core, and a .debug_frame that unwinds by frame records, as the kernel does: gdb's own prologue analysis
  * gives up at the first instruction it does not know (the stack protector's mrs x4, sp_el0), and then finds
- * the same caller again and again. With c, the functions that vCPUs were stopped in before pushing a frame
- * record (where kallsyms_unwind() takes x30) return through x30. */
+ * the same caller again and again. One entry per function; with c, where its code is in the dump, its first
+ * instructions up to its "mov x29, sp" return through x30, and the functions that vCPUs were stopped in
+ * before pushing a frame record (where kallsyms_unwind() takes x30) do so all along. A return address that
+ * pointer authentication signed gets its bits back (KERNELPACMASK). */
 int kallsyms_write_elf(const Kallsyms *k, const Vmcore *c, int fd);

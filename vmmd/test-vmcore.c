@@ -1124,16 +1124,17 @@ static const uint8_t *
 
 typedef struct Fde {
         uint64_t start, size;
-        bool leaf;
+        bool leaf;       /* leaf rules from the start */
+        uint64_t record; /* then the CIE's rules from here on; 0: leaf all along */
 } Fde;
 
-/* .debug_frame: our CIE, then FDEs that tile [start, end) in order; returns how many. With a PAC mask, the
- * return address is the saved one with the mask's bits set (DW_CFA_val_expression), else the saved one. */
+/* .debug_frame: our CIE, then FDEs in order; returns how many. With a PAC mask, the return address is the
+ * saved one with the mask's bits set (DW_CFA_val_expression), else the saved one; so is a leaf's x30. */
 static size_t fdes_read(const uint8_t *p, size_t size, uint64_t pac_mask, Fde *fdes, size_t max) {
-        uint8_t leaf[24] = { 0x0c, 31, 0, 0x08, 29, 0x08, 30 };
+        uint8_t leaf[32] = { 0x0c, 31, 0, 0x08, 29, 0x08, 30 };
+        size_t leaf_size = 7, n = 0, off;
         uint32_t length, id;
         uint64_t mask;
-        size_t n = 0, off;
 
         memcpy(&length, p, 4);
         memcpy(&id, p + 4, 4);
@@ -1150,16 +1151,33 @@ static size_t fdes_read(const uint8_t *p, size_t size, uint64_t pac_mask, Fde *f
                 memcpy(leaf + 5, (const uint8_t[]){ 0x16, 30, 12, 0x8e, 0, 0x0e }, 6);
                 memcpy(leaf + 11, &pac_mask, 8);
                 leaf[19] = 0x21;
+                leaf_size = 20;
         }
         for (off = 40; off < size; n++) {
+                const uint8_t *ins;
+                size_t k;
+
                 assert(n < max);
                 memcpy(&length, p + off, 4);
                 memcpy(&id, p + off + 4, 4);
-                assert(id == 0 && off + 4 + length <= size);
+                assert(id == 0 && off + 4 + length <= size && (length + 4) % 8 == 0);
                 memcpy(&fdes[n].start, p + off + 8, 8);
                 memcpy(&fdes[n].size, p + off + 16, 8);
-                assert(length == 20 || (length == 44 && memcmp(p + off + 24, leaf, 24) == 0));
-                fdes[n].leaf = length == 44;
+                ins = p + off + 24;
+                k = length + 4 - 24;
+                fdes[n].leaf = k >= leaf_size && memcmp(ins, leaf, leaf_size) == 0;
+                fdes[n].record = fdes[n].leaf ? 0 : fdes[n].start;
+                if (fdes[n].leaf && k > leaf_size && ins[leaf_size] != 0) {
+                        /* DW_CFA_advance_loc, then back to the CIE's rules */
+                        assert((ins[leaf_size] & 0xc0) == 0x40);
+                        fdes[n].record = fdes[n].start + 4 * (ins[leaf_size] & 0x3f);
+                        assert(memcmp(ins + leaf_size + 1,
+                                      (const uint8_t[]){ 0x0c, 29, 16, 0xc0 | 29, 0xc0 | 30 },
+                                      5) == 0);
+                }
+                /* The rest is DW_CFA_nop. */
+                for (size_t x = fdes[n].leaf ? leaf_size + (fdes[n].record ? 6 : 0) : 0; x < k; x++)
+                        assert(ins[x] == 0);
                 off += 4 + length;
         }
         assert(off == size);
@@ -1177,8 +1195,13 @@ static void test_symbol_file(void) {
         size_t text_index, strtab_index, n;
         uint64_t end = SYM(11) + 1;
         struct stat st;
-        Fde fdes[8];
+        Fde fdes[16];
 
+        /* vfs_write begins as gcc's functions do: bti c; paciasp; stp x29, x30, [sp, #-32]!; mov x29, sp. */
+        memcpy(at(SYM(6) - KIMAGE_VOFFSET),
+               (const uint32_t[]){
+                       htole32(0xd503245f), htole32(0xd503233f), htole32(0xa9be7bfd), htole32(0x910003fd) },
+               16);
         c = default_core(&fd);
         assert(kallsyms_read(c, &k) == 0);
 
@@ -1232,15 +1255,21 @@ static void test_symbol_file(void) {
 
                 frames = section(elf, (size_t) st.st_size, ".debug_frame", &frame, NULL);
                 n = fdes_read(frames, frame.sh_size, with_core ? PAC_MASK : 0, fdes, ELEMENTSOF(fdes));
-                if (!with_core)
-                        assert(n == 1 && fdes[0].start == STEXT && fdes[0].size == end - STEXT &&
-                               !fdes[0].leaf);
-                else {
-                        /* leaf_fn, where vCPUs stopped before pushing a record, returns through x30. */
-                        assert(n == 3);
-                        assert(fdes[0].start == STEXT && fdes[0].size == SYM(1) - STEXT && !fdes[0].leaf);
-                        assert(fdes[1].start == SYM(1) && fdes[1].size == 0x30 && fdes[1].leaf);
-                        assert(fdes[2].start == SYM(2) && fdes[2].size == end - SYM(2) && !fdes[2].leaf);
+                /* One per function (aliases share one, data has none), in address order. */
+                assert(n == 9);
+                for (size_t i = 0, f = 0; i < ELEMENTSOF(symbols) - 1; i++) {
+                        if (symbols[i].type == 'D' || (i > 0 && symbols[i].offset == symbols[i - 1].offset))
+                                continue;
+                        assert(fdes[f].start == SYM(i) && fdes[f].size == SYM(i + 1 + (i == 6)) - SYM(i));
+                        if (with_core && i == 1)
+                                /* leaf_fn, where vCPUs stopped before pushing a record, returns through x30. */
+                                assert(fdes[f].leaf && fdes[f].record == 0);
+                        else if (with_core && i == 6)
+                                /* vfs_write's prologue: its record is there after "mov x29, sp". */
+                                assert(fdes[f].leaf && fdes[f].record == SYM(6) + 16);
+                        else
+                                assert(!fdes[f].leaf && fdes[f].record == SYM(i));
+                        f++;
                 }
         }
 }

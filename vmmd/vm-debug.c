@@ -23,7 +23,8 @@
 #define DEBUG_DUMP_TIMEOUT_USEC (30 * USEC_PER_SEC)
 #define RELAY_BUFFER (64U * 1024U)
 
-/* The symbols: dump the notes, find where kallsyms' tables are, dump those, decode them into an ELF file. */
+/* The symbols: dump the notes, find where the kernel's text and kallsyms' tables are, dump those, decode
+ * them into an ELF file. */
 struct DebugSymbols {
         VM *vm;
         Operation *op;
@@ -97,9 +98,11 @@ static int symbols_child(void *userdata, char **ret_message) {
                                 ret_message, "the kernel's symbol table cannot be read: %s", strerror(-r));
                 return r;
         }
-        /* Where the tables are, physically: the kernel image is mapped at a fixed offset (kimage_voffset). */
+        /* Where the tables are, physically: the kernel image is mapped at a fixed offset (kimage_voffset). The
+         * text before them goes too: the symbol file's unwind rules come from the functions' prologues. */
         r = vmcore_info_u64(c, "NUMBER(kimage_voffset)", &voff);
-        for (const char *const *t = (const char *const[]){ "kallsyms_offsets",
+        for (const char *const *t = (const char *const[]){ "_stext",
+                                                           "kallsyms_offsets",
                                                            "kallsyms_relative_base",
                                                            "kallsyms_num_syms",
                                                            "kallsyms_names",
