@@ -507,12 +507,50 @@ static size_t fde_write(uint8_t *buf, uint64_t start, uint64_t size, uint64_t re
  * "stp x29, x30, [sp, ...]" within its first instructions (after bti, ftrace's nops, paciasp), read from
  * the dump. 0 if it has no such prologue, or its code is not in the dump. */
 #define PROLOGUE_INSNS 16U
-static uint64_t prologue_end(const Vmcore *c, const KallsymsSymbol *s) {
+/* The text is read a page at a time, once (a page walk per page, not per function: 50,000 functions took
+ * 2 s of the device's emulated CPU); between the kernel's sections some pages are not mapped. */
+#define TEXT_READ_MAX (UINT64_C(64) << 20)
+#define TEXT_PAGE 4096U
+typedef struct Text {
+        uint64_t start, size; /* start: page aligned */
+        uint8_t *bytes;       /* NULL: read function by function */
+        bool *mapped;         /* per page */
+} Text;
+
+static void text_read(const Vmcore *c, Text *t) {
+        size_t pages = t->size / TEXT_PAGE;
+
+        t->bytes = malloc(t->size);
+        t->mapped = calloc(pages, sizeof(bool));
+        if (!t->bytes || !t->mapped) {
+                t->bytes = mfree(t->bytes);
+                t->mapped = mfree(t->mapped);
+                return;
+        }
+        for (size_t i = 0; i < pages; i++)
+                t->mapped[i] = vmcore_read_virt(
+                                       c, t->start + i * TEXT_PAGE, t->bytes + i * TEXT_PAGE, TEXT_PAGE) >= 0;
+}
+
+static bool text_get(const Text *t, uint64_t address, void *buf, size_t n) {
+        uint64_t off = address - t->start;
+
+        if (!t->bytes || address < t->start || off + n > t->size || !t->mapped[off / TEXT_PAGE] ||
+            !t->mapped[(off + n - 1) / TEXT_PAGE])
+                return false;
+        memcpy(buf, t->bytes + off, n);
+        return true;
+}
+
+static uint64_t prologue_end(const Vmcore *c, const Text *t, const KallsymsSymbol *s) {
         uint32_t insn[PROLOGUE_INSNS];
         size_t n = MIN(PROLOGUE_INSNS, s->size / 4);
         bool stored = false;
 
-        if (n == 0 || vmcore_read_virt(c, s->address, insn, n * 4) < 0)
+        if (n == 0)
+                return 0;
+        if (!text_get(t, s->address, insn, n * 4) &&
+            (t->bytes || vmcore_read_virt(c, s->address, insn, n * 4) < 0))
                 return 0;
         for (size_t i = 0; i < n; i++) {
                 uint32_t x = le32toh(insn[i]);
@@ -536,6 +574,7 @@ static int debug_frame(
         uint64_t leaves[VMCORE_CPUS_MAX], pac_mask = 0;
         size_t n_leaves = 0, size = CIE_SIZE;
         _cleanup_free_ uint8_t *buf = NULL;
+        Text text = { .start = start & ~(uint64_t) (TEXT_PAGE - 1) };
 
         for (size_t cpu = 0; c && cpu < vmcore_n_cpus(c); cpu++) {
                 VmcoreFrame frames[2];
@@ -556,6 +595,9 @@ static int debug_frame(
         if (!buf)
                 return -ENOMEM;
         cie_build(pac_mask, buf);
+        text.size = ((end - text.start) + TEXT_PAGE - 1) & ~(uint64_t) (TEXT_PAGE - 1);
+        if (c && text.size <= TEXT_READ_MAX)
+                text_read(c, &text);
         for (size_t i = 0; i < k->n; i++) {
                 const KallsymsSymbol *s = &k->symbols[i];
                 uint64_t from = MAX(s->address, start), to = MIN(s->address + s->size, end), record;
@@ -566,11 +608,13 @@ static int debug_frame(
                         continue;
                 for (size_t l = 0; l < n_leaves; l++)
                         leaf = leaf || leaves[l] == s->address;
-                record = leaf ? 0 : c ? prologue_end(c, s) : 0;
+                record = leaf ? 0 : c ? prologue_end(c, &text, s) : 0;
                 if (!leaf && record == 0)
                         record = from; /* no prologue known: the CIE's rules all along */
                 size += fde_write(buf + size, from, to - from, record, pac_mask);
         }
+        free(text.bytes);
+        free(text.mapped);
         *ret = TAKE_PTR(buf);
         *ret_size = size;
         return 0;
