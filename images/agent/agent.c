@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -23,7 +24,7 @@
 
 #include "util.h"
 
-#define AGENT_VERSION "0.4"
+#define AGENT_VERSION "0.5"
 #define PORT_NAME "org.vmmd1.agent"
 #define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
 /* Lines in both directions, "\n" included. */
@@ -246,6 +247,119 @@ static int do_machine_id(int fd, const char *arg) {
         return send_line(fd, "OK MACHINEID");
 }
 
+/* MEMTEST: guest RAM that holds a known pattern, for a host that reclaims, swaps, merges and balloons
+ * guest memory to prove that no byte is lost. Each 4 KiB unit's 64-bit words derive from the seed, the
+ * unit's index and the word's (splitmix64), so that a page that comes back with another page's contents
+ * (or zeros) is told apart. */
+#define MEMTEST_UNIT 4096U
+#define MEMTEST_WORDS (MEMTEST_UNIT / 8U)
+#define MEMTEST_MIB_MAX 65536U
+#define MEMTEST_LIST_MAX 12U /* bad units listed in a CHECK answer: it must fit a line */
+/* Left to the guest's kernel and the rest, besides what MemAvailable shows: the agent must not be the
+ * one the OOM killer picks. */
+#define MEMTEST_RESERVE_KIB (16U * 1024U)
+
+static uint64_t *memtest_buf;
+static size_t memtest_units;
+static uint64_t memtest_seed;
+
+static uint64_t memtest_word(uint64_t seed, uint64_t unit, uint64_t i) {
+        uint64_t z = seed + (unit * MEMTEST_WORDS + i + 1) * UINT64_C(0x9e3779b97f4a7c15);
+
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static void memtest_free(void) {
+        if (memtest_buf)
+                (void) munmap(memtest_buf, memtest_units * MEMTEST_UNIT);
+        memtest_buf = NULL;
+        memtest_units = 0;
+}
+
+static void memtest_fill(void) {
+        for (size_t u = 0; u < memtest_units; u++)
+                for (size_t i = 0; i < MEMTEST_WORDS; i++)
+                        memtest_buf[u * MEMTEST_WORDS + i] = memtest_word(memtest_seed, u, i);
+}
+
+/* "MEMTEST FILL <MiB> <seed>": that much fresh memory, filled (again, with a new seed, when the size is
+ * the same: the guest writes while the host reclaims); "CHECK": every byte compared; "POKE <unit>": one
+ * byte of a unit flipped, so that a test can see CHECK find it; "FREE". */
+static int do_memtest(int fd, const char *arg) {
+        char sub[8], extra;
+        unsigned long long a, b;
+        int k;
+
+        k = arg ? sscanf(arg, "%7s %llu %llx %c", sub, &a, &b, &extra) : 0;
+        if (k == 3 && streq(sub, "FILL")) {
+                _cleanup_free_ char *text = NULL;
+                uint64_t avail;
+                size_t units = (size_t) a * (1024U * 1024U / MEMTEST_UNIT);
+
+                if (a < 1 || a > MEMTEST_MIB_MAX)
+                        return send_line(fd, "ERR MEMTEST FILL takes 1 to %u MiB", MEMTEST_MIB_MAX);
+                if (units != memtest_units) {
+                        void *p;
+
+                        memtest_free();
+                        if (read_full_file("/proc/meminfo", &text, NULL) < 0 ||
+                            meminfo_field(text, "MemAvailable", &avail) < 0)
+                                return send_line(fd, "ERR cannot read /proc/meminfo");
+                        if (a * 1024 + MEMTEST_RESERVE_KIB > avail)
+                                return send_line(
+                                        fd,
+                                        "ERR MEMTEST FILL %llu MiB: only %" PRIu64 " MiB are available",
+                                        a,
+                                        avail / 1024);
+                        p = mmap(
+                                NULL,
+                                units * MEMTEST_UNIT,
+                                PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS,
+                                -1,
+                                0);
+                        if (p == MAP_FAILED)
+                                return send_line(fd, "ERR MEMTEST FILL: %s", strerror(errno));
+                        memtest_buf = p;
+                        memtest_units = units;
+                }
+                memtest_seed = b;
+                memtest_fill();
+                return send_line(fd, "OK MEMTEST");
+        }
+        if (k == 1 && streq(sub, "CHECK")) {
+                char list[MEMTEST_LIST_MAX * 17 + 1] = "";
+                size_t bad = 0, len = 0;
+
+                for (size_t u = 0; u < memtest_units; u++) {
+                        bool ok = true;
+
+                        for (size_t i = 0; i < MEMTEST_WORDS && ok; i++)
+                                ok = memtest_buf[u * MEMTEST_WORDS + i] == memtest_word(memtest_seed, u, i);
+                        if (ok)
+                                continue;
+                        if (bad++ < MEMTEST_LIST_MAX)
+                                len += (size_t) snprintf(
+                                        list + len, sizeof(list) - len, "%s%zx", len ? "," : "", u);
+                }
+                return send_line(
+                        fd, "MEMTEST units=%zu bad=%zu%s%s", memtest_units, bad, bad ? " first=" : "", list);
+        }
+        if (k == 2 && streq(sub, "POKE")) {
+                if (a >= memtest_units)
+                        return send_line(fd, "ERR MEMTEST POKE: no unit %llu (%zu filled)", a, memtest_units);
+                ((volatile uint8_t *) memtest_buf)[a * MEMTEST_UNIT + 42] ^= 0x5a;
+                return send_line(fd, "OK MEMTEST");
+        }
+        if (k == 1 && streq(sub, "FREE")) {
+                memtest_free();
+                return send_line(fd, "OK MEMTEST");
+        }
+        return send_line(fd, "ERR MEMTEST takes FILL <MiB> <hex seed>, CHECK, POKE <unit> or FREE");
+}
+
 /* "RANDOM": 64 bytes from /dev/urandom as hex, so that a host can tell guests' random states apart. */
 static int do_random(int fd) {
         _cleanup_close_ int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -289,8 +403,8 @@ static int reply_kernel(int fd) {
                 char type, name[128];
 
                 if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 && streq(name, "_stext"))
-                        return a == 0 ? send_line(fd, "ERR /proc/kallsyms hides addresses (kptr_restrict)")
-                                      : send_line(fd, "KERNEL %s %llx", u.release, a);
+                        return a == 0 ? send_line(fd, "ERR /proc/kallsyms hides addresses (kptr_restrict)") :
+                                        send_line(fd, "KERNEL %s %llx", u.release, a);
         }
         return send_line(fd, "ERR no _stext in /proc/kallsyms");
 }
@@ -329,6 +443,8 @@ static int handle_line(int fd, char *line) {
                 return do_random(fd);
         if (streq(line, "KERNEL"))
                 return reply_kernel(fd);
+        if (n == 7 && strncmp(line, "MEMTEST", n) == 0)
+                return do_memtest(fd, arg);
         if (streq(line, "CRASH")) {
                 int r = send_line(fd, "OK CRASH");
                 return r < 0 ? r : 3;

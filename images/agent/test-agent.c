@@ -263,6 +263,45 @@ static void test_kernel(void) {
         check(agent_wait(&a) == 0);
 }
 
+/* MEMTEST: a pattern that CHECK finds intact, until one byte of one unit is flipped; then exactly that unit. */
+static void test_memtest(void) {
+        Agent a;
+
+        agent_start(&a, "--no-poweroff");
+        agent_expect_ready(&a);
+        agent_send(&a, "MEMTEST CHECK\n");
+        agent_expect(&a, "MEMTEST units=0 bad=0");
+        agent_send(&a, "MEMTEST FILL 4 0123456789abcdef\nMEMTEST CHECK\n");
+        agent_expect(&a, "OK MEMTEST");
+        agent_expect(&a, "MEMTEST units=1024 bad=0");
+        agent_send(&a, "MEMTEST POKE 5\nMEMTEST POKE 1000\nMEMTEST CHECK\n");
+        agent_expect(&a, "OK MEMTEST");
+        agent_expect(&a, "OK MEMTEST");
+        agent_expect(&a, "MEMTEST units=1024 bad=2 first=5,3e8");
+        /* Written again with another seed: intact again (what the guest does while the host reclaims). */
+        agent_send(&a, "MEMTEST FILL 4 fedcba9876543210\nMEMTEST CHECK\n");
+        agent_expect(&a, "OK MEMTEST");
+        agent_expect(&a, "MEMTEST units=1024 bad=0");
+        for (const char *const *bad =
+                     STRV_MAKE("MEMTEST\n", "MEMTEST FILL 4\n", "MEMTEST FILL 4 1 2\n", "MEMTEST WHAT\n");
+             *bad;
+             bad++) {
+                agent_send(&a, *bad);
+                agent_expect(&a, "ERR MEMTEST takes FILL <MiB> <hex seed>, CHECK, POKE <unit> or FREE");
+        }
+        agent_send(&a, "MEMTEST FILL 65537 1\nMEMTEST FILL 0 1\n");
+        agent_expect(&a, "ERR MEMTEST FILL takes 1 to 65536 MiB");
+        agent_expect(&a, "ERR MEMTEST FILL takes 1 to 65536 MiB");
+        agent_send(&a, "MEMTEST POKE 1024\n");
+        agent_expect(&a, "ERR MEMTEST POKE: no unit 1024 (1024 filled)");
+        agent_send(&a, "MEMTEST FREE\nMEMTEST CHECK\n");
+        agent_expect(&a, "OK MEMTEST");
+        agent_expect(&a, "MEMTEST units=0 bad=0");
+        check(shutdown(a.fd, SHUT_WR) == 0);
+        check(!agent_read_line(&a));
+        check(agent_wait(&a) == 0);
+}
+
 static void test_hangup(void) {
         Agent a;
 
@@ -386,6 +425,7 @@ int main(int argc, char *argv[]) {
         test_reboot();
         test_crash();
         test_kernel();
+        test_memtest();
         test_hangup();
         test_identity();
         return EXIT_SUCCESS;
