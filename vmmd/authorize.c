@@ -50,6 +50,7 @@ static const struct {
         { VMMD_VM_INTERFACE, "ListSnapshotsDetailed", PERMISSION_READ },
         { VMMD_VM_INTERFACE, "ReadGuest", PERMISSION_MANAGE },
         { VMMD_VM_INTERFACE, "CrashTest", PERMISSION_MANAGE },
+        { VMMD_VM_INTERFACE, "MemTest", PERMISSION_MANAGE },
         { VMMD_VM_INTERFACE, "GetDebugSymbols", PERMISSION_DEBUG },
         { VMMD_VM_INTERFACE, "OpenDebugger", PERMISSION_DEBUG },
         { VMMD_MANAGER_INTERFACE, "ListCrashes", PERMISSION_READ },

@@ -50,7 +50,7 @@ typedef enum AgentReplyType {
         AGENT_REPLY_BOOTID,
         AGENT_REPLY_OK,
         AGENT_REPLY_ERR,
-        AGENT_REPLY_VALUE, /* CLOCK, HOSTNAME, MACHINEID, RANDOM <value> */
+        AGENT_REPLY_VALUE, /* CLOCK, HOSTNAME, MACHINEID, RANDOM, MEMTEST <value> */
         _AGENT_REPLY_TYPE_MAX,
         _AGENT_REPLY_TYPE_INVALID = -EINVAL,
 } AgentReplyType;

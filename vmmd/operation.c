@@ -10,6 +10,7 @@ struct Operation {
         sd_bus_message *call;
         OperationReply reply;
         void *userdata;
+        bool free_userdata;
 };
 
 Operation *operation_new(sd_bus_message *call, OperationReply reply, void *userdata) {
@@ -23,10 +24,24 @@ Operation *operation_new(sd_bus_message *call, OperationReply reply, void *userd
         return o;
 }
 
+Operation *operation_new_owning(sd_bus_message *call, OperationReply reply, void *userdata) {
+        Operation *o = operation_new(call, reply, userdata);
+
+        if (o)
+                o->free_userdata = true;
+        return o;
+}
+
+void *operation_userdata(Operation *o) {
+        return o ? o->userdata : NULL;
+}
+
 Operation *operation_free(Operation *o) {
         if (!o)
                 return NULL;
         sd_bus_message_unref(o->call);
+        if (o->free_userdata)
+                free(o->userdata);
         free(o);
         return NULL;
 }
@@ -64,6 +79,9 @@ static int reply_string(sd_bus_message *reply, void *userdata) {
 void operation_complete_string(Operation *o, const char *value) {
         if (!o)
                 return;
+        if (o->free_userdata)
+                free(o->userdata);
+        o->free_userdata = false;
         o->reply = reply_string;
         o->userdata = (void *) value;
         operation_complete(o, 0, NULL);
@@ -76,6 +94,9 @@ static int reply_fd(sd_bus_message *reply, void *userdata) {
 void operation_complete_fd(Operation *o, int fd) {
         if (!o)
                 return;
+        if (o->free_userdata)
+                free(o->userdata);
+        o->free_userdata = false;
         o->reply = reply_fd;
         o->userdata = &fd;
         operation_complete(o, 0, NULL);

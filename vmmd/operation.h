@@ -16,6 +16,10 @@ typedef int (*OperationReply)(sd_bus_message *reply, void *userdata);
 
 /* reply NULL: an empty method return. */
 Operation *operation_new(sd_bus_message *call, OperationReply reply, void *userdata);
+/* The same, owning userdata (free()d with the operation): where the object layer fills in what the reply
+ * carries (operation_userdata()). */
+Operation *operation_new_owning(sd_bus_message *call, OperationReply reply, void *userdata);
+void *operation_userdata(Operation *o);
 /* Drops an operation without answering (its caller answers otherwise). */
 Operation *operation_free(Operation *o);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Operation *, operation_free);

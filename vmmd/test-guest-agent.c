@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "guest-agent.h"
+#include "vm.h"
 
 static int parse(const char *line, AgentReply *r) {
         static char buf[512];
@@ -127,7 +128,39 @@ static void test_calls(void) {
         agent_client_free(a);
 }
 
+/* MEMTEST CHECK's answer is the guest's: taken only whole and consistent. */
+static void test_memtest_parse(void) {
+        MemTestResult r = { .units = 77 };
+
+        assert(memtest_parse_check("units=1024 bad=0", &r) == 0 && r.units == 1024 && r.bad == 0 &&
+               r.n_first == 0);
+        assert(memtest_parse_check("units=1024 bad=2 first=5,3e8", &r) == 0);
+        assert(r.bad == 2 && r.n_first == 2 && r.first[0] == 5 && r.first[1] == 1000);
+        assert(memtest_parse_check("units=99 bad=13 first=0,1,2,3,4,5,6,7,8,9,a,b", &r) == 0 &&
+               r.n_first == 12);
+        r.units = 77;
+        for (const char *const *bad = STRV_MAKE(
+                     "",
+                     "units=1",
+                     "units=1 bad=2",           /* more bad than filled */
+                     "units=4 bad=1",           /* a bad unit unnamed */
+                     "units=4 bad=0 first=1",   /* a good one named */
+                     "units=4 bad=2 first=1",   /* too few */
+                     "units=4 bad=1 first=1,2", /* too many */
+                     "units=4 bad=1 first=",    /* none */
+                     "units=4 bad=1 first=x",   /* not hex */
+                     "units=4 bad=1 first=1,",  /* trailing comma */
+                     "units=4 bad=1 first=12345678901234567",
+                     "units=99 bad=14 first=0,1,2,3,4,5,6,7,8,9,a,b,c",
+                     "units=4 bad=0 extra",
+                     "units=-1 bad=0");
+             *bad;
+             bad++)
+                assert(memtest_parse_check(*bad, &r) == -EBADMSG && r.units == 77);
+}
+
 int main(void) {
+        test_memtest_parse();
         AgentReply r;
 
         test_reconnect();

@@ -393,6 +393,50 @@ static int property_get_debugger(
         return sd_bus_message_append(reply, "b", (int) !!vm->debugger);
 }
 
+static int reply_memtest(sd_bus_message *reply, void *userdata) {
+        const MemTestResult *r = userdata;
+        int k;
+
+        k = sd_bus_message_append(reply, "tt", r->units, r->bad);
+        if (k >= 0)
+                k = sd_bus_message_append_array(reply, 't', r->first, r->n_first * sizeof(uint64_t));
+        return k;
+}
+
+static int method_memtest(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = NULL;
+        _cleanup_free_ char *msg = NULL, *shown = NULL;
+        MemTestResult *result;
+        const char *action;
+        uint64_t mib, value;
+        MemTestAction a;
+        int r;
+
+        r = sd_bus_message_read(m, "stt", &action, &mib, &value);
+        if (r < 0)
+                return r;
+        a = memtest_action_from_string(action);
+        if (a < 0) {
+                shown = utf8_printable(action, 64);
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_INVALID_ARGUMENT,
+                        "Unknown MemTest action \"%s\": expected fill, check, free or poke",
+                        strna(shown));
+        }
+        result = calloc(1, sizeof(MemTestResult));
+        op = result ? operation_new_owning(m, reply_memtest, result) : NULL;
+        if (!op) {
+                free(result);
+                return -ENOMEM;
+        }
+        r = vm_memtest(userdata, a, mib, value, op, &msg);
+        if (r < 0)
+                return reply_errno(error, r, msg, userdata, "test the memory of");
+        TAKE_PTR(op); /* answered with the agent's answer */
+        return 1;
+}
+
 const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(VM, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -511,6 +555,12 @@ const sd_bus_vtable vm_vtable[] = {
                 SD_BUS_NO_ARGS,
                 SD_BUS_RESULT("h", connection),
                 method_open_debugger,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "MemTest",
+                SD_BUS_ARGS("s", action, "t", mib, "t", value),
+                SD_BUS_RESULT("t", units, "t", bad, "at", first_bad),
+                method_memtest,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "CrashTest",

@@ -194,6 +194,34 @@ int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error);
 int vm_debug_symbols(VM *vm, Operation *op);
 int vm_open_debugger(VM *vm, Operation *op);
 
+/* The guest agent's MEMTEST (images/agent/PROTOCOL.md): fill mib MiB with the pattern of seed (value), check
+ * every byte of it, free it, or flip a byte of unit value (poke: for a test to see check find it). op is
+ * answered with the operation's MemTestResult (its userdata, owned). -ERANGE: bad action or size; -EINVAL:
+ * not running with an agent; -EBUSY: the agent is asked too much. */
+typedef enum MemTestAction {
+        MEMTEST_FILL,
+        MEMTEST_CHECK,
+        MEMTEST_FREE,
+        MEMTEST_POKE,
+        _MEMTEST_ACTION_MAX,
+        _MEMTEST_ACTION_INVALID = -EINVAL,
+} MemTestAction;
+
+const char *memtest_action_to_string(MemTestAction a);
+MemTestAction memtest_action_from_string(const char *s);
+
+#define MEMTEST_FIRST_MAX 12U
+typedef struct MemTestResult {
+        uint64_t units; /* 4 KiB units filled */
+        uint64_t bad;   /* of them, how many differ from the pattern */
+        uint64_t first[MEMTEST_FIRST_MAX];
+        size_t n_first;
+} MemTestResult;
+
+int vm_memtest(VM *vm, MemTestAction action, uint64_t mib, uint64_t value, Operation *op, char **ret_error);
+/* CHECK's answer, "units=<n> bad=<k>[ first=<hex>,...]" (what the guest says: checked whole). */
+int memtest_parse_check(const char *s, MemTestResult *ret);
+
 /* Asks the guest agent to panic the kernel. -EINVAL: not running with an agent; -EPERM: the persona wants
  * force (ret_error says so). */
 int vm_crash_test(VM *vm, bool force, char **ret_error);
