@@ -53,7 +53,7 @@ stderr_one_line() {
         grep -q '^vmctl: ' "$tmp/err" || fail "stderr does not start with 'vmctl: '"
 }
 
-VERBS='list show create start stop pause resume reboot destroy wait switch set-memory guest snapshot snapshots
+VERBS='list show create start stop pause resume reboot destroy wait switch set-memory guest memtest snapshot snapshots
 restore delete-snapshot golden crashes crash crash-test debug personas reload host help'
 CRASH_VERBS='show gdb keep unkeep delete'
 
@@ -205,6 +205,15 @@ expect 2 --user golden rebuild && stderr_has "Usage: vmctl [OPTIONS...] golden r
 expect 2 --user guest work && stderr_has "Usage: vmctl [OPTIONS...] guest NAME ITEM"
 expect 2 --user crash delete && stderr_has "Usage: vmctl [OPTIONS...] crash delete ID..."
 expect 2 --user crash gdb && stderr_has "Usage: vmctl [OPTIONS...] crash gdb ID [-- GDB-ARGS...]"
+expect 2 --user memtest work && stderr_has "Usage: vmctl [OPTIONS...] memtest NAME fill MIB [SEED] | check | free | poke UNIT"
+# MemTest's actions and numbers are checked before any bus is contacted.
+expect 2 --user memtest work flil && { stderr_has 'Unknown action "flil": expected fill, check, free or poke.'; stderr_one_line; }
+expect 2 --user memtest work fill && { stderr_has "memtest fill takes MIB and an optional SEED."; stderr_one_line; }
+expect 2 --user memtest work check 1 && { stderr_has "memtest check takes no more arguments."; stderr_one_line; }
+expect 2 --user memtest work poke && { stderr_has "memtest poke takes one UNIT."; stderr_one_line; }
+expect 2 --user memtest work fill 0 && { stderr_has "Invalid size '0': expected a positive number of MiB"; stderr_one_line; }
+expect 2 --user memtest work fill 64 1x && { stderr_has "Invalid seed '1x': expected a decimal number"; stderr_one_line; }
+expect 2 --user memtest work poke x && { stderr_has "Invalid unit 'x': expected a decimal number"; stderr_one_line; }
 # ReadGuest's items are checked before any bus is contacted.
 for bad in hostnam HOSTNAME "" "clock " uptime; do
         expect 2 --user guest work "$bad" && {

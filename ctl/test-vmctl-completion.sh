@@ -105,6 +105,10 @@ check "" "$tmp/vmctl-standin" set-memory work ""
 check "" "$tmp/vmctl-standin" set-memory work 256 ""
 check "--no-ask-password --no-legend --no-wait" "$VMCTL" set-memory work --no
 
+# memtest: a VM name, then an action.
+check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" memtest ""
+check "check fill free poke" "$tmp/vmctl-standin" memtest work ""
+
 # guest: a VM name, then one of the items ReadGuest knows.
 check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" guest ""
 check "boot-id clock hostname machine-id random" "$tmp/vmctl-standin" guest work ""

@@ -910,6 +910,92 @@ static int verb_guest(int argc, char *argv[]) {
         return print_value(value, "vm", vm, "item", item, "value", value, NULL);
 }
 
+static int parse_uint64(const char *s, uint64_t *ret);
+static int parse_mib(const char *s, uint64_t *ret);
+
+/* What MemTest does. */
+static const char *const memtest_actions[] = { "fill", "check", "free", "poke", NULL };
+
+static int verb_memtest(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL, *list = NULL;
+        _cleanup_json_put_ json_object *o = NULL, *first_json = NULL;
+        const char *vm = argv[1], *action = argv[2];
+        uint64_t mib = 0, value = 0, units, bad;
+        const uint64_t *first;
+        size_t n_first;
+        int r;
+
+        r = check_vm_name(vm);
+        if (r != 0)
+                return r;
+        r = check_one_of("action", action, memtest_actions, NULL);
+        if (r != 0)
+                return r;
+        if (streq(action, "fill") ? argc < 4 || argc > 5 : streq(action, "poke") ? argc != 4 : argc != 3) {
+                log_error(
+                        "memtest %s takes %s. Usage: vmctl [OPTIONS...] memtest NAME fill MIB [SEED] | check | "
+                        "free | poke UNIT",
+                        action,
+                        streq(action, "fill")         ? "MIB and an optional SEED" :
+                                streq(action, "poke") ? "one UNIT" :
+                                                        "no more arguments");
+                return VMCTL_EXIT_USAGE;
+        }
+        if (streq(action, "fill") && parse_mib(argv[3], &mib) < 0) {
+                log_error("Invalid size '%s': expected a positive number of MiB", argv[3]);
+                return VMCTL_EXIT_USAGE;
+        }
+        if (streq(action, "fill") && argc == 5 && parse_uint64(argv[4], &value) < 0) {
+                log_error("Invalid seed '%s': expected a decimal number", argv[4]);
+                return VMCTL_EXIT_USAGE;
+        }
+        if (streq(action, "poke") && parse_uint64(argv[3], &value) < 0) {
+                log_error("Invalid unit '%s': expected a decimal number", argv[3]);
+                return VMCTL_EXIT_USAGE;
+        }
+        r = acquire_vm(vm, &bus, &path, "Failed to test the memory of VM %s", vm);
+        if (r != 0)
+                return r;
+
+        r = bus_call(
+                bus, path, VMMD_VM_INTERFACE, "MemTest", BUS_LONG_CALL_USEC, &error, &reply, "stt", action, mib, value);
+        if (r < 0)
+                return log_bus_error(&error, r, "Failed to test the memory of VM %s", vm);
+        r = sd_bus_message_read(reply, "tt", &units, &bad);
+        if (r >= 0)
+                r = sd_bus_message_read_array(reply, 't', (const void **) &first, &n_first);
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to read the reply of MemTest");
+        n_first /= sizeof(uint64_t);
+
+        if (arg_json) {
+                o = json_object_new_object();
+                first_json = json_object_new_array();
+                if (!o || !first_json)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                for (size_t i = 0; i < n_first; i++)
+                        if (json_object_array_add(first_json, json_object_new_int64((int64_t) first[i])) < 0)
+                                return log_oom(), VMCTL_EXIT_FAILURE;
+                if (json_add(o, "vm", json_object_new_string(vm)) < 0 ||
+                    json_add(o, "units", json_object_new_int64((int64_t) units)) < 0 ||
+                    json_add(o, "bad", json_object_new_int64((int64_t) bad)) < 0 ||
+                    json_add(o, "first_bad", TAKE_PTR(first_json)) < 0)
+                        return log_oom(), VMCTL_EXIT_FAILURE;
+                if (json_print(o, stdout) < 0)
+                        return VMCTL_EXIT_FAILURE;
+        } else {
+                for (size_t i = 0; i < n_first; i++)
+                        if (strextendf(&list, "%s%" PRIu64, i ? "," : " first=", first[i]) < 0)
+                                return log_oom(), VMCTL_EXIT_FAILURE;
+                printf("units=%" PRIu64 " bad=%" PRIu64 "%s\n", units, bad, strempty(list));
+        }
+        /* A check that found a byte out of place is a failure, for scripts. */
+        return bad > 0 ? VMCTL_EXIT_FAILURE : VMCTL_EXIT_SUCCESS;
+}
+
 static int verb_delete_snapshot(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -1349,6 +1435,23 @@ static const Verb verbs[] = {
           "line; with --json an object with vm, item and value. Waits for\n"
           "nothing.",
           verb_guest },
+        { "memtest",
+          "NAME fill MIB [SEED] | check | free | poke UNIT",
+          2,
+          4,
+          0,
+          EXITS_BUS | EXITS_VM,
+          "Test that a running guest's memory keeps every byte",
+          "Ask the guest agent of the running VM NAME to fill MIB MiB of its memory\n"
+          "with a pattern of SEED (default 0), each 4 KiB unit's own; to check\n"
+          "every byte of it; to give it back (free); or to flip one byte of unit\n"
+          "UNIT (poke), so that a check can be seen to find it. For tests that\n"
+          "reclaim, swap, merge and balloon guest memory on the host: nothing of\n"
+          "it may change. Prints units=N bad=K (and the first units that differ,\n"
+          "as first=A,B,...); with --json an object with vm, units, bad and\n"
+          "first_bad. Ends with exit status 1 if a check found units that differ.\n"
+          "A fill beyond what the guest has available is refused.",
+          verb_memtest },
         { "snapshot",
           "NAME [SNAPSHOT]",
           1,
@@ -1760,9 +1863,9 @@ static int parse_uint64(const char *s, uint64_t *ret) {
         return 0;
 }
 
-/* A positive number of MiB: --memory, set-memory. */
+/* A positive number of MiB: --memory, set-memory, memtest. */
 static int parse_mib(const char *s, uint64_t *ret) {
-        uint64_t v;
+        uint64_t v = 0;
         int r;
 
         r = parse_uint64(s, &v);

@@ -25,6 +25,13 @@ def test_memtest(s):
     # Written anew with another seed (the guest writing while the host reclaims): intact again.
     check_eq(memtest(s, "fill", 64, 0xfedcba), (True, "(uint64 16384, uint64 0, @at [])"), "filled again")
     check_eq(memtest(s, "check"), (True, "(uint64 16384, uint64 0, @at [])"), "intact again")
+    # vmctl memtest: the same, and a check that finds a difference ends with exit status 1.
+    p = s.vmctl("memtest", "m1", "poke", "3")
+    check_eq(p.returncode, 0, f"vmctl memtest poke: {p.stderr}")
+    p = s.vmctl("memtest", "m1", "check")
+    check_eq((p.returncode, p.stdout), (1, "units=16384 bad=1 first=3\n"), "vmctl memtest check")
+    check_eq(s.vmctl_json("memtest", "m1", "fill", "64", "7"), {"vm": "m1", "units": 16384, "bad": 0, "first_bad": []},
+             "vmctl --json memtest fill")
     check(memtest(s, "free")[0], "free")
     check_eq(memtest(s, "check"), (True, "(uint64 0, uint64 0, @at [])"), "freed")
 
