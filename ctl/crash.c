@@ -371,10 +371,12 @@ int verb_crash_gdb(int argc, char *argv[]) {
         return exec_gdb(gdb, gdb_argv, (const int[]){ core, symbols }, 2);
 }
 
+/* keep, unkeep, delete: one call per ID; like delete-snapshot, stop at the first failure (the bundles after
+ * it are left as they are). */
 int verb_crash_keep(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        bool keep = streq(argv[0], "keep");
+        bool delete = streq(argv[0], "delete"), keep = streq(argv[0], "keep");
         int r;
 
         r = check_crash_ids(argv + 1, argc - 1);
@@ -382,49 +384,30 @@ int verb_crash_keep(int argc, char *argv[]) {
                 r = acquire_bus(&bus);
         if (r != 0)
                 return r;
-        /* Like delete: stop at the first failure. */
         for (int i = 1; i < argc; i++) {
-                r = bus_call(
-                        bus,
-                        VMMD_MANAGER_PATH,
-                        VMMD_MANAGER_INTERFACE,
-                        "KeepCrash",
-                        0,
-                        &error,
-                        NULL,
-                        "sb",
-                        argv[i],
-                        (int) keep);
+                r = delete ? bus_call(
+                                     bus,
+                                     VMMD_MANAGER_PATH,
+                                     VMMD_MANAGER_INTERFACE,
+                                     "DeleteCrash",
+                                     0,
+                                     &error,
+                                     NULL,
+                                     "s",
+                                     argv[i]) :
+                             bus_call(
+                                     bus,
+                                     VMMD_MANAGER_PATH,
+                                     VMMD_MANAGER_INTERFACE,
+                                     "KeepCrash",
+                                     0,
+                                     &error,
+                                     NULL,
+                                     "sb",
+                                     argv[i],
+                                     (int) keep);
                 if (r < 0)
                         return log_bus_error(&error, r, "Failed to %s crash bundle %s", argv[0], argv[i]);
-        }
-        return VMCTL_EXIT_SUCCESS;
-}
-
-int verb_crash_delete(int argc, char *argv[]) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int r;
-
-        r = check_crash_ids(argv + 1, argc - 1);
-        if (r == 0)
-                r = acquire_bus(&bus);
-        if (r != 0)
-                return r;
-        /* Like delete-snapshot: stop at the first failure, the bundles after it are left as they are. */
-        for (int i = 1; i < argc; i++) {
-                r = bus_call(
-                        bus,
-                        VMMD_MANAGER_PATH,
-                        VMMD_MANAGER_INTERFACE,
-                        "DeleteCrash",
-                        0,
-                        &error,
-                        NULL,
-                        "s",
-                        argv[i]);
-                if (r < 0)
-                        return log_bus_error(&error, r, "Failed to delete crash bundle %s", argv[i]);
         }
         return VMCTL_EXIT_SUCCESS;
 }

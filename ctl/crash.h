@@ -14,7 +14,6 @@ int verb_crashes(int argc, char *argv[]);
 int verb_crash(int argc, char *argv[]);
 int verb_crash_show(int argc, char *argv[]);
 int verb_crash_gdb(int argc, char *argv[]);
-int verb_crash_keep(int argc, char *argv[]); /* keep and unkeep */
-int verb_crash_delete(int argc, char *argv[]);
+int verb_crash_keep(int argc, char *argv[]); /* keep, unkeep and delete */
 int verb_crash_test(int argc, char *argv[]);
 int verb_debug(int argc, char *argv[]);

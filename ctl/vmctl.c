@@ -1661,7 +1661,7 @@ static const Verb verbs[] = {
           "Delete each crash bundle ID, kept or not, in order. Stops at the first\n"
           "one that cannot be deleted and ends with its exit status; the ones\n"
           "after it are left. Waits for nothing.",
-          verb_crash_delete },
+          verb_crash_keep },
         { "crash-test",
           "NAME",
           1,

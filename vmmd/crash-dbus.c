@@ -96,15 +96,22 @@ static int append_entry(sd_bus_message *reply, const char *key, const char *type
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+/* A file of a bundle: written by its child as the VM's uid (through fds vmmd made), so only a regular file
+ * is taken. */
+static int open_bundle_file(Manager *m, const CrashBundle *b, const char *file) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/" CRASH_DIR "/%s/%s/%s", m->config.state_dir, b->vm, b->id, file) < 0)
+                return -ENOMEM;
+        return open_regular(path);
+}
+
 /* The console as saved: printable already (crash_build() made it so), at most CRASH_CONSOLE_MAX. */
 static char *read_console(Manager *m, const CrashBundle *b) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = open_bundle_file(m, b, "console.txt");
         size_t n;
 
-        if (asprintf(&path, "%s/" CRASH_DIR "/%s/%s/console.txt", m->config.state_dir, b->vm, b->id) < 0)
-                return NULL;
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0 || read_tail(fd, CRASH_CONSOLE_MAX, &text, &n) < 0)
                 return strdup("");
         return utf8_printable_lines(text, CRASH_CONSOLE_MAX);
@@ -176,16 +183,6 @@ static int method_get_crash(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
-}
-
-static int open_bundle_file(Manager *m, const CrashBundle *b, const char *file) {
-        _cleanup_free_ char *path = NULL;
-        int fd;
-
-        if (asprintf(&path, "%s/" CRASH_DIR "/%s/%s/%s", m->config.state_dir, b->vm, b->id, file) < 0)
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
 }
 
 static int method_open_crash(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -103,7 +103,9 @@ int agent_reply_parse(char *line, AgentReply *ret) {
                 if (!have[0] || !have[1] || !have[2])
                         return -EBADMSG;
                 arg = NULL;
-        } else if (strv_contains((char *const *) STRV_MAKE("CLOCK", "HOSTNAME", "MACHINEID", "RANDOM", "MEMTEST"), line)) {
+        } else if (strv_contains(
+                           (char *const *) STRV_MAKE("CLOCK", "HOSTNAME", "MACHINEID", "RANDOM", "MEMTEST"),
+                           line)) {
                 /* What the guest says of itself: the caller checks the value. */
                 r.type = AGENT_REPLY_VALUE;
                 if (!arg)

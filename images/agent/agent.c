@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include "util.h"
@@ -386,29 +385,6 @@ static void remount_block_devices_ro(void) {
         endmntent(f);
 }
 
-/* The running kernel's release and where its text begins (/proc/kallsyms' _stext: its link address plus the
- * KASLR offset), for a debugger to place the kernel's symbols. */
-static int reply_kernel(int fd) {
-        _cleanup_fclose_ FILE *f = NULL;
-        struct utsname u;
-        char line[512];
-
-        if (uname(&u) < 0)
-                return send_line(fd, "ERR uname: %s", strerror(errno));
-        f = fopen("/proc/kallsyms", "re");
-        if (!f)
-                return send_line(fd, "ERR cannot open /proc/kallsyms: %s", strerror(errno));
-        while (fgets(line, sizeof line, f)) {
-                unsigned long long a;
-                char type, name[128];
-
-                if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 && streq(name, "_stext"))
-                        return a == 0 ? send_line(fd, "ERR /proc/kallsyms hides addresses (kptr_restrict)") :
-                                        send_line(fd, "KERNEL %s %llx", u.release, a);
-        }
-        return send_line(fd, "ERR no _stext in /proc/kallsyms");
-}
-
 /* Answers one line (without its "\n"). Returns 1 after POWEROFF, 2 after REBOOT, 3 after CRASH was
  * acknowledged. */
 static int handle_line(int fd, char *line) {
@@ -441,8 +417,6 @@ static int handle_line(int fd, char *line) {
                 return do_machine_id(fd, arg);
         if (streq(line, "RANDOM"))
                 return do_random(fd);
-        if (streq(line, "KERNEL"))
-                return reply_kernel(fd);
         if (n == 7 && strncmp(line, "MEMTEST", n) == 0)
                 return do_memtest(fd, arg);
         if (streq(line, "CRASH")) {

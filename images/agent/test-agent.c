@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -240,29 +239,6 @@ static void test_crash(void) {
         check(agent_wait(&a) == 0);
 }
 
-/* KERNEL: the release and /proc/kallsyms' _text, which only a privileged reader sees. */
-static void test_kernel(void) {
-        _cleanup_free_ char *line = NULL, *want = NULL;
-        struct utsname u;
-        Agent a;
-
-        check(uname(&u) == 0);
-        agent_start(&a, "--no-poweroff");
-        agent_expect_ready(&a);
-        agent_send(&a, "KERNEL\n");
-        line = agent_read_line(&a);
-        check(line);
-        check(asprintf(&want, "KERNEL %s ", u.release) > 0);
-        if (strncmp(line, want, strlen(want)) == 0) {
-                const char *hex = line + strlen(want);
-                check(*hex && strspn(hex, "0123456789abcdef") == strlen(hex));
-        } else
-                check(geteuid() != 0 && streq(line, "ERR /proc/kallsyms hides addresses (kptr_restrict)"));
-        check(shutdown(a.fd, SHUT_WR) == 0);
-        check(!agent_read_line(&a));
-        check(agent_wait(&a) == 0);
-}
-
 /* MEMTEST: a pattern that CHECK finds intact, until one byte of one unit is flipped; then exactly that unit. */
 static void test_memtest(void) {
         Agent a;
@@ -424,7 +400,6 @@ int main(int argc, char *argv[]) {
         test_protocol();
         test_reboot();
         test_crash();
-        test_kernel();
         test_memtest();
         test_hangup();
         test_identity();

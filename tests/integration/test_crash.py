@@ -110,12 +110,10 @@ def test_crash_bundle_and_keep(s):
     # A kept bundle outlives its throwaway; one that is not goes with it.
     bundle2, _ = crash(s, "t1")
     check_eq([b[0] for b in list_crashes(s, "t1")], [bundle, bundle2], "ListCrashes, oldest first")
-    ok, data = s.manager_call("KeepCrash", "sb", bundle, "true")
-    check(ok, f"KeepCrash: {data}")
+    s.vmctl_ok("crash", "keep", bundle)  # KeepCrash
     s.vmctl_ok("destroy", "t1")
     check_eq([(b[0], b[6]) for b in list_crashes(s)], [(bundle, True)], "what is left after the VM went")
-    ok, data = s.manager_call("DeleteCrash", "s", bundle)
-    check(ok, f"DeleteCrash: {data}")
+    s.vmctl_ok("crash", "delete", bundle)  # DeleteCrash
     check_eq(list_crashes(s), [], "no bundles left")
     check_eq(s.files(), [], "files left behind")
 
