@@ -256,6 +256,12 @@ int qmp_message_parse(json_object *o, QmpMessage *ret, const char **ret_error) {
                             !json_object_is_type(desc, json_type_string))
                                 return qmp_message_fail(
                                         "QMP error reply lacks a class or desc string", ret_error);
+                        /* "Disconnected" is the client's own word for a connection that ended: a peer that
+                         * says it would make a handler believe so while the connection lives on. */
+                        if (streq(json_object_get_string(class), QMP_ERROR_DISCONNECTED))
+                                return qmp_message_fail(
+                                        "QMP error reply claims the class \"" QMP_ERROR_DISCONNECTED "\"",
+                                        ret_error);
                         m.type = QMP_MESSAGE_ERROR;
                         m.error_class = json_object_get_string(class);
                         m.error_desc = json_object_get_string(desc);
@@ -290,7 +296,7 @@ static void qmp_client_disconnect(QmpClient *c, int error, const char *message) 
                 if (c->freed)
                         return;
                 if (pending[i].cb)
-                        pending[i].cb(c, NULL, "Disconnected", message, pending[i].userdata);
+                        pending[i].cb(c, NULL, QMP_ERROR_DISCONNECTED, message, pending[i].userdata);
         }
 
         if (!c->freed && c->disconnect_cb)

@@ -9,6 +9,8 @@
 
 #define QMP_MESSAGE_MAX (1024 * 1024) /* a QEMU reply larger than this is treated as a protocol error */
 #define QMP_PENDING_MAX 64            /* commands in flight per client */
+/* The error class pending commands get when the connection ends; a peer's reply may not use it. */
+#define QMP_ERROR_DISCONNECTED "Disconnected"
 
 typedef struct QmpClient QmpClient;
 

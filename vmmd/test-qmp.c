@@ -160,6 +160,10 @@ static void test_parse_invalid(void) {
         parse_bad("{\"error\": {\"class\": 1, \"desc\": \"oops\"}}", NO_CLASS_DESC);
         parse_bad("{\"error\": {\"class\": \"a\", \"desc\": null}}", NO_CLASS_DESC);
         parse_bad("{\"error\": \"GenericError\"}", "QMP error reply lacks a class or desc string");
+        /* The class the client gives pending commands when the connection ends is not the peer's to use. */
+        parse_bad(
+                "{\"error\": {\"class\": \"Disconnected\", \"desc\": \"x\"}, \"id\": 3}",
+                "QMP error reply claims the class \"Disconnected\"");
         parse_bad("{\"event\": 5}", "QMP event name is not a non-empty string without NUL");
         parse_bad("{\"event\": \"\"}", "QMP event name is not a non-empty string without NUL");
         parse_bad("{\"event\": \"\\u0000STOP\"}", "QMP event name is not a non-empty string without NUL");
