@@ -191,7 +191,18 @@ static int make_disk_dir(const VM *vm, const char *dir, char **ret_error) {
                 return -errno;
 
         _cleanup_(vm_fs_leave) _unused_ VMFs fs = vm_fs_enter(vm);
-        return mkdir(dir, 0700) < 0 ? -errno : 0;
+        if (mkdir(dir, 0700) >= 0)
+                return 0;
+        r = -errno;
+        if (r == -EACCES && ret_error)
+                (void) asprintf(
+                        ret_error,
+                        "VM \"%s\" runs as uid %u, which cannot reach its directory %s: every directory above it "
+                        "must be searchable by others (chmod o+x, as /run and /var/lib are)",
+                        vm->name,
+                        (unsigned) vm->uid,
+                        parent);
+        return r;
 }
 
 int vm_make_dirs(VM *vm, char **ret_error) {
