@@ -21,6 +21,14 @@ static inline const char *json_get_string(json_object *o, const char *key) {
         return json_object_get_string(v);
 }
 
+/* The boolean member key of o; false when missing or not a boolean. */
+static inline bool json_get_bool(json_object *o, const char *key) {
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+                json_object_get_boolean(v);
+}
+
 /* The integer member key of o; 0 when missing or not an integer. */
 static inline uint64_t json_get_uint64(json_object *o, const char *key) {
         json_object *v;

@@ -1180,6 +1180,7 @@ static int verb_host(int argc, char *argv[]) {
                 const char *key;
                 bool mib;
                 bool zero_is_na; /* KVM facts are 0 where there is no KVM */
+                bool pressure;   /* PSI, percent, and whether vmmd sees pressure */
         } lines[] = {
                 { "Version", "Version" },
                 { "Architecture", "Architecture" },
@@ -1191,8 +1192,15 @@ static int verb_host(int argc, char *argv[]) {
                 { "Max vCPUs", "MaxVCPUs", .zero_is_na = true },
                 { "Host memory", "HostMemoryMiB", .mib = true },
                 { "Host CPUs", "HostCPUs" },
-                { "Guest memory", "MemoryCommittedMiB", .mib = true },
+                { "Host available", "MemoryAvailableMiB", .mib = true },
+                { "Memory pressure", "MemoryPressure", .pressure = true },
+                { "Guest memory", "MemoryRunningMiB", .mib = true },
+                { "Promised", "MemoryCommittedMiB", .mib = true },
                 { "Memory limit", "MemoryLimitMiB", .mib = true },
+                { "Resident", "MemoryResidentMiB", .mib = true },
+                { "Ballooned", "MemoryBalloonedMiB", .mib = true },
+                { "KSM merged", "MemoryMergedMiB", .mib = true },
+                { "Reclaimable", "MemoryReclaimableMiB", .mib = true },
                 { "Foreground VM", "Foreground" },
         };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -1221,9 +1229,30 @@ static int verb_host(int argc, char *argv[]) {
                 if (!json_object_object_get_ex(props, lines[i].key, &v))
                         continue; /* an older vmmd */
 
-                if (lines[i].mib)
+                if (lines[i].mib && streq(lines[i].key, "MemoryResidentMiB") && json_object_get_uint64(v) > 0) {
+                        /* Overcommit as it stands: the guests' RAM per MiB they hold on the host. */
+                        if (asprintf(
+                                    &value,
+                                    "%s (%.2f MiB of guest RAM per MiB)",
+                                    format_mib(buf, json_object_get_uint64(v)),
+                                    (double) json_get_uint64(props, "MemoryRunningMiB") /
+                                            (double) json_object_get_uint64(v)) < 0)
+                                value = NULL;
+                } else if (lines[i].mib)
                         value = strdup(format_mib(buf, json_object_get_uint64(v)));
-                else if (lines[i].zero_is_na && json_object_get_uint64(v) == 0)
+                else if (lines[i].pressure) {
+                        if (json_object_get_double(v) < 0)
+                                value = strdup("n/a");
+                        else if (
+                                asprintf(
+                                        &value,
+                                        "%.2f%% (PSI some avg10)%s",
+                                        json_object_get_double(v),
+                                        json_get_bool(props, "MemoryUnderPressure") ?
+                                                ": under pressure, background phones give memory back" :
+                                                "") < 0)
+                                value = NULL;
+                } else if (lines[i].zero_is_na && json_object_get_uint64(v) == 0)
                         value = strdup("n/a");
                 else if (json_object_is_type(v, json_type_string) && isempty(json_object_get_string(v)))
                         value = strdup("n/a");
@@ -1741,7 +1770,13 @@ static const Verb verbs[] = {
           "Show what vmmd found on the host: the accelerator new VMs get (kvm or\n"
           "tcg) and why, the architecture, the KVM mode (vhe, nvhe, protected),\n"
           "KVM API version, IPA bits, GIC version, the most vCPUs a VM can have,\n"
-          "memory and CPUs, and the foreground VM. With --json: vmmd's Manager\n"
+          "memory and CPUs, and the foreground VM. Memory, as vmmd's memory policy\n"
+          "sees it (policies/memory.yaml): what the host has available and its\n"
+          "memory pressure (PSI); the RAM of the running guests, what is promised\n"
+          "to them (their balloons' targets) and the limit; what their VMMs hold\n"
+          "(proportional resident memory, a page KSM shares counted once) and the\n"
+          "overcommit that makes; what balloons gave back, what KSM merged, and what\n"
+          "the balloons could still take back. With --json: vmmd's Manager\n"
           "properties as one object keyed by their D-Bus names.",
           verb_host },
         { "help",

@@ -313,6 +313,10 @@ bool agent_client_is_ready(const AgentClient *a) {
         return a && a->ready && a->fd >= 0;
 }
 
+bool agent_client_idle(const AgentClient *a) {
+        return a && a->n_calls == 0;
+}
+
 int agent_client_reconnect(AgentClient *a, const char *token) {
         _cleanup_free_ char *line = NULL;
         int r;

@@ -38,6 +38,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AgentClient *, agent_client_free);
 int agent_client_call(AgentClient *a, const char *line, agent_reply_t cb, void *userdata);
 int agent_client_send(AgentClient *a, const char *line);
 bool agent_client_is_ready(const AgentClient *a);
+/* Whether no call waits for the agent's answer. */
+bool agent_client_idle(const AgentClient *a);
 /* The guest was replaced under the connection (restored from a snapshot): the next PONG (or READY) says it
  * runs again, and calls the ready handler as after a boot. Sends "PING <token>". */
 int agent_client_reconnect(AgentClient *a, const char *token);

@@ -10,6 +10,7 @@
 #include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "memory-loop.h"
 #include "names.h"
 #include "vm-dbus.h"
 #include "vm-identity.h"
@@ -489,6 +490,39 @@ static int property_get_memory(
                                                     manager_memory_committed_mib(m, NULL));
 }
 
+/* The memory policy loop's figures (memory-loop.h), read when asked. */
+static int property_get_memory_figures(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        Manager *m = userdata;
+        MemoryFigures f;
+
+        if (streq(property, "MemoryPressure"))
+                return sd_bus_message_append(reply, "d", m->memory_host.pressure);
+        if (streq(property, "MemoryUnderPressure"))
+                return sd_bus_message_append(reply, "b", m->memory_pressure);
+        if (streq(property, "MemoryAvailableMiB"))
+                return sd_bus_message_append(
+                        reply,
+                        "t",
+                        m->memory_host.available_mib == MEMORY_UNKNOWN ? UINT64_C(0) :
+                                                                         m->memory_host.available_mib);
+        memory_loop_figures(m, &f);
+        return sd_bus_message_append(
+                reply,
+                "t",
+                streq(property, "MemoryRunningMiB")           ? f.running_mib :
+                        streq(property, "MemoryResidentMiB")  ? f.resident_mib :
+                        streq(property, "MemoryBalloonedMiB") ? f.ballooned_mib :
+                        streq(property, "MemoryMergedMiB")    ? f.merged_mib :
+                                                                f.reclaimable_mib);
+}
+
 static int property_get_golden(
         sd_bus *bus,
         const char *path,
@@ -556,6 +590,15 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("HostCPUs", "u", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MemoryLimitMiB", "t", property_get_memory, 0, 0),
         SD_BUS_PROPERTY("MemoryCommittedMiB", "t", property_get_memory, 0, 0),
+        SD_BUS_PROPERTY("MemoryRunningMiB", "t", property_get_memory_figures, 0, 0),
+        SD_BUS_PROPERTY("MemoryResidentMiB", "t", property_get_memory_figures, 0, 0),
+        SD_BUS_PROPERTY("MemoryBalloonedMiB", "t", property_get_memory_figures, 0, 0),
+        SD_BUS_PROPERTY("MemoryMergedMiB", "t", property_get_memory_figures, 0, 0),
+        SD_BUS_PROPERTY("MemoryReclaimableMiB", "t", property_get_memory_figures, 0, 0),
+        SD_BUS_PROPERTY("MemoryAvailableMiB", "t", property_get_memory_figures, 0, 0),
+        SD_BUS_PROPERTY("MemoryPressure", "d", property_get_memory_figures, 0, 0),
+        SD_BUS_PROPERTY(
+                "MemoryUnderPressure", "b", property_get_memory_figures, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(
                 "GoldenSnapshots", "a(sssusst)", property_get_golden, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS(

@@ -14,6 +14,7 @@
 #include "golden.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "memory-loop.h"
 #include "scope.h"
 #include "vm-dbus.h"
 #include "vm-identity.h"
@@ -189,6 +190,7 @@ static void manager_personas_clear(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        memory_loop_stop(m);
         golden_free_all(m); /* kills a build's VMM */
         while (m->vms)
                 vm_free(m->vms);
@@ -255,10 +257,22 @@ static int load_memory_policy(Manager *m, const char *path, char **ret_error) {
         if (r < 0)
                 return r;
         m->memory_policy = p;
-        log_info(
-                "Memory policy from '%s': guests may be promised %" PRIu64 " MiB.",
-                path,
-                manager_memory_limit_mib(m));
+        if (p.interval_ms > 0)
+                log_info(
+                        "Memory policy from '%s': guests may be promised %" PRIu64
+                        " MiB; the policy loop looks every %" PRIu64 " ms, KSM %s.",
+                        path,
+                        manager_memory_limit_mib(m),
+                        p.interval_ms,
+                        p.ksm ? "for clones of one golden snapshot" : "off");
+        else
+                log_info(
+                        "Memory policy from '%s': guests may be promised %" PRIu64 " MiB; no policy loop.",
+                        path,
+                        manager_memory_limit_mib(m));
+        r = m->exiting ? 0 : memory_loop_start(m);
+        if (r < 0)
+                log_error_errno(r, "Failed to start the memory policy loop: %m");
         return 0;
 }
 
@@ -330,22 +344,27 @@ uint64_t manager_memory_committed_mib(Manager *m, const VM *except) {
 }
 
 int manager_memory_admit(Manager *m, const VM *vm, const char *name, uint64_t mib, char **ret_error) {
-        uint64_t committed = manager_memory_committed_mib(m, vm), limit = manager_memory_limit_mib(m);
+        uint64_t committed = manager_memory_committed_mib(m, vm), limit = manager_memory_limit_mib(m),
+                 reclaimable;
 
         if (m->host.memory_mib == 0 || committed + mib <= limit)
+                return 0;
+        /* The balloons of running guests may take back what those do not use. */
+        if (memory_loop_make_room(m, vm, mib, &reclaimable) >= 0)
                 return 0;
         if (ret_error)
                 (void) asprintf(
                         ret_error,
                         "%" PRIu64 " MiB more for \"%s\" would promise guests %" PRIu64
                         " MiB, more than the %" PRIu64 " MiB this host allows (policies/memory.yaml; %" PRIu64
-                        " MiB are promised): stop a VM or "
-                        "shrink one with vmctl set-memory",
+                        " MiB are promised, and the running guests' balloons can take back only %" PRIu64
+                        " MiB): stop a VM or shrink one with vmctl set-memory",
                         mib,
                         name,
                         committed + mib,
                         limit,
-                        committed);
+                        committed,
+                        reclaimable);
         return -ENOSPC;
 }
 
@@ -716,6 +735,7 @@ void manager_begin_exit(Manager *m) {
 
         if (!m->exiting) {
                 m->exiting = true;
+                memory_loop_stop(m);
                 log_info("Stopping all VMs before exiting.");
                 (void) sd_notify(false, "STOPPING=1");
                 for (VM *vm = m->vms; vm; vm = vm->next)

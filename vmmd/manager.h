@@ -68,6 +68,13 @@ typedef struct Manager {
         struct Golden **goldens; /* one per persona with golden snapshots (golden.h) */
         size_t n_goldens;
 
+        /* The memory policy loop (memory-loop.c): its timer, the host as last read, whether the host is
+         * under pressure, and whether vmmd turned ksmd on. */
+        sd_event_source *memory_timer;
+        MemoryHost memory_host;
+        bool memory_pressure;
+        bool ksm_started;
+
         VM *vms; /* list */
         size_t n_vms;
         char *foreground;

@@ -51,7 +51,9 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         ADD("-name");
         ADDE("guest=", c->name, ",debug-threads=on");
         ADD("-machine");
-        ADD("virt,gic-version=3");
+        /* KSM merges nothing of a guest until the memory policy says so (vm_set_memory_merge()): merged
+         * pages tell one guest what another holds. */
+        ADD("virt,gic-version=3,mem-merge=off");
         ADD("-accel");
         /* TCG: one host thread per vCPU. */
         ADD(kvm ? "kvm" : "tcg,thread=multi");

@@ -15,6 +15,8 @@
  * cannot be loaded, so its key includes this. Bump it with every change of them. 2: vmcoreinfo,
  * pvpanic-pci, -action instead of -no-reboot. */
 #define QEMU_MACHINE_VERSION 2
+/* Where "-m" puts the guest's RAM: its backend's "merge" turns KSM on and off while the guest runs. */
+#define QEMU_RAM_OBJECT "/objects/mach-virt.ram"
 
 /* The serial console's ring in the VMM (a power of two): the last 1 MiB the guest printed. */
 #define QEMU_CONSOLE_RING_SIZE (1U << 20)

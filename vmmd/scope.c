@@ -147,7 +147,7 @@ int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground, co
                         (limits->memory_mib + SCOPE_VMM_OVERHEAD_MIB) << 20,
                         "MemoryHigh",
                         "t",
-                        (limits->memory_mib + SCOPE_VMM_OVERHEAD_MIB / 2) << 20,
+                        scope_memory_high_bytes(limits->memory_mib),
                         "TasksMax",
                         "t",
                         (uint64_t) SCOPE_TASKS_MAX,
@@ -175,7 +175,9 @@ int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground, co
         return call_async(bus, m, TAKE_PTR(unit), NULL);
 }
 
-int scope_set_foreground(sd_bus *bus, const char *vm_name, bool foreground, ScopeWaiter *waiter) {
+/* Sets one numeric property of the VM's scope; asynchronous. */
+static int scope_set_property(
+        sd_bus *bus, const char *vm_name, const char *property, uint64_t value, ScopeWaiter *waiter) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *unit = scope_unit_name(vm_name);
         int r;
@@ -187,16 +189,54 @@ int scope_set_foreground(sd_bus *bus, const char *vm_name, bool foreground, Scop
         r = sd_bus_message_new_method_call(
                 bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "SetUnitProperties");
         if (r >= 0)
-                r = sd_bus_message_append(
-                        m,
-                        "sba(sv)",
-                        unit,
-                        1,
-                        1,
-                        "CPUWeight",
-                        "t",
-                        foreground ? SCOPE_CPU_WEIGHT_FOREGROUND : SCOPE_CPU_WEIGHT_BACKGROUND);
+                r = sd_bus_message_append(m, "sba(sv)", unit, 1, 1, property, "t", value);
         if (r < 0)
                 return r;
         return call_async(bus, m, TAKE_PTR(unit), waiter);
+}
+
+int scope_set_foreground(sd_bus *bus, const char *vm_name, bool foreground, ScopeWaiter *waiter) {
+        return scope_set_property(
+                bus,
+                vm_name,
+                "CPUWeight",
+                foreground ? SCOPE_CPU_WEIGHT_FOREGROUND : SCOPE_CPU_WEIGHT_BACKGROUND,
+                waiter);
+}
+
+uint64_t scope_memory_high_bytes(uint64_t target_mib) {
+        return (target_mib + SCOPE_VMM_OVERHEAD_MIB / 2) << 20;
+}
+
+int scope_set_memory_high(sd_bus *bus, const char *vm_name, uint64_t target_mib) {
+        return scope_set_property(bus, vm_name, "MemoryHigh", scope_memory_high_bytes(target_mib), NULL);
+}
+
+int scope_read_pressure(pid_t pid, const char *vm_name, double *ret) {
+        _cleanup_free_ char *unit = scope_unit_name(vm_name), *text = NULL, *path = NULL;
+        char proc[64];
+        const char *cg;
+        size_t n;
+        int r;
+
+        if (!unit)
+                return -ENOMEM;
+        /* The VMM's cgroup, as the kernel says (the VMM cannot change what it says): "0::/<path>\n". */
+        (void) snprintf(proc, sizeof(proc), "/proc/%d/cgroup", (int) pid);
+        r = read_full_file(proc, &text, NULL);
+        if (r < 0)
+                return r;
+        if (strncmp(text, "0::/", 4) != 0)
+                return -ENOMEDIUM;
+        n = strcspn(text, "\n");
+        text[n] = 0;
+        cg = text + strlen("0::");
+        /* Its own scope only: elsewhere (no systemd), the cgroup is vmmd's. */
+        n = strlen(cg);
+        if (n <= strlen(unit) || !streq(cg + n - strlen(unit), unit) || cg[n - strlen(unit) - 1] != '/' ||
+            strstr(cg, "/.."))
+                return -ENOMEDIUM;
+        if (asprintf(&path, "/sys/fs/cgroup%s/memory.pressure", cg) < 0)
+                return -ENOMEM;
+        return psi_read_some_avg10(path, ret);
 }

@@ -37,3 +37,11 @@ int scope_start(sd_bus *bus, const char *vm_name, pid_t pid, bool foreground, co
 /* Gives the VM's scope the foreground or the background CPU weight; asynchronous. waiter, if not NULL,
  * is held until systemd answered. */
 int scope_set_foreground(sd_bus *bus, const char *vm_name, bool foreground, ScopeWaiter *waiter);
+/* A VM's scope may use this much before the kernel reclaims from it (MemoryHigh): its balloon's target and
+ * half the VMM's overhead. The memory policy moves it with the target: a guest that keeps more than its
+ * balloon leaves it (a hostile one, say) is reclaimed, not its neighbours. */
+uint64_t scope_memory_high_bytes(uint64_t target_mib);
+int scope_set_memory_high(sd_bus *bus, const char *vm_name, uint64_t target_mib);
+/* The memory pressure (PSI "some" avg10, percent) of the scope of the VM whose VMM is pid. -ENOMEDIUM: the
+ * VMM is in no scope of its own. */
+int scope_read_pressure(pid_t pid, const char *vm_name, double *ret);

@@ -179,6 +179,23 @@ static int property_get_host_resident(
         return sd_bus_message_append(reply, "t", vm_host_resident_kib(userdata));
 }
 
+/* PSI "some" avg10 of the VM's scope, percent; -1 where its VMM has no scope (no systemd) or runs not. */
+static int property_get_memory_pressure(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        VM *vm = userdata;
+        double v = -1;
+
+        if (vm->pid <= 0 || scope_read_pressure(vm->pid, vm->name, &v) < 0)
+                v = -1;
+        return sd_bus_message_append(reply, "d", v);
+}
+
 static int method_set_memory_target(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
         _cleanup_free_ char *why = NULL;
@@ -191,7 +208,7 @@ static int method_set_memory_target(sd_bus_message *m, void *userdata, sd_bus_er
         r = sd_bus_message_read(m, "t", &mib);
         if (r < 0)
                 return r;
-        r = vm_set_memory_target(vm, mib, op, &why);
+        r = vm_set_memory_target(vm, mib, true, op, &why);
         if (r == -EINVAL && !why)
                 return reply_invalid_state(error, vm, "; only a running VM's memory can be changed");
         if (r == -ERANGE && !why)
@@ -479,6 +496,19 @@ const sd_bus_vtable vm_vtable[] = {
                 "MemoryTargetMiB", "t", NULL, offsetof(VM, memory_target_mib), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY(
                 "MemoryActualMiB", "t", NULL, offsetof(VM, memory_actual_mib), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "MemoryRequestedMiB",
+                "t",
+                NULL,
+                offsetof(VM, memory_requested_mib),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "MemoryMerging",
+                "b",
+                bus_property_get_bool,
+                offsetof(VM, memory_merge),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MemoryPressure", "d", property_get_memory_pressure, 0, 0),
         SD_BUS_PROPERTY("HostResidentKiB", "t", property_get_host_resident, 0, 0),
         SD_BUS_PROPERTY(
                 "GuestBootID",

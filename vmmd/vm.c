@@ -593,6 +593,7 @@ static void on_agent_meminfo(
         AgentClient *a, uint64_t total_kib, uint64_t free_kib, uint64_t available_kib, void *userdata) {
         VM *vm = userdata;
 
+        vm->guest_memory_usec = now_usec(CLOCK_MONOTONIC);
         if (vm->guest_memory_total_kib != total_kib || vm->guest_memory_available_kib != available_kib) {
                 vm->guest_memory_total_kib = total_kib;
                 vm->guest_memory_available_kib = available_kib;
@@ -916,7 +917,9 @@ static int vm_spawn_vmm(VM *vm) {
                 return vm_spawn_failed(vm, m->config.qemu, step, r);
         vm->pid = pid;
         vm_new_instance(vm);
-        vm->memory_target_mib = vm->memory_mib; /* every VMM starts with its balloon empty */
+        vm->memory_target_mib = vm->memory_requested_mib = vm->memory_mib; /* every VMM starts with its
+                                                                            * balloon empty, and unmerged */
+        vm->memory_merge = false;
         vm->reset_requested = false;
         vm->shutdown_seen = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
@@ -1309,7 +1312,12 @@ static void on_balloon_reply(
         vm_complete_pending(vm, PENDING_MEMORY, error_class ? -EIO : 0, msg ?: "QEMU refused");
 }
 
-int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error) {
+bool vm_memory_adjustable(const VM *vm) {
+        return vm->state == VM_RUNNING && vm->qmp && !vm->destroying && !vm->pending[PENDING_MEMORY] &&
+                vm->snapshot_op == SNAPSHOT_OP_NONE && !vm->crash && agent_client_is_ready(vm->agent);
+}
+
+int vm_set_memory_target(VM *vm, uint64_t mib, bool by_owner, Operation *op, char **ret_error) {
         json_object *args;
         int r;
 
@@ -1334,9 +1342,65 @@ int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error) 
         if (r < 0)
                 return r;
         vm->pending[PENDING_MEMORY] = op;
-        log_vm_info(
-                vm->name, "Memory target of %s: %" PRIu64 " MiB of %" PRIu64 ".", vm->name, mib, vm->memory_mib);
+        vm->memory_target_usec = now_usec(CLOCK_MONOTONIC);
+        if (by_owner && vm->memory_requested_mib != mib) {
+                vm->memory_requested_mib = mib;
+                (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);
+        }
+        log_vm_full_errno(
+                vm->name,
+                by_owner ? LOG_INFO : LOG_DEBUG,
+                0,
+                "Memory target of %s: %" PRIu64 " MiB of %" PRIu64 "%s.",
+                vm->name,
+                mib,
+                vm->memory_mib,
+                by_owner ? "" : " (memory policy)");
+        if (mib != vm->memory_target_mib) {
+                r = scope_set_memory_high(vm->manager->bus, vm->name, mib);
+                if (r < 0)
+                        log_vm_full_errno(
+                                vm->name,
+                                LOG_DEBUG,
+                                r,
+                                "Failed to move the MemoryHigh of %s, ignoring: %m",
+                                vm->name);
+        }
         vm_set_memory_target_figure(vm, mib);
+        return 0;
+}
+
+static void on_merge_reply(
+        QmpClient *c, json_object *result, const char *error_class, const char *error_desc, void *userdata) {
+        VM *vm = userdata;
+
+        if (error_class)
+                log_vm_warning_errno(
+                        vm->name, 0, "QEMU did not change KSM merging of %s: %s", vm->name, strna(error_desc));
+}
+
+int vm_set_memory_merge(VM *vm, bool merge) {
+        json_object *args;
+        int r;
+
+        if (!vm->qmp)
+                return -EINVAL;
+        if (vm->memory_merge == merge)
+                return 0;
+        /* "-m" makes QEMU's RAM a memory backend at this path; "-machine mem-merge=off" starts it unmerged. */
+        args = json_object_new_object();
+        if (!args || json_object_object_add(args, "path", json_object_new_string(QEMU_RAM_OBJECT)) < 0 ||
+            json_object_object_add(args, "property", json_object_new_string("merge")) < 0 ||
+            json_object_object_add(args, "value", json_object_new_boolean(merge)) < 0) {
+                json_object_put(args);
+                return -ENOMEM;
+        }
+        r = qmp_send(vm->qmp, "qom-set", args, on_merge_reply, vm);
+        if (r < 0)
+                return r;
+        log_vm_info(vm->name, "KSM %s the memory of %s.", merge ? "may merge" : "no longer merges", vm->name);
+        vm->memory_merge = merge;
+        (void) vm_send_changed(vm, "MemoryMerging", NULL);
         return 0;
 }
 

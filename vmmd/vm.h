@@ -97,9 +97,16 @@ struct VM {
         char *agent_version;
         char *guest_boot_id;
         uint64_t guest_memory_total_kib, guest_memory_available_kib;
+        /* When the agent last said how much memory its guest has, and when the balloon last moved
+         * (CLOCK_MONOTONIC): the memory policy trusts the first only if it is newer. */
+        uint64_t guest_memory_usec, memory_target_usec;
         /* The balloon, while the VMM runs: what vmmd asked the guest to keep, and what it keeps now
          * (MemoryMiB minus the balloon, as QEMU reports it; 0 without a VMM). */
         uint64_t memory_target_mib, memory_actual_mib;
+        /* The most the memory policy gives the guest: MemoryMiB, or what its owner asked for with
+         * SetMemoryTarget. Whether KSM may merge its pages (QEMU's RAM backend "merge", memory-loop.c). */
+        uint64_t memory_requested_mib;
+        bool memory_merge;
 
         /* While the VMM runs. */
         pid_t pid;
@@ -180,10 +187,16 @@ int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n);
 
 #define VM_MEMORY_TARGET_MIN_MIB 64
 
-/* Inflates or deflates the balloon so that the guest keeps mib MiB (at most MemoryMiB). -EINVAL: the VM
- * does not run; -ERANGE: mib out of range; -EBUSY: another such request is on its way; -ENOSPC: growing
- * it would break the memory policy (ret_error says how). */
-int vm_set_memory_target(VM *vm, uint64_t mib, Operation *op, char **ret_error);
+/* Inflates or deflates the balloon so that the guest keeps mib MiB (at most MemoryMiB), and moves the
+ * scope's MemoryHigh with it. by_owner: SetMemoryTarget, which also sets the most the memory policy gives
+ * the guest from now on (memory_requested_mib); otherwise the policy's own move. -EINVAL: the VM does not
+ * run; -ERANGE: mib out of range; -EBUSY: another such request is on its way; -ENOSPC: growing it would
+ * break the memory policy (ret_error says how). */
+int vm_set_memory_target(VM *vm, uint64_t mib, bool by_owner, Operation *op, char **ret_error);
+/* Lets KSM merge the guest's RAM, or unmerges it (QMP qom-set of the RAM backend's "merge"); asynchronous. */
+int vm_set_memory_merge(VM *vm, bool merge);
+/* Whether the memory policy may move the VM's balloon now: running, with its agent, nothing else on the way. */
+bool vm_memory_adjustable(const VM *vm);
 /* Asks the running guest's agent for item: hostname, machine-id, clock, random, boot-id; op is answered with
  * the value. -ERANGE: unknown item; -EINVAL: not running; -EBUSY: the agent is asked too much. */
 int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error);

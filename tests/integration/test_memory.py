@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Memory given back to the host: SetMemoryTarget inflates the guest's balloon (virtio-balloon), QEMU
 reports what the guest keeps (MemoryActualMiB, with PropertiesChanged), deflating gives it back; bad
-targets change nothing."""
+targets change nothing. Admission by the memory policy, strict and with the policy loop, which makes room
+by tightening idle guests' balloons and gives a guest that fills its memory what its neighbours do not use."""
 
 import os
 import sys
 
-from vmmdtest import check, check_eq, run
+from vmmdtest import SignalWatch, check, check_eq, run
 
 
 def memory(s, vm):
@@ -51,10 +52,17 @@ def manager_memory(s):
     return host["MemoryCommittedMiB"], host["MemoryLimitMiB"]
 
 
-def test_admission(s):
-    # Two 256 MiB VMs fit under a 600 MiB limit, a third does not, until the balloon of one shrinks.
+def write_policy(s, text):
     with open(os.path.join(s.policy_dir, "memory.yaml"), "w") as f:
-        f.write("limit_mib: 600\n")
+        f.write(text)
+    s.vmctl_ok("reload")
+
+
+def test_admission(s):
+    # Without the policy loop: two 256 MiB VMs fit under a 600 MiB limit, a third does not, until the
+    # balloon of one shrinks.
+    with open(os.path.join(s.policy_dir, "memory.yaml"), "w") as f:
+        f.write("limit_mib: 600\ninterval_ms: 0\n")
     s.vmctl_ok("reload")
     check_eq(manager_memory(s), (0, 600), "committed and limit with no VM running")
     s.vmctl_ok("create", "manual", "a")
@@ -91,5 +99,53 @@ def test_admission(s):
     s.vmctl_ok("destroy", "a", "b", "c")
 
 
+def target(s, vm):
+    return s.vmctl_json("show", vm)["MemoryTargetMiB"]
+
+
+def wait_for_target_above(s, watch, vm, mib):
+    """Waits for PropertiesChanged of the VM's MemoryTargetMiB to a value above mib."""
+    header = f"path={s.vm_path(vm)}; interface=org.freedesktop.DBus.Properties; member=PropertiesChanged"
+    while True:
+        args = watch.wait_for(header, nargs=2, timeout=120)
+        if args[1] == "MemoryTargetMiB" and target(s, vm) > mib:
+            return
+
+
+def test_policy_loop(s):
+    write_policy(s, "limit_mib: 600\ninterval_ms: 200\n")
+    s.vmctl_ok("create", "manual", "a")
+    s.vmctl_ok("create", "manual", "b")
+    check_eq(manager_memory(s), (512, 600), "two VMs running, their balloons empty")
+
+    # A third fits: the idle guests' balloons take back what they do not use.
+    s.vmctl_ok("create", "manual", "c")
+    committed, _ = manager_memory(s)
+    check(committed <= 600, f"the limit holds: {committed} MiB promised")
+    targets = {vm: target(s, vm) for vm in ("a", "b")}
+    check(min(targets.values()) < 256, f"a balloon was tightened: {targets}")
+    host = s.vmctl_json("host")
+    check_eq(host["MemoryRunningMiB"], 768, "three guests of 256 MiB run")
+    check(host["MemoryResidentMiB"] > 0 and host["MemoryUnderPressure"] is False, f"figures: {host}")
+
+    # The tighter of the two fills its memory: the loop gives it back what its neighbours do not use.
+    vm = min(targets, key=targets.get)
+    watch = SignalWatch(s)
+    avail = s.vmctl_json("show", vm)["GuestMemoryAvailableKiB"] // 1024
+    check(avail > 40, f"{vm} has {avail} MiB available")
+    s.vmctl_ok("memtest", vm, "fill", str(avail - 24), "99")
+    wait_for_target_above(s, watch, vm, targets[vm])
+    watch.close()
+    committed, _ = manager_memory(s)
+    check(committed <= 600, f"the limit holds: {committed} MiB promised")
+    check_eq(s.vmctl("memtest", vm, "check").returncode, 0, "every byte of the fill where it was")
+
+    # What the balloons cannot make room for is refused, naming what they could give.
+    p = s.vmctl("create", "manual", "--memory", "512", "d")
+    check_eq(p.returncode, 9, f"a fourth VM of 512 MiB: InsufficientMemory: {p.stderr!r}")
+    check("balloons can take back only" in p.stderr, p.stderr)
+    s.vmctl_ok("destroy", "a", "b", "c")
+
+
 if __name__ == "__main__":
-    sys.exit(run([test_balloon, test_admission]))
+    sys.exit(run([test_balloon, test_admission, test_policy_loop]))

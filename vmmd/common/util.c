@@ -370,3 +370,36 @@ int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
         }
         return 0;
 }
+
+int meminfo_kib(const char *field, uint64_t *ret) {
+        _cleanup_free_ char *text = NULL;
+        unsigned long long kib;
+        size_t n = strlen(field);
+        int r;
+
+        r = read_full_file("/proc/meminfo", &text, NULL);
+        if (r < 0)
+                return r;
+        for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+                if (strncmp(l, field, n) == 0 && l[n] == ':') {
+                        if (sscanf(l + n + 1, "%llu kB", &kib) != 1)
+                                return -EBADMSG;
+                        *ret = kib;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int psi_read_some_avg10(const char *path, double *ret) {
+        _cleanup_free_ char *text = NULL;
+        double v;
+        int r;
+
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return r;
+        if (sscanf(text, "some avg10=%lf ", &v) != 1 || v < 0 || v > 100)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}

@@ -157,6 +157,10 @@ int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset);
 /* Writes atomically: temporary file, fsync, rename. */
 int write_file_atomic(const char *path, const char *contents);
 uint64_t now_usec(clockid_t clock);
+/* A field of /proc/meminfo ("MemAvailable"), in KiB. -ENOENT: no such field. */
+int meminfo_kib(const char *field, uint64_t *ret);
+/* The "some avg10" figure of a PSI file (/proc/pressure/memory, a cgroup's memory.pressure), percent. */
+int psi_read_some_avg10(const char *path, double *ret);
 int fd_cloexec(int fd, bool cloexec);
 int fd_nonblock(int fd, bool nonblock);
 
