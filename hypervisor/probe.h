@@ -52,5 +52,5 @@ int host_probe(const char *kvm_path, HostInfo *ret);
 
 /* The facts of /proc/interrupts that the mode needs, from sysfs (irq_dir: /sys/kernel/irq), as lines in
  * its format (" N: 0 <chip> <hwirq> <type> <actions>"): for a /proc that shows only processes
- * (ProcSubset=pid, as vmmd.service has). */
+ * (ProcSubset=pid, as vmmd.service once had). */
 int interrupts_from_sysfs(const char *irq_dir, char **ret);

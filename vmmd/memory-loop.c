@@ -16,10 +16,11 @@ static bool vm_counts(const VM *vm) {
         return vm_is_active(vm) || IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED);
 }
 
-/* What the guest has available, if the agent said so after the balloon last moved and the balloon got
- * where it was sent: otherwise the policy waits. */
+/* What the guest has available, if the agent said so after the balloon last moved (QEMU reports its moves
+ * at most once a second, the last one too): otherwise the policy waits. A guest whose balloon stopped short
+ * of its target, or deflated under its own pressure (deflate-on-oom), is known again once it holds still. */
 static uint64_t vm_available_mib(const VM *vm) {
-        if (vm->guest_memory_usec <= vm->memory_target_usec || vm->memory_actual_mib != vm->memory_target_mib)
+        if (vm->guest_memory_usec <= vm->memory_target_usec)
                 return MEMORY_UNKNOWN;
         return vm->guest_memory_available_kib / 1024;
 }
@@ -46,18 +47,21 @@ static size_t collect(Manager *m, const VM *except, MemoryPolicyVM *vms, VM **ma
         return n;
 }
 
+/* Shrinks first, then grows: each growth is admitted against what is promised then. */
 static void apply_targets(const MemoryPolicyVM *vms, VM **map, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                VM *vm = map[i];
-                int r;
+        for (int grow = 0; grow <= 1; grow++)
+                for (size_t i = 0; i < n; i++) {
+                        VM *vm = map[i];
+                        int r;
 
-                if (vms[i].target_mib == vm->memory_target_mib)
-                        continue;
-                r = vm_set_memory_target(vm, vms[i].target_mib, false, NULL, NULL);
-                if (r < 0)
-                        log_vm_warning_errno(
-                                vm->name, r, "Failed to move the balloon of %s, ignoring: %m", vm->name);
-        }
+                        if (grow ? vms[i].target_mib <= vm->memory_target_mib :
+                                   vms[i].target_mib >= vm->memory_target_mib)
+                                continue;
+                        r = vm_set_memory_target(vm, vms[i].target_mib, false, NULL, NULL);
+                        if (r < 0)
+                                log_vm_warning_errno(
+                                        vm->name, r, "Failed to move the balloon of %s, ignoring: %m", vm->name);
+                }
 }
 
 static int ksm_write_run(const char *value) {

@@ -373,6 +373,7 @@ static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static void vm_set_memory_actual(VM *vm, uint64_t bytes) {
         uint64_t mib = bytes >> 20;
 
+        vm->memory_target_usec = now_usec(CLOCK_MONOTONIC); /* the balloon moves */
         if (mib == vm->memory_actual_mib)
                 return;
         vm->memory_actual_mib = mib;
@@ -920,6 +921,7 @@ static int vm_spawn_vmm(VM *vm) {
         vm->memory_target_mib = vm->memory_requested_mib = vm->memory_mib; /* every VMM starts with its
                                                                             * balloon empty, and unmerged */
         vm->memory_merge = false;
+        vm->guest_memory_usec = 0; /* what the last guest said */
         vm->reset_requested = false;
         vm->shutdown_seen = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
@@ -1580,6 +1582,9 @@ static int vm_adopt(VM *vm) {
                 vm->agent = agent_client_free(vm->agent);
                 return r;
         }
+        /* What the earlier vmmd let KSM do is not known: the memory policy says it again, unmerging what it
+         * must. */
+        vm->memory_merge = true;
         log_vm_notice(
                 vm->name,
                 "Adopted QEMU of %s (pid %d), %s, from an earlier vmmd.",

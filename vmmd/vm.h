@@ -97,8 +97,9 @@ struct VM {
         char *agent_version;
         char *guest_boot_id;
         uint64_t guest_memory_total_kib, guest_memory_available_kib;
-        /* When the agent last said how much memory its guest has, and when the balloon last moved
-         * (CLOCK_MONOTONIC): the memory policy trusts the first only if it is newer. */
+        /* When the agent last said how much memory its guest has, and when the balloon last moved (vmmd
+         * set its target, or QEMU said it moved; CLOCK_MONOTONIC): the memory policy trusts the first only
+         * if it is newer. */
         uint64_t guest_memory_usec, memory_target_usec;
         /* The balloon, while the VMM runs: what vmmd asked the guest to keep, and what it keeps now
          * (MemoryMiB minus the balloon, as QEMU reports it; 0 without a VMM). */

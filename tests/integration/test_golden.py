@@ -12,7 +12,7 @@ import shutil
 import select
 import time
 
-from vmmdtest import IMAGE_DIR, TestFailure, check, check_eq, pid_alive, qemu_pids, run
+from vmmdtest import IMAGE_DIR, SignalWatch, TestFailure, check, check_eq, pid_alive, qemu_pids, run
 
 MANAGER = ("/org/vmmd1", "org.vmmd1.Manager")
 
@@ -82,6 +82,7 @@ def test_two_clones_are_two_machines(s):
     check(set(before) == {"state", "disk.qcow2", "overlay.qcow2", "golden.yaml"}, f"golden files {sorted(before)}")
 
     seen = {}
+    watch = SignalWatch(s)
     for name in ("clone-a", "clone-b"):
         s.vmctl_ok("create", "throwaway", name)  # returns once running: the identity was taken
         t_host = time.time()
@@ -101,9 +102,17 @@ def test_two_clones_are_two_machines(s):
     # What they still share, as the README says: the kernel's boot ID, of the golden snapshot's boot.
     check_eq(a["boot-id"], b["boot-id"], "clones share the golden boot's boot ID")
 
+    # vmmd's memory policy lets KSM merge the pages of the two clones of one golden snapshot with one owner
+    # (QEMU starts every VM unmergeable).
+    watch.wait_for_property([s.vm_path(name) for name in ("clone-a", "clone-b")], "MemoryMerging")
+    for name in ("clone-a", "clone-b"):
+        check_eq(prop(s, name, "MemoryMerging"), True, f"{name} may merge")
+    watch.close()
+
     # --cold (CreateVM's option "cold") boots instead.
     s.vmctl_ok("create", "throwaway", "--cold", "cold")
     check_eq(prop(s, "cold", "GoldenSnapshot"), "", "a cold boot has no golden snapshot")
+    check_eq(prop(s, "cold", "MemoryMerging"), False, "a cold boot merges with no clone")
     check(read_guest(s, "cold", "boot-id") != a["boot-id"], "a cold boot has a boot ID of its own")
 
     # Created now, started later: a clone all the same.

@@ -105,10 +105,9 @@ def target(s, vm):
 
 def wait_for_target_above(s, watch, vm, mib):
     """Waits for PropertiesChanged of the VM's MemoryTargetMiB to a value above mib."""
-    header = f"path={s.vm_path(vm)}; interface=org.freedesktop.DBus.Properties; member=PropertiesChanged"
     while True:
-        args = watch.wait_for(header, nargs=2, timeout=120)
-        if args[1] == "MemoryTargetMiB" and target(s, vm) > mib:
+        watch.wait_for_property(s.vm_path(vm), "MemoryTargetMiB")
+        if target(s, vm) > mib:
             return
 
 

@@ -351,6 +351,7 @@ class SignalWatch:
                         if m][:nargs]
                 if len(args) == nargs:
                     self.buf = b"\n".join(lines[i + 1:])
+                    self.last_header = line.decode(errors="replace")
                     return args
                 break  # its arguments are still on their way
             else:
@@ -365,6 +366,18 @@ class SignalWatch:
             args = self.wait_for(header, nargs=3, timeout=max(deadline - time.monotonic(), 0))
             if args[1:] == ["State", state]:
                 return
+
+    def wait_for_property(self, paths, prop, timeout=120):
+        """Waits for PropertiesChanged whose first changed property is prop, of the object at each of paths
+        (one path, or several in any order)."""
+        left = {paths} if isinstance(paths, str) else set(paths)
+        deadline = time.monotonic() + timeout
+        while left:
+            args = self.wait_for("interface=org.freedesktop.DBus.Properties; member=PropertiesChanged", nargs=2,
+                                 timeout=max(deadline - time.monotonic(), 0))
+            m = re.search(r" path=([^;]*);", self.last_header)
+            if args[1] == prop and m:
+                left.discard(m.group(1))
 
     def close(self):
         self.p.kill()
