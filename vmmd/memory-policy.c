@@ -88,8 +88,8 @@ uint64_t memory_policy_floor(const MemoryPolicy *p, const MemoryPolicyVM *v) {
 }
 
 static bool short_of_memory(const MemoryPolicy *p, const MemoryPolicyVM *v) {
-        return !v->fixed && v->available_mib != MEMORY_UNKNOWN &&
-                v->available_mib < p->guest_reserve_mib / 2 && v->target_mib < v->ceiling_mib;
+        return !v->fixed && v->available_mib != MEMORY_UNKNOWN && v->target_mib < v->ceiling_mib &&
+                (v->available_mib < p->guest_reserve_mib / 2 || v->actual_mib > v->target_mib);
 }
 
 static uint64_t sum_targets(const MemoryPolicyVM *vms, size_t n) {

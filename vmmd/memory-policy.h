@@ -75,6 +75,8 @@ typedef struct MemoryPolicyVM {
         uint64_t ceiling_mib;   /* the most it gets: its MemoryMiB, or less if its owner asked for less */
         uint64_t target_mib;    /* what its balloon leaves it now; the policy writes the new target here */
         uint64_t available_mib; /* what its guest reports available (MemAvailable); MEMORY_UNKNOWN */
+        uint64_t actual_mib; /* what its balloon leaves it (QEMU's figure): above the target, the guest took
+                              * memory back under its own pressure (deflate-on-oom) */
         bool foreground;
         bool fixed;         /* its balloon cannot move now (paused, busy, no agent): it counts as it is */
         const char *golden; /* a clone's golden snapshot (NULL: none): who it may merge with ... */
@@ -85,7 +87,8 @@ typedef struct MemoryPolicyVM {
 /* The lowest target a VM's balloon may be tightened to: what its guest uses, plus guest_reserve_mib. */
 uint64_t memory_policy_floor(const MemoryPolicy *p, const MemoryPolicyVM *v);
 
-/* One step of the loop. A guest that is short gets up to step_mib more, within its ceiling and the limit
+/* One step of the loop. A guest that is short (little available, or its balloon deflated under its own
+ * pressure) gets up to step_mib more, within its ceiling and the limit
  * (a background one only while the host is not under pressure). Under pressure the background VMs give back
  * up to step_mib each, toward their floor; the foreground VM gives only when no background VM can. */
 void memory_policy_step(const MemoryPolicy *p, bool pressure, uint64_t limit_mib, MemoryPolicyVM *vms, size_t n);

@@ -49,9 +49,11 @@ static void test_pressure(void) {
 }
 
 static MemoryPolicyVM vm(uint64_t target, uint64_t available, bool foreground) {
-        return (MemoryPolicyVM){
-                .ceiling_mib = 256, .target_mib = target, .available_mib = available, .foreground = foreground
-        };
+        return (MemoryPolicyVM){ .ceiling_mib = 256,
+                                 .target_mib = target,
+                                 .actual_mib = target,
+                                 .available_mib = available,
+                                 .foreground = foreground };
 }
 
 static void test_floor(void) {
@@ -102,6 +104,13 @@ static void test_step(void) {
         vms[0] = vm(200, 31, false), vms[1] = vm(100, 10, true), vms[2] = vm(100, 10, false);
         memory_policy_step(&policy, false, 500, vms, 3);
         assert(vms[1].target_mib == 200 && vms[0].target_mib == 200 && vms[2].target_mib == 100);
+
+        /* A guest whose balloon deflated under its own pressure (deflate-on-oom) is short, whatever it has
+         * available now. */
+        vms[0] = vm(128, 100, false), vms[1] = vm(256, 200, false);
+        vms[0].actual_mib = 160;
+        memory_policy_step(&policy, false, 0, vms, 2);
+        assert(vms[0].target_mib == 256 && vms[1].target_mib == 256);
 
         /* At the limit, a short guest gets what background phones do not use; a background one never takes
          * from the foreground phone. */

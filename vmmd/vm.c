@@ -743,6 +743,14 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
         vm_complete_pending(vm, PENDING_MEMORY, -EIO, "The VMM ended");
         vm_set_memory_actual(vm, 0);
         vm_set_memory_target_figure(vm, vm->memory_mib);
+        if (vm->memory_requested_mib != 0) { /* 0 without a VMM, like MemoryActualMiB */
+                vm->memory_requested_mib = 0;
+                (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);
+        }
+        if (vm->memory_merge) {
+                vm->memory_merge = false;
+                (void) vm_send_changed(vm, "MemoryMerging", NULL);
+        }
 
         if (!clean && !vm->pending_failure) {
                 if (asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) >= 0)
@@ -918,9 +926,10 @@ static int vm_spawn_vmm(VM *vm) {
                 return vm_spawn_failed(vm, m->config.qemu, step, r);
         vm->pid = pid;
         vm_new_instance(vm);
-        vm->memory_target_mib = vm->memory_requested_mib = vm->memory_mib; /* every VMM starts with its
-                                                                            * balloon empty, and unmerged */
-        vm->memory_merge = false;
+        /* Every VMM starts with its balloon empty, and unmerged. */
+        vm->memory_target_mib = vm->memory_mib;
+        vm->memory_requested_mib = vm->memory_mib;
+        (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);
         vm->guest_memory_usec = 0; /* what the last guest said */
         vm->reset_requested = false;
         vm->shutdown_seen = false;
@@ -1349,10 +1358,8 @@ int vm_set_memory_target(VM *vm, uint64_t mib, bool by_owner, Operation *op, cha
                 vm->memory_requested_mib = mib;
                 (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);
         }
-        log_vm_full_errno(
+        log_vm_info(
                 vm->name,
-                by_owner ? LOG_INFO : LOG_DEBUG,
-                0,
                 "Memory target of %s: %" PRIu64 " MiB of %" PRIu64 "%s.",
                 vm->name,
                 mib,

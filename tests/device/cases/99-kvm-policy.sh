@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Device case: vmmd's memory policy under real KVM and real pressure. The three clones of one golden snapshot
+# with one owner may merge (vmmd turns KSM on for them and runs ksmd; QEMU starts every VM unmergeable). A
+# memory hog in tmpfs leaves the phone less than the policy's reserve: the loop takes back what the guests do
+# not use (every phone is in the background), while they write; then a guest fills what it has left, and the
+# loop gives it memory back. Every guest checks every byte after each step. Balloons move slowly under
+# emulation: 2 to 3 minutes.
+# case-timeout: 420
+. "$(dirname "$0")/memory-lib.bash"
+policy "interval_ms: 500"
+
+merging() { for n in "${names[@]}"; do [ "$(prop "$n" MemoryMerging)" = yes ] || return 1; done; }
+wait_until "the policy to let the clones merge" 10000 merging
+ksmd_on() { [ "$(ksm run)" = 1 ]; }
+wait_until "vmmd to start ksmd" 10000 ksmd_on
+echo "$(elapsed) the clones may merge, ksmd runs"
+
+for i in 0 1 2; do fill "${names[$i]}" 48 $((300 + i)); done
+mkdir -p /run/hog
+mount -t tmpfs -o size=1536M hog /run/hog
+avail=$(awk '$1 == "MemAvailable:" { print int($2 / 1024) }' /proc/meminfo)
+dd if=/dev/zero of=/run/hog/fill bs=1M count=$((avail - 160)) status=none
+t0=$(ms)
+writers=()
+for i in 0 1 2; do
+        vmctl memtest "${names[$i]}" fill 48 $((311 + i)) >/dev/null &
+        writers+=($!)
+done
+gave() { for n in "${names[@]}"; do [ "$(prop "$n" MemoryActualMiB)" -le 224 ] || return 1; done; }
+wait_until "the balloons to take back 32 MiB each" 120000 gave
+given_ms=$(($(ms) - t0))
+wait "${writers[@]}"
+vmctl host | grep -E "Memory pressure|Ballooned|Resident"
+check_all "the policy took back $((3 * 32)) MiB or more under pressure in $given_ms ms, while the guests wrote"
+rm -f /run/hog/fill
+umount /run/hog
+
+# A guest that fills what it has left is short: the loop gives it memory back. Once the pressure is over
+# (the loop moves no balloon then but for a short guest) and its balloon got where the loop sent it, what
+# the guest has available holds still.
+over() { [ "$(vmctl --json host | sed -n 's/.*"MemoryUnderPressure": *\([a-z]*\).*/\1/p')" = false ]; }
+wait_until "the pressure to end" 60000 over
+n=${names[0]}
+settled() { [ "$(prop "$n" MemoryActualMiB)" = "$(prop "$n" MemoryTargetMiB)" ]; } # its balloon got there
+wait_until "the balloon of $n to get where the loop sent it" 120000 settled
+avail() { echo $(($(prop "$n" GuestMemoryAvailableKiB) / 1024)); }
+avail=$(avail)
+vmctl memtest "$n" free >/dev/null
+freed() { [ "$(avail)" -ge $((avail + 40)) ]; } # the loop asks the agent every 500 ms
+wait_until "$n to say it freed 48 MiB" 10000 freed
+before=$(prop "$n" MemoryTargetMiB)
+fill "$n" $(($(avail) - 22)) 320
+grown() { [ "$(prop "$n" MemoryTargetMiB)" -gt "$before" ]; }
+wait_until "the loop to give $n memory back" 60000 grown
+check_all "$n filled its memory and got $(($(prop "$n" MemoryTargetMiB) - before)) MiB back"
+
+echo "figures: policy_gave_ms=$given_ms bytes_lost=0"
+for n in "${names[@]}"; do vmctl destroy "$n"; done

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by the device cases on guest memory (99-kvm-policy.sh, 99-kvm-reclaim.sh; not a case itself): three
+# throwaway clones of one golden snapshot, each holding a pattern (the agent's MEMTEST) that every check
+# compares byte for byte, and vmmd's memory policy set for the case (/etc/vmmd/memory.yaml, removed at exit).
+set -eu
+ms() { echo $(($(date +%s%N) / 1000000)); }
+start=$(ms)
+elapsed() { echo "[$((($(ms) - start) / 1000)) s]"; }
+vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+ksm() { cat "/sys/kernel/mm/ksm/$1"; }
+prop() { vmctl show "$1" | sed -n "s/^$2=//p"; }
+
+# A condition with a deadline, polled (the kernel tells no one when reclaim has done enough).
+wait_until() {
+        local what="$1" deadline=$(($(ms) + $2)); shift 2
+        until "$@"; do
+                [ "$(ms)" -lt "$deadline" ] || {
+                        echo "timed out waiting for $what"
+                        if [ -n "${names+x}" ]; then
+                                for n in "${names[@]}"; do vmctl show "$n" | grep -E "^(Memory|Guest)" | paste -sd' '; done
+                        fi
+                        vmctl host
+                        journalctl -u vmmd -n 20 --no-pager
+                        exit 1
+                }
+                sleep 0.2
+        done
+}
+
+policy() {
+        printf '%s\n' "$@" >/etc/vmmd/memory.yaml
+        vmctl reload
+}
+mkdir -p /etc/vmmd
+trap 'rm -f /etc/vmmd/memory.yaml; vmctl reload || :' EXIT
+
+# Clones: once the throwaway persona's golden snapshot is ready (vmmd builds it after its start).
+golden() { [ "$(vmctl --no-legend golden | awk '$1 == "throwaway" { print $2 }')" = ready ]; }
+wait_until "the golden snapshot" 300000 golden
+names=()
+for i in 1 2 3; do
+        names+=("$(vmctl --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')")
+done
+echo "$(elapsed) phones: ${names[*]}"
+
+declare -A filled # MiB each guest filled last
+fill() {          # NAME MIB SEED
+        vmctl memtest "$1" fill "$2" "$3" >/dev/null
+        filled[$1]=$2
+}
+check_all() {
+        local n out
+        for n in "${names[@]}"; do
+                out="$(vmctl memtest "$n" check)" || { echo "after $1: $n: $out"; exit 1; }
+                [ "$out" = "units=$((${filled[$n]} * 256)) bad=0" ] || { echo "after $1: $n: $out"; exit 1; }
+        done
+        echo "$(elapsed) after $1: every byte where it was"
+}
