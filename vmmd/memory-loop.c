@@ -37,7 +37,7 @@ static size_t collect(Manager *m, const VM *except, MemoryPolicyVM *vms, VM **ma
                         .ceiling_mib = vm->memory_requested_mib ?: vm->memory_mib,
                         .target_mib = vm->memory_target_mib,
                         .available_mib = vm_available_mib(vm),
-                        .actual_mib = vm->memory_actual_mib,
+                        .deflated = vm->memory_deflated,
                         .foreground = streq_ptr(m->foreground, vm->name),
                         .fixed = !vm_memory_adjustable(vm),
                         .golden = vm->golden,

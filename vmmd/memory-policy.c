@@ -81,7 +81,8 @@ bool memory_policy_pressure(const MemoryPolicy *p, const MemoryHost *h, bool was
 uint64_t memory_policy_floor(const MemoryPolicy *p, const MemoryPolicyVM *v) {
         uint64_t spare;
 
-        if (v->fixed || v->available_mib == MEMORY_UNKNOWN || v->target_mib <= MEMORY_TARGET_MIN_MIB)
+        if (v->fixed || v->deflated || v->available_mib == MEMORY_UNKNOWN ||
+            v->target_mib <= MEMORY_TARGET_MIN_MIB)
                 return v->target_mib;
         spare = v->available_mib > p->guest_reserve_mib ? v->available_mib - p->guest_reserve_mib : 0;
         return MAX(v->target_mib - MIN(spare, v->target_mib), MEMORY_TARGET_MIN_MIB);
@@ -89,7 +90,7 @@ uint64_t memory_policy_floor(const MemoryPolicy *p, const MemoryPolicyVM *v) {
 
 static bool short_of_memory(const MemoryPolicy *p, const MemoryPolicyVM *v) {
         return !v->fixed && v->available_mib != MEMORY_UNKNOWN && v->target_mib < v->ceiling_mib &&
-                (v->available_mib < p->guest_reserve_mib / 2 || v->actual_mib > v->target_mib);
+                (v->available_mib < p->guest_reserve_mib / 2 || v->deflated);
 }
 
 static uint64_t sum_targets(const MemoryPolicyVM *vms, size_t n) {

@@ -75,8 +75,7 @@ typedef struct MemoryPolicyVM {
         uint64_t ceiling_mib;   /* the most it gets: its MemoryMiB, or less if its owner asked for less */
         uint64_t target_mib;    /* what its balloon leaves it now; the policy writes the new target here */
         uint64_t available_mib; /* what its guest reports available (MemAvailable); MEMORY_UNKNOWN */
-        uint64_t actual_mib; /* what its balloon leaves it (QEMU's figure): above the target, the guest took
-                              * memory back under its own pressure (deflate-on-oom) */
+        bool deflated;          /* its balloon gave memory back beyond the target: its guest needed it */
         bool foreground;
         bool fixed;         /* its balloon cannot move now (paused, busy, no agent): it counts as it is */
         const char *golden; /* a clone's golden snapshot (NULL: none): who it may merge with ... */

@@ -49,11 +49,9 @@ static void test_pressure(void) {
 }
 
 static MemoryPolicyVM vm(uint64_t target, uint64_t available, bool foreground) {
-        return (MemoryPolicyVM){ .ceiling_mib = 256,
-                                 .target_mib = target,
-                                 .actual_mib = target,
-                                 .available_mib = available,
-                                 .foreground = foreground };
+        return (MemoryPolicyVM){
+                .ceiling_mib = 256, .target_mib = target, .available_mib = available, .foreground = foreground
+        };
 }
 
 static void test_floor(void) {
@@ -108,9 +106,14 @@ static void test_step(void) {
         /* A guest whose balloon deflated under its own pressure (deflate-on-oom) is short, whatever it has
          * available now. */
         vms[0] = vm(128, 100, false), vms[1] = vm(256, 200, false);
-        vms[0].actual_mib = 160;
+        vms[0].deflated = true;
         memory_policy_step(&policy, false, 0, vms, 2);
         assert(vms[0].target_mib == 256 && vms[1].target_mib == 256);
+        /* ... and under pressure it gives nothing. */
+        vms[0] = vm(128, 100, false), vms[1] = vm(256, 200, false);
+        vms[0].deflated = true;
+        memory_policy_step(&policy, true, 0, vms, 2);
+        assert(vms[0].target_mib == 128 && vms[1].target_mib == 128);
 
         /* At the limit, a short guest gets what background phones do not use; a background one never takes
          * from the foreground phone. */

@@ -376,6 +376,8 @@ static void vm_set_memory_actual(VM *vm, uint64_t bytes) {
         vm->memory_target_usec = now_usec(CLOCK_MONOTONIC); /* the balloon moves */
         if (mib == vm->memory_actual_mib)
                 return;
+        if (mib > vm->memory_actual_mib && mib > vm->memory_target_mib && vm->memory_actual_mib > 0)
+                vm->memory_deflated = true;
         vm->memory_actual_mib = mib;
         (void) vm_send_changed(vm, "MemoryActualMiB", NULL);
 }
@@ -931,6 +933,7 @@ static int vm_spawn_vmm(VM *vm) {
         vm->memory_requested_mib = vm->memory_mib;
         (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);
         vm->guest_memory_usec = 0; /* what the last guest said */
+        vm->memory_deflated = false;
         vm->reset_requested = false;
         vm->shutdown_seen = false;
         log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
@@ -1354,6 +1357,7 @@ int vm_set_memory_target(VM *vm, uint64_t mib, bool by_owner, Operation *op, cha
                 return r;
         vm->pending[PENDING_MEMORY] = op;
         vm->memory_target_usec = now_usec(CLOCK_MONOTONIC);
+        vm->memory_deflated = false;
         if (by_owner && vm->memory_requested_mib != mib) {
                 vm->memory_requested_mib = mib;
                 (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);

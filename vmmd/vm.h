@@ -108,6 +108,9 @@ struct VM {
          * SetMemoryTarget. Whether KSM may merge its pages (QEMU's RAM backend "merge", memory-loop.c). */
         uint64_t memory_requested_mib;
         bool memory_merge;
+        /* Since its target was last set, the balloon gave memory back beyond it: the guest deflated it
+         * under its own pressure (deflate-on-oom). */
+        bool memory_deflated;
 
         /* While the VMM runs. */
         pid_t pid;
