@@ -16,11 +16,18 @@ static bool vm_counts(const VM *vm) {
         return vm_is_active(vm) || IN_SET(vm->state, VM_STARTING, VM_RUNNING, VM_PAUSED);
 }
 
-/* What the guest has available, if the agent said so after the balloon last moved (QEMU reports its moves
- * at most once a second, the last one too): otherwise the policy waits. A guest whose balloon stopped short
- * of its target, or deflated under its own pressure (deflate-on-oom), is known again once it holds still. */
+/* A balloon holds still once it got where it was sent, or when it has not moved for this long (it stopped
+ * short, or the guest deflated it under its own pressure): a guest may begin to move it late. */
+#define BALLOON_SETTLE_USEC (5 * USEC_PER_SEC)
+
+/* What the guest has available, if its balloon holds still and the agent said so since it last moved
+ * (QEMU reports the balloon's moves at most once a second): otherwise the policy waits, rather than trust
+ * a figure from before the balloon took what it was sent for. */
 static uint64_t vm_available_mib(const VM *vm) {
-        if (vm->guest_memory_usec <= vm->memory_target_usec)
+        bool still = vm->memory_actual_mib == vm->memory_target_mib ||
+                now_usec(CLOCK_MONOTONIC) > vm->memory_target_usec + BALLOON_SETTLE_USEC;
+
+        if (!still || vm->guest_memory_usec <= vm->memory_target_usec)
                 return MEMORY_UNKNOWN;
         return vm->guest_memory_available_kib / 1024;
 }
