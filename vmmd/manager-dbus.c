@@ -501,17 +501,17 @@ static int property_get_memory_figures(
         sd_bus_error *error) {
         Manager *m = userdata;
         MemoryFigures f;
+        MemoryHost h;
 
-        if (streq(property, "MemoryPressure"))
-                return sd_bus_message_append(reply, "d", m->memory_host.pressure);
         if (streq(property, "MemoryUnderPressure"))
                 return sd_bus_message_append(reply, "b", m->memory_pressure);
+        /* Read now: the loop may be off (interval_ms: 0). */
+        memory_loop_read_host(&h);
+        if (streq(property, "MemoryPressure"))
+                return sd_bus_message_append(reply, "d", h.pressure);
         if (streq(property, "MemoryAvailableMiB"))
                 return sd_bus_message_append(
-                        reply,
-                        "t",
-                        m->memory_host.available_mib == MEMORY_UNKNOWN ? UINT64_C(0) :
-                                                                         m->memory_host.available_mib);
+                        reply, "t", h.available_mib == MEMORY_UNKNOWN ? UINT64_C(0) : h.available_mib);
         memory_loop_figures(m, &f);
         return sd_bus_message_append(
                 reply,

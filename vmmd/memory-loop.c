@@ -113,7 +113,7 @@ static void apply_merge(Manager *m, const MemoryPolicyVM *vms, VM **map, size_t 
         }
 }
 
-static void read_host(MemoryHost *ret) {
+void memory_loop_read_host(MemoryHost *ret) {
         uint64_t kib;
 
         if (psi_read_some_avg10("/proc/pressure/memory", &ret->pressure) < 0)
@@ -127,7 +127,7 @@ void memory_loop_step(Manager *m) {
         bool pressure;
         size_t n;
 
-        read_host(&m->memory_host);
+        memory_loop_read_host(&m->memory_host);
         pressure = memory_policy_pressure(&m->memory_policy, &m->memory_host, m->memory_pressure);
         if (pressure != m->memory_pressure) {
                 m->memory_pressure = pressure;

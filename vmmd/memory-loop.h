@@ -17,6 +17,9 @@ void memory_loop_step(Manager *m);
  * could give. */
 int memory_loop_make_room(Manager *m, const VM *except, uint64_t mib, uint64_t *ret_reclaimable_mib);
 
+/* The host's memory pressure and available memory, read now. */
+void memory_loop_read_host(MemoryHost *ret);
+
 /* Figures for the bus and vmctl host. */
 typedef struct MemoryFigures {
         uint64_t running_mib;   /* the RAM of the guests whose VMM runs, balloons empty */
