@@ -25,9 +25,9 @@ static bool vm_counts(const VM *vm) {
  * a figure from before the balloon took what it was sent for. */
 static uint64_t vm_available_mib(const VM *vm) {
         bool still = vm->memory_actual_mib == vm->memory_target_mib ||
-                now_usec(CLOCK_MONOTONIC) > vm->memory_target_usec + BALLOON_SETTLE_USEC;
+                now_usec(CLOCK_MONOTONIC) > vm->memory_moved_usec + BALLOON_SETTLE_USEC;
 
-        if (!still || vm->guest_memory_usec <= vm->memory_target_usec)
+        if (!still || vm->guest_memory_usec <= vm->memory_moved_usec)
                 return MEMORY_UNKNOWN;
         return vm->guest_memory_available_kib / 1024;
 }

@@ -373,7 +373,7 @@ static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static void vm_set_memory_actual(VM *vm, uint64_t bytes) {
         uint64_t mib = bytes >> 20;
 
-        vm->memory_target_usec = now_usec(CLOCK_MONOTONIC); /* the balloon moves */
+        vm->memory_moved_usec = now_usec(CLOCK_MONOTONIC); /* the balloon moves */
         if (mib == vm->memory_actual_mib)
                 return;
         if (mib > vm->memory_actual_mib && mib > vm->memory_target_mib && vm->memory_actual_mib > 0)
@@ -1326,21 +1326,30 @@ static void on_balloon_reply(
         vm_complete_pending(vm, PENDING_MEMORY, error_class ? -EIO : 0, msg ?: "QEMU refused");
 }
 
+/* Whether the balloon may move now: -EINVAL, the VM does not run; -EBUSY, something else is on its way. */
+static int vm_balloon_ready(const VM *vm) {
+        if (vm->state != VM_RUNNING || !vm->qmp || vm->destroying)
+                return -EINVAL;
+        if (vm->pending[PENDING_MEMORY] || vm->snapshot_op != SNAPSHOT_OP_NONE || vm->crash)
+                return -EBUSY;
+        return 0;
+}
+
 bool vm_memory_adjustable(const VM *vm) {
-        return vm->state == VM_RUNNING && vm->qmp && !vm->destroying && !vm->pending[PENDING_MEMORY] &&
-                vm->snapshot_op == SNAPSHOT_OP_NONE && !vm->crash && agent_client_is_ready(vm->agent);
+        return vm_balloon_ready(vm) >= 0 && agent_client_is_ready(vm->agent);
 }
 
 int vm_set_memory_target(VM *vm, uint64_t mib, bool by_owner, Operation *op, char **ret_error) {
         json_object *args;
         int r;
 
-        if (vm->state != VM_RUNNING || !vm->qmp || vm->destroying)
-                return -EINVAL;
+        r = vm_balloon_ready(vm);
+        if (r == -EINVAL)
+                return r;
         if (mib < VM_MEMORY_TARGET_MIN_MIB || mib > vm->memory_mib)
                 return -ERANGE;
-        if (vm->pending[PENDING_MEMORY] || vm->snapshot_op != SNAPSHOT_OP_NONE || vm->crash)
-                return -EBUSY;
+        if (r < 0)
+                return r;
         /* Growing promises more: within the memory policy only. */
         if (mib > vm->memory_target_mib) {
                 r = manager_memory_admit(vm->manager, vm, vm->name, mib, ret_error);
@@ -1356,7 +1365,7 @@ int vm_set_memory_target(VM *vm, uint64_t mib, bool by_owner, Operation *op, cha
         if (r < 0)
                 return r;
         vm->pending[PENDING_MEMORY] = op;
-        vm->memory_target_usec = now_usec(CLOCK_MONOTONIC);
+        vm->memory_moved_usec = now_usec(CLOCK_MONOTONIC);
         vm->memory_deflated = false;
         if (by_owner && vm->memory_requested_mib != mib) {
                 vm->memory_requested_mib = mib;

@@ -100,7 +100,7 @@ struct VM {
         /* When the agent last said how much memory its guest has, and when the balloon last moved (vmmd
          * set its target, or QEMU said it moved; CLOCK_MONOTONIC): the memory policy trusts the first only
          * if it is newer. */
-        uint64_t guest_memory_usec, memory_target_usec;
+        uint64_t guest_memory_usec, memory_moved_usec;
         /* The balloon, while the VMM runs: what vmmd asked the guest to keep, and what it keeps now
          * (MemoryMiB minus the balloon, as QEMU reports it; 0 without a VMM). */
         uint64_t memory_target_mib, memory_actual_mib;
