@@ -928,8 +928,10 @@ static int vm_spawn_vmm(VM *vm) {
                 return vm_spawn_failed(vm, m->config.qemu, step, r);
         vm->pid = pid;
         vm_new_instance(vm);
-        /* Every VMM starts with its balloon empty, and unmerged. */
+        /* Every VMM starts with its balloon empty, and unmerged. Known now, not only once QEMU answers
+         * query-balloon: the start completes when QMP is ready, before that reply. */
         vm->memory_target_mib = vm->memory_mib;
+        vm_set_memory_actual(vm, (uint64_t) vm->memory_mib << 20);
         vm->memory_requested_mib = vm->memory_mib;
         (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);
         vm->guest_memory_usec = 0; /* what the last guest said */
