@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Device case: vmmd's memory policy under real KVM and real pressure. The three clones of one golden snapshot
+# Device case: vmmd's memory policy under real KVM and real pressure. The two clones of one golden snapshot
 # with one owner may merge (vmmd turns KSM on for them and runs ksmd; QEMU starts every VM unmergeable). A
 # memory hog in tmpfs leaves the phone less than the policy's reserve: the loop takes back what the guests do
 # not use (every phone is in the background), while they write; then the phone switched to the foreground
@@ -16,14 +16,14 @@ ksmd_on() { [ "$(ksm run)" = 1 ]; }
 wait_until "vmmd to start ksmd" 10000 ksmd_on
 echo "$(elapsed) the clones may merge, ksmd runs"
 
-for i in 0 1 2; do fill "${names[$i]}" 48 $((300 + i)); done
+for i in "${!names[@]}"; do fill "${names[$i]}" 48 $((300 + i)); done
 mkdir -p /run/hog
 mount -t tmpfs -o size=1536M hog /run/hog
 avail=$(awk '$1 == "MemAvailable:" { print int($2 / 1024) }' /proc/meminfo)
 dd if=/dev/zero of=/run/hog/fill bs=1M count=$((avail - 160)) status=none
 t0=$(ms)
 writers=()
-for i in 0 1 2; do
+for i in "${!names[@]}"; do
         vmctl memtest "${names[$i]}" fill 48 $((311 + i)) >/dev/null &
         writers+=($!)
 done
@@ -32,10 +32,10 @@ wait_until "the balloons to take back 32 MiB each" 120000 gave
 given_ms=$(($(ms) - t0))
 wait "${writers[@]}"
 vmctl host | grep -E "Memory pressure|Ballooned|Resident"
-check_all "the policy took back $((3 * 32)) MiB or more under pressure in $given_ms ms, while the guests wrote"
+check_all "the policy took back $((${#names[@]} * 32)) MiB or more under pressure in $given_ms ms, while the guests wrote"
 
 # Still under pressure, the phone the user switches to fills what it has left: it is short, and the loop
-# gives the foreground phone memory back even now (the background phones keep theirs tight).
+# gives the foreground phone memory back even now (the background phone keeps its own tight).
 n=${names[0]}
 settled() { [ "$(prop "$n" MemoryActualMiB)" = "$(prop "$n" MemoryTargetMiB)" ]; } # its balloon got there
 wait_until "the balloon of $n to get where the loop sent it" 120000 settled
