@@ -23,7 +23,7 @@
 
 #include "util.h"
 
-#define AGENT_VERSION "0.5"
+#define AGENT_VERSION "0.6"
 #define PORT_NAME "org.vmmd1.agent"
 #define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
 /* Lines in both directions, "\n" included. */
@@ -407,6 +407,8 @@ static int handle_line(int fd, char *line) {
                 return reply_meminfo(fd);
         if (streq(line, "BOOTID"))
                 return reply_boot_id(fd);
+        if (streq(line, "CPUS"))
+                return send_line(fd, "CPUS %ld", sysconf(_SC_NPROCESSORS_ONLN));
         if (n == 7 && strncmp(line, "ENTROPY", n) == 0)
                 return do_entropy(fd, arg);
         if (n == 5 && strncmp(line, "CLOCK", n) == 0)

@@ -178,6 +178,15 @@ static void test_protocol(void) {
                 check(line && strncmp(line, "BOOTID ", 7) == 0 && streq(line + 7, boot_id));
         }
 
+        /* The CPUs the kernel brought online: here the build host's. */
+        agent_send(&a, "CPUS\n");
+        {
+                _cleanup_free_ char *line = agent_read_line(&a), *expected = NULL;
+
+                check(asprintf(&expected, "CPUS %ld", sysconf(_SC_NPROCESSORS_ONLN)) > 0);
+                check(line && streq(line, expected));
+        }
+
         agent_send(&a, "REBOOT now\n");
         agent_expect(&a, "ERR unknown command 'REBOOT'");
         agent_send(&a, "ping x\n");

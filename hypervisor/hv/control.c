@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vmm-hv's QMP commands and events. */
+#include <assert.h>
+#include <errno.h>
+
+#include "config.h"
+#include "control.h"
+
+typedef enum ControlState {
+        CONTROL_RUNNING,
+        CONTROL_PAUSED,
+        CONTROL_SHUTDOWN, /* the guest stopped itself: only quit is left */
+} ControlState;
+
+struct Control {
+        Machine *machine;
+        QmpServer *server;
+        ControlState state;
+};
+
+static const char *const status_table[] = {
+        [CONTROL_RUNNING] = "running",
+        [CONTROL_PAUSED] = "paused",
+        [CONTROL_SHUTDOWN] = "shutdown",
+};
+
+#define RINGBUF_READ_MAX (1024 * 1024)
+
+static int cmd_query_status(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return -ENOMEM;
+        (void) json_object_object_add(o, "status", json_object_new_string(status_table[c->state]));
+        (void) json_object_object_add(o, "running", json_object_new_boolean(c->state == CONTROL_RUNNING));
+        (void) json_object_object_add(o, "singlestep", json_object_new_boolean(false));
+        *ret = o;
+        return 0;
+}
+
+static int cmd_query_name(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return -ENOMEM;
+        (void) json_object_object_add(o, "name", json_object_new_string(machine_name(c->machine)));
+        *ret = o;
+        return 0;
+}
+
+static int cmd_stop(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        int r;
+
+        if (c->state != CONTROL_RUNNING)
+                return 0;
+        r = machine_pause(c->machine);
+        if (r < 0)
+                return r;
+        c->state = CONTROL_PAUSED;
+        qmp_server_event(s, "STOP", NULL);
+        return 0;
+}
+
+static int cmd_cont(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        int r;
+
+        if (c->state == CONTROL_SHUTDOWN)
+                return qmp_error_set(
+                        err, "GenericError", "The guest has shut down: it can only be started anew");
+        if (c->state == CONTROL_RUNNING)
+                return 0;
+        r = machine_resume(c->machine);
+        if (r < 0)
+                return r;
+        c->state = CONTROL_RUNNING;
+        qmp_server_event(s, "RESUME", NULL);
+        return 0;
+}
+
+static int cmd_quit(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+
+        /* The reply is queued and written once this returns; the loop ends at its next iteration. */
+        machine_exit(c->machine, MACHINE_EXIT_POWEROFF);
+        return 0;
+}
+
+static int cmd_ringbuf_read(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        _cleanup_free_ char *text = NULL;
+        const char *device, *format = "utf8";
+        int64_t size;
+        size_t n;
+        int r;
+
+        r = qmp_arg_string(args, "device", true, &device, err);
+        if (r >= 0)
+                r = qmp_arg_int(args, "size", true, &size, err);
+        if (r >= 0)
+                r = qmp_arg_string(args, "format", false, &format, err);
+        if (r < 0)
+                return r;
+        if (!streq(device, "console"))
+                return qmp_error_set(err, "DeviceNotFound", "Device '%s' not found", device);
+        if (!streq(format, "utf8"))
+                return qmp_error_set(err, "GenericError", "Format '%s' is not supported (only utf8)", format);
+        if (size < 0)
+                return qmp_error_set(err, "GenericError", "Parameter 'size' expects a non-negative value");
+        text = malloc((size_t) MIN(size, (int64_t) RINGBUF_READ_MAX) + 1);
+        if (!text)
+                return -ENOMEM;
+        n = machine_console_read(c->machine, text, (size_t) MIN(size, (int64_t) RINGBUF_READ_MAX));
+        /* The guest's bytes as text: what is not printable ASCII (or a line break, tab) becomes '?', so the
+         * JSON is valid whatever the guest wrote. */
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char) text[i] < 0x20 && !IN_SET(text[i], '\n', '\r', '\t')) ||
+                    (unsigned char) text[i] >= 0x7f)
+                        text[i] = '?';
+        text[n] = '\0';
+        *ret = json_object_new_string_len(text, (int) n);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static const QmpCommand commands[] = {
+        { "cont", cmd_cont },
+        { "query-name", cmd_query_name },
+        { "query-status", cmd_query_status },
+        { "quit", cmd_quit },
+        { "ringbuf-read", cmd_ringbuf_read },
+        { "stop", cmd_stop },
+        {},
+};
+
+static void on_guest_stop(Machine *m, MachineExit how, void *userdata) {
+        Control *c = userdata;
+        json_object *data = json_object_new_object();
+
+        c->state = CONTROL_SHUTDOWN;
+        if (data) {
+                (void) json_object_object_add(data, "guest", json_object_new_boolean(true));
+                (void) json_object_object_add(
+                        data,
+                        "reason",
+                        json_object_new_string(how == MACHINE_EXIT_RESET ? "guest-reset" : "guest-shutdown"));
+        }
+        qmp_server_event(c->server, "SHUTDOWN", data);
+        qmp_server_event(c->server, "STOP", NULL);
+}
+
+Control *control_free(Control *c) {
+        if (!c)
+                return NULL;
+        if (c->machine)
+                machine_set_guest_stop_handler(c->machine, NULL, NULL);
+        qmp_server_free(c->server);
+        return mfree(c);
+}
+
+int control_new(sd_event *event, Machine *m, int listen_fd, Control **ret) {
+        _cleanup_(control_freep) Control *c = NULL;
+        int r;
+
+        assert(event);
+        assert(m);
+        assert(ret);
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        r = qmp_server_new(event, listen_fd, "vmm-hv " VERSION, commands, c, &c->server);
+        if (r < 0)
+                return r;
+        c->machine = m;
+        machine_set_guest_stop_handler(m, on_guest_stop, c);
+        *ret = TAKE_PTR(c);
+        return 0;
+}

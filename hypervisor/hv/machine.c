@@ -1,0 +1,800 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The vmm-hv machine on KVM/ARM. */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#include "a64.h"
+#include "boot.h"
+#include "log.h"
+#include "machine.h"
+#include "mmio-bus.h"
+#include "pl011.h"
+#include "util.h"
+#include "virtio-console.h"
+
+#define KVM_API_VERSION_EXPECTED 12
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+/* PSTATE at entry (booting.rst): EL1h, all of D, A, I and F masked. */
+#define PSTATE_EL1H_MASKED 0x3c5ull
+
+/* The EL1 registers a stage-1 walk needs (Arm ARM D17.2). */
+#define REG_SCTLR_EL1 ARM64_SYS_REG(3, 0, 1, 0, 0)
+#define REG_TTBR0_EL1 ARM64_SYS_REG(3, 0, 2, 0, 0)
+#define REG_TTBR1_EL1 ARM64_SYS_REG(3, 0, 2, 0, 1)
+#define REG_TCR_EL1 ARM64_SYS_REG(3, 0, 2, 0, 2)
+#define PSTATE_MODE_MASK 0xfull
+#define PSTATE_MODE_EL1H 0x5ull /* EL1 on SP_EL1; EL1t and EL0 use SP_EL0 */
+
+#define CORE_REG(name) \
+        (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
+         (offsetof(struct kvm_regs, name) / sizeof(uint32_t)))
+
+typedef struct Vcpu {
+        Machine *machine;
+        unsigned index;
+        int fd;
+        struct kvm_run *run;
+        size_t run_size;
+        pthread_t thread;
+        bool thread_started;
+} Vcpu;
+
+struct Machine {
+        sd_event *event;
+        char *name;
+        int kvm_fd, vm_fd, gic_fd, ram_fd;
+        GuestMemory ram;
+        MmioBus bus;
+        unsigned n_vcpus;
+        Vcpu vcpus[FDT_CPUS_MAX];
+
+        Pl011 uart;
+        VirtioConsole *console;
+        int console_fd;
+
+        int exit_fd; /* a vCPU thread tells the event loop that the guest stopped or a vCPU failed */
+        sd_event_source *exit_source;
+        atomic_bool stopping;     /* the vCPU threads end */
+        atomic_int guest_stopped; /* what the guest asked for (MACHINE_EXIT_POWEROFF, _RESET), or -1 */
+        atomic_bool failed;       /* a vCPU could not go on */
+        machine_guest_stop_t on_guest_stop;
+        void *on_guest_stop_userdata;
+
+        /* Parking the vCPUs (pause, and a guest that stopped): under run_lock. */
+        pthread_mutex_t run_lock;
+        pthread_cond_t run_cond;
+        bool pause_requested;
+        unsigned n_running; /* vCPU threads that have not ended */
+        unsigned n_parked;
+
+        /* The UART's output, for ringbuf-read: the last CONSOLE_RING_SIZE bytes, under console_lock. */
+        pthread_mutex_t console_lock;
+        uint8_t *console_ring;
+        size_t console_start, console_size;
+};
+
+static int kvm_set_attr(int fd, uint32_t group, uint64_t attr, const void *value) {
+        struct kvm_device_attr a = { .group = group, .attr = attr, .addr = (uint64_t) (uintptr_t) value };
+
+        return ioctl(fd, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
+}
+
+static int vcpu_set_reg(Vcpu *v, uint64_t id, uint64_t value) {
+        struct kvm_one_reg reg = { .id = id, .addr = (uint64_t) (uintptr_t) &value };
+
+        return ioctl(v->fd, KVM_SET_ONE_REG, &reg) < 0 ? -errno : 0;
+}
+
+static int vcpu_get_reg(Vcpu *v, uint64_t id, void *ret) {
+        struct kvm_one_reg reg = { .id = id, .addr = (uint64_t) (uintptr_t) ret };
+
+        return ioctl(v->fd, KVM_GET_ONE_REG, &reg) < 0 ? -errno : 0;
+}
+
+static int irq_set(void *userdata, unsigned spi, bool level) {
+        Machine *m = userdata;
+        struct kvm_irq_level irq = {
+                .irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | (32 + spi),
+                .level = level,
+        };
+
+        return ioctl(m->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+static IrqLine machine_irq(Machine *m, unsigned spi) {
+        return (IrqLine){ .set = irq_set, .userdata = m, .spi = spi };
+}
+
+static void uart_output(void *userdata, const uint8_t *buf, size_t len) {
+        Machine *m = userdata;
+
+        (void) pthread_mutex_lock(&m->console_lock);
+        for (size_t i = 0; i < len; i++) {
+                m->console_ring[(m->console_start + m->console_size) % MACHINE_CONSOLE_RING_SIZE] = buf[i];
+                if (m->console_size < MACHINE_CONSOLE_RING_SIZE)
+                        m->console_size++;
+                else
+                        m->console_start = (m->console_start + 1) % MACHINE_CONSOLE_RING_SIZE;
+        }
+        (void) pthread_mutex_unlock(&m->console_lock);
+
+        /* A console nobody reads must not stop the guest: the fd is non-blocking and what does not fit
+         * is dropped. */
+        if (m->console_fd >= 0)
+                (void) !write(m->console_fd, buf, len);
+}
+
+static int setup_ram(Machine *m, uint64_t mib) {
+        struct kvm_userspace_memory_region region;
+        void *p;
+
+        m->ram_fd = memfd_create("vmm-hv-ram", MFD_CLOEXEC);
+        if (m->ram_fd < 0)
+                return -errno;
+        if (ftruncate(m->ram_fd, (off_t) (mib << 20)) < 0)
+                return -errno;
+        /* Shared and not locked: the host may reclaim and swap it; KVM's MMU notifiers keep stage 2 in
+         * step. */
+        p = mmap(NULL, mib << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->ram_fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        m->ram = (GuestMemory){ .base = MACHINE_RAM_BASE, .size = mib << 20, .host = p };
+        (void) madvise(p, mib << 20, MADV_DONTDUMP);
+        /* Huge pages where the host allows them for shared memory (shmem_enabled "advise" or more): stage 2
+         * then maps 2 MiB blocks, and a boot takes a fraction of the stage-2 faults. */
+        (void) madvise(p, mib << 20, MADV_HUGEPAGE);
+        region = (struct kvm_userspace_memory_region){
+                .slot = 0,
+                .guest_phys_addr = m->ram.base,
+                .memory_size = m->ram.size,
+                .userspace_addr = (uint64_t) (uintptr_t) p,
+        };
+        if (ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+                return -errno;
+        return 0;
+}
+
+static int setup_vcpu(Machine *m, unsigned index) {
+        Vcpu *v = m->vcpus + index;
+        struct kvm_vcpu_init init;
+        int size;
+
+        *v = (Vcpu){ .machine = m, .index = index, .fd = -EBADF };
+        v->fd = ioctl(m->vm_fd, KVM_CREATE_VCPU, (unsigned long) index);
+        if (v->fd < 0)
+                return -errno;
+        size = ioctl(m->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        if (size < (int) sizeof(struct kvm_run))
+                return size < 0 ? -errno : -EIO;
+        v->run = mmap(NULL, (size_t) size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+        if (v->run == MAP_FAILED) {
+                v->run = NULL;
+                return -errno;
+        }
+        v->run_size = (size_t) size;
+
+        if (ioctl(m->vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0)
+                return -errno;
+        init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+        if (index > 0) /* secondaries wait for PSCI CPU_ON */
+                init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+        if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0)
+                return -errno;
+        return 0;
+}
+
+static int setup_gic(Machine *m) {
+        struct kvm_create_device dev = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
+        uint64_t dist = MACHINE_GIC_DIST_BASE, redist = MACHINE_GIC_REDIST_BASE;
+        uint32_t nr_irqs = MACHINE_GIC_NR_IRQS;
+        int r;
+
+        if (ioctl(m->vm_fd, KVM_CREATE_DEVICE, &dev) < 0)
+                return -errno;
+        m->gic_fd = (int) dev.fd;
+        r = kvm_set_attr(m->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, &dist);
+        if (r >= 0)
+                r = kvm_set_attr(m->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, &redist);
+        if (r >= 0)
+                r = kvm_set_attr(m->gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs);
+        if (r >= 0)
+                r = kvm_set_attr(m->gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL);
+        return r;
+}
+
+static int setup_devices(Machine *m, const MachineConfig *c) {
+        int r;
+
+        r = pl011_init(&m->uart, machine_irq(m, MACHINE_UART_SPI), uart_output, m);
+        if (r >= 0)
+                r = pl011_register(&m->uart, &m->bus, MACHINE_UART_BASE);
+        if (r < 0)
+                return r;
+        if (c->agent_listen_fd >= 0) {
+                r = virtio_console_new(
+                        m->event,
+                        &m->ram,
+                        machine_irq(m, MACHINE_VIRTIO_SPI),
+                        "org.vmmd1.agent",
+                        c->agent_listen_fd,
+                        &m->console);
+                if (r < 0)
+                        return r;
+                r = virtio_mmio_register(virtio_console_transport(m->console), &m->bus, MACHINE_VIRTIO_BASE);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int load_guest(Machine *m, const MachineConfig *c) {
+        _cleanup_close_ int kernel_fd = -EBADF, initrd_fd = -EBADF;
+        uint8_t fdt[FDT_MAX_SIZE];
+        BootLayout boot;
+        FdtLayout layout;
+        int r;
+
+        kernel_fd = open(c->kernel, O_RDONLY | O_CLOEXEC);
+        if (kernel_fd < 0)
+                return log_error_errno(errno, "Cannot open kernel '%s': %m", c->kernel);
+        if (c->initrd) {
+                initrd_fd = open(c->initrd, O_RDONLY | O_CLOEXEC);
+                if (initrd_fd < 0)
+                        return log_error_errno(errno, "Cannot open initrd '%s': %m", c->initrd);
+        }
+        r = boot_load(&m->ram, kernel_fd, initrd_fd, &boot);
+        if (r == -ENOEXEC)
+                return log_error_errno(
+                        r, "Kernel '%s' is not an arm64 Linux Image (or one compressed with gzip).", c->kernel);
+        if (r == -E2BIG)
+                return log_error_errno(
+                        r, "Kernel and initrd do not fit into %" PRIu64 " MiB of guest RAM.", c->ram_mib);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load the kernel: %m");
+
+        layout = (FdtLayout){
+                .n_cpus = m->n_vcpus,
+                .ram_base = m->ram.base,
+                .ram_size = m->ram.size,
+                .gic_dist_base = MACHINE_GIC_DIST_BASE,
+                .gic_dist_size = MACHINE_GIC_DIST_SIZE,
+                .gic_redist_base = MACHINE_GIC_REDIST_BASE,
+                .gic_redist_size = MACHINE_GIC_REDIST_STRIDE * m->n_vcpus,
+                .bootargs = c->cmdline,
+                .initrd_start = boot.initrd_start,
+                .initrd_end = boot.initrd_end,
+                .stdout_path = "/pl011@9000000",
+                .bus = &m->bus,
+        };
+        if (getrandom(layout.rng_seed, sizeof(layout.rng_seed), 0) != sizeof(layout.rng_seed) ||
+            getrandom(&layout.kaslr_seed, sizeof(layout.kaslr_seed), 0) != sizeof(layout.kaslr_seed))
+                return log_error_errno(errno, "Cannot get randomness for the guest: %m");
+        r = device_tree_build(&layout, fdt, sizeof(fdt));
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the device tree: %m");
+        r = guest_mem_write(&m->ram, boot.fdt_addr, fdt, sizeof(fdt));
+        if (r < 0)
+                return log_error_errno(r, "Cannot place the device tree: %m");
+
+        /* The boot CPU's registers (booting.rst): x0 the device tree, x1-x3 zero, at the Image's start. */
+        r = vcpu_set_reg(m->vcpus, CORE_REG(regs.pc), boot.kernel_entry);
+        if (r >= 0)
+                r = vcpu_set_reg(m->vcpus, CORE_REG(regs.regs[0]), boot.fdt_addr);
+        if (r >= 0)
+                r = vcpu_set_reg(m->vcpus, CORE_REG(regs.pstate), PSTATE_EL1H_MASKED);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set the boot vCPU's registers: %m");
+        return 0;
+}
+
+static void notify_loop(Machine *m) {
+        uint64_t one = 1;
+
+        (void) !write(m->exit_fd, &one, sizeof(one));
+}
+
+/* A vCPU cannot go on: the machine ends with an error. */
+static void machine_fail(Machine *m) {
+        atomic_store(&m->failed, true);
+        notify_loop(m);
+}
+
+/* The guest powered off or asked for a reset: no vCPU runs it any more (each parks at its next turn), and
+ * the event loop decides what follows. */
+static void guest_stop(Machine *m, MachineExit how) {
+        int none = -1;
+
+        (void) pthread_mutex_lock(&m->run_lock);
+        m->pause_requested = true;
+        (void) pthread_mutex_unlock(&m->run_lock);
+        if (atomic_compare_exchange_strong(&m->guest_stopped, &none, (int) how))
+                notify_loop(m);
+}
+
+static int inject_abort(Vcpu *v) {
+        struct kvm_vcpu_events events = {};
+
+        /* An access nothing answers is an external abort, as on hardware (KVM_CAP_ARM_INJECT_EXT_DABT). */
+        events.exception.ext_dabt_pending = 1;
+        return ioctl(v->fd, KVM_SET_VCPU_EVENTS, &events) < 0 ? -errno : 0;
+}
+
+static int handle_mmio(Vcpu *v) {
+        struct kvm_run *run = v->run;
+        int r;
+
+        r = mmio_bus_access(
+                &v->machine->bus, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
+        if (r == -ENXIO || r == -EINVAL) {
+                log_debug(
+                        "vCPU %u: %s of %u bytes at 0x%" PRIx64 " reaches no device: external abort.",
+                        v->index,
+                        run->mmio.is_write ? "write" : "read",
+                        run->mmio.len,
+                        (uint64_t) run->mmio.phys_addr);
+                return inject_abort(v);
+        }
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "vCPU %u: device at 0x%" PRIx64 " failed: %m",
+                        v->index,
+                        (uint64_t) run->mmio.phys_addr);
+        return 0;
+}
+
+/* The A64 emulator's view of a vCPU (a64.h): registers through KVM_GET/SET_ONE_REG, RAM, the MMIO bus. */
+static uint64_t sp_reg(Vcpu *v, int *r) {
+        uint64_t pstate = 0;
+
+        *r = vcpu_get_reg(v, CORE_REG(regs.pstate), &pstate);
+        return (pstate & PSTATE_MODE_MASK) == PSTATE_MODE_EL1H ? CORE_REG(sp_el1) : CORE_REG(regs.sp);
+}
+
+static int a64_get_reg(void *userdata, unsigned reg, uint64_t *ret) {
+        Vcpu *v = userdata;
+        uint64_t id;
+        int r = 0;
+
+        id = reg < 31 ? CORE_REG(regs.regs[reg]) : reg == A64_REG_PC ? CORE_REG(regs.pc) : sp_reg(v, &r);
+        return r < 0 ? r : vcpu_get_reg(v, id, ret);
+}
+
+static int a64_set_reg(void *userdata, unsigned reg, uint64_t value) {
+        Vcpu *v = userdata;
+        uint64_t id;
+        int r = 0;
+
+        id = reg < 31 ? CORE_REG(regs.regs[reg]) : reg == A64_REG_PC ? CORE_REG(regs.pc) : sp_reg(v, &r);
+        return r < 0 ? r : vcpu_set_reg(v, id, value);
+}
+
+static uint64_t vreg_id(unsigned reg) {
+        return KVM_REG_ARM64 | KVM_REG_SIZE_U128 | KVM_REG_ARM_CORE |
+                (offsetof(struct kvm_regs, fp_regs.vregs[reg]) / sizeof(uint32_t));
+}
+
+static int a64_get_vreg(void *userdata, unsigned reg, uint8_t ret[16]) {
+        return reg < 32 ? vcpu_get_reg(userdata, vreg_id(reg), ret) : -EINVAL;
+}
+
+static int a64_set_vreg(void *userdata, unsigned reg, const uint8_t value[16]) {
+        Vcpu *v = userdata;
+        struct kvm_one_reg r = { .id = vreg_id(reg), .addr = (uint64_t) (uintptr_t) value };
+
+        if (reg >= 32)
+                return -EINVAL;
+        return ioctl(v->fd, KVM_SET_ONE_REG, &r) < 0 ? -errno : 0;
+}
+
+static int a64_read_phys(void *userdata, uint64_t ipa, void *buf, size_t len) {
+        Vcpu *v = userdata;
+
+        return guest_mem_read(&v->machine->ram, ipa, buf, len);
+}
+
+/* An element of up to 16 bytes, as the bus's accesses of at most 8. */
+static int a64_mmio(Vcpu *v, uint64_t ipa, uint8_t *buf, size_t len, bool is_write) {
+        for (size_t done = 0; done < len;) {
+                unsigned n = len - done >= 8 ? 8 : (unsigned) (len - done);
+                int r;
+
+                r = mmio_bus_access(&v->machine->bus, ipa + done, buf + done, n, is_write);
+                if (r < 0)
+                        return r;
+                done += n;
+        }
+        return 0;
+}
+
+static int a64_mmio_read(void *userdata, uint64_t ipa, void *buf, size_t len) {
+        return a64_mmio(userdata, ipa, buf, len, false);
+}
+
+static int a64_mmio_write(void *userdata, uint64_t ipa, const void *buf, size_t len) {
+        return a64_mmio(userdata, ipa, (uint8_t *) buf, len, true);
+}
+
+/* A data abort without a valid syndrome (KVM_CAP_ARM_NISV_TO_USER): a load/store pair, writeback, or a SIMD
+ * register to a device. The instruction is decoded and done here; what cannot be emulated gets the external
+ * abort a bus nobody answers would give. */
+static int handle_nisv(Vcpu *v) {
+        uint64_t ipa = v->run->arm_nisv.fault_ipa;
+        A64Vcpu a = {
+                .userdata = v,
+                .get_reg = a64_get_reg,
+                .set_reg = a64_set_reg,
+                .get_vreg = a64_get_vreg,
+                .set_vreg = a64_set_vreg,
+                .read_phys = a64_read_phys,
+                .mmio_read = a64_mmio_read,
+                .mmio_write = a64_mmio_write,
+        };
+        int r;
+
+        r = vcpu_get_reg(v, REG_SCTLR_EL1, &a.mmu.sctlr);
+        if (r >= 0)
+                r = vcpu_get_reg(v, REG_TCR_EL1, &a.mmu.tcr);
+        if (r >= 0)
+                r = vcpu_get_reg(v, REG_TTBR0_EL1, &a.mmu.ttbr0);
+        if (r >= 0)
+                r = vcpu_get_reg(v, REG_TTBR1_EL1, &a.mmu.ttbr1);
+        if (r >= 0)
+                r = vcpu_get_reg(v, CORE_REG(regs.pstate), &a.pstate);
+        if (r < 0)
+                return log_error_errno(r, "vCPU %u: cannot read its registers: %m", v->index);
+        r = a64_emulate(&a, ipa);
+        if (r >= 0)
+                return 0;
+        log_debug_errno(
+                r,
+                "vCPU %u: access without syndrome at 0x%" PRIx64 " not emulated (%m): external abort.",
+                v->index,
+                ipa);
+        return inject_abort(v);
+}
+
+static int handle_exit(Vcpu *v) {
+        struct kvm_run *run = v->run;
+
+        switch (run->exit_reason) {
+        case KVM_EXIT_MMIO:
+                return handle_mmio(v);
+        case KVM_EXIT_ARM_NISV:
+                return handle_nisv(v);
+        case KVM_EXIT_SYSTEM_EVENT:
+                switch (run->system_event.type) {
+                case KVM_SYSTEM_EVENT_SHUTDOWN:
+                        log_info("The guest powered off.");
+                        guest_stop(v->machine, MACHINE_EXIT_POWEROFF);
+                        return 0;
+                case KVM_SYSTEM_EVENT_RESET:
+                        log_info("The guest asked for a reset.");
+                        guest_stop(v->machine, MACHINE_EXIT_RESET);
+                        return 0;
+                default:
+                        log_error("vCPU %u: system event %u.", v->index, run->system_event.type);
+                        return -EIO;
+                }
+        case KVM_EXIT_INTR:
+                return 0;
+        case KVM_EXIT_FAIL_ENTRY:
+                log_error(
+                        "vCPU %u: entry failed, hardware reason 0x%llx.",
+                        v->index,
+                        (unsigned long long) run->fail_entry.hardware_entry_failure_reason);
+                return -EIO;
+        case KVM_EXIT_INTERNAL_ERROR:
+                log_error("vCPU %u: KVM internal error %u.", v->index, run->internal.suberror);
+                return -EIO;
+        default:
+                log_error("vCPU %u: unexpected exit reason %u.", v->index, run->exit_reason);
+                return -EIO;
+        }
+}
+
+static void on_kick_signal(int sig) {
+        /* Only interrupts KVM_RUN. */
+}
+
+/* Waits while the vCPUs are to be parked; false once the machine stops. */
+static bool vcpu_park(Vcpu *v) {
+        Machine *m = v->machine;
+
+        (void) pthread_mutex_lock(&m->run_lock);
+        while (m->pause_requested && !atomic_load(&m->stopping)) {
+                m->n_parked++;
+                (void) pthread_cond_broadcast(&m->run_cond);
+                (void) pthread_cond_wait(&m->run_cond, &m->run_lock);
+                m->n_parked--;
+        }
+        /* Set by whoever kicked it out of KVM_RUN; it runs again now. */
+        v->run->immediate_exit = 0;
+        (void) pthread_mutex_unlock(&m->run_lock);
+        return !atomic_load(&m->stopping);
+}
+
+static void *vcpu_thread(void *userdata) {
+        Vcpu *v = userdata;
+        Machine *m = v->machine;
+        sigset_t mask;
+        char name[16];
+
+        (void) snprintf(name, sizeof(name), "vcpu%u", v->index);
+        (void) pthread_setname_np(pthread_self(), name);
+        sigemptyset(&mask);
+        sigaddset(&mask, VCPU_KICK_SIGNAL);
+        (void) pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
+
+        while (vcpu_park(v)) {
+                if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+                        if (IN_SET(errno, EINTR, EAGAIN))
+                                continue;
+                        log_error_errno(errno, "vCPU %u: KVM_RUN failed: %m", v->index);
+                        machine_fail(m);
+                        break;
+                }
+                if (handle_exit(v) < 0) {
+                        machine_fail(m);
+                        break;
+                }
+        }
+
+        (void) pthread_mutex_lock(&m->run_lock);
+        m->n_running--;
+        (void) pthread_cond_broadcast(&m->run_cond);
+        (void) pthread_mutex_unlock(&m->run_lock);
+        return NULL;
+}
+
+/* Takes every vCPU out of KVM_RUN (with the lock held). */
+static void kick_vcpus(Machine *m) {
+        for (unsigned i = 0; i < m->n_vcpus; i++) {
+                Vcpu *v = m->vcpus + i;
+
+                if (!v->thread_started)
+                        continue;
+                /* immediate_exit catches a vCPU between its last look at the flags and KVM_RUN. */
+                v->run->immediate_exit = 1;
+                (void) pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+        }
+}
+
+int machine_pause(Machine *m) {
+        (void) pthread_mutex_lock(&m->run_lock);
+        m->pause_requested = true;
+        kick_vcpus(m);
+        while (m->n_parked < m->n_running && !atomic_load(&m->stopping))
+                (void) pthread_cond_wait(&m->run_cond, &m->run_lock);
+        (void) pthread_mutex_unlock(&m->run_lock);
+        return atomic_load(&m->stopping) ? -ESHUTDOWN : 0;
+}
+
+int machine_resume(Machine *m) {
+        if (atomic_load(&m->guest_stopped) >= 0)
+                return -ESHUTDOWN; /* the guest stopped itself: it starts only anew */
+        (void) pthread_mutex_lock(&m->run_lock);
+        m->pause_requested = false;
+        (void) pthread_cond_broadcast(&m->run_cond);
+        (void) pthread_mutex_unlock(&m->run_lock);
+        return 0;
+}
+
+void machine_set_guest_stop_handler(Machine *m, machine_guest_stop_t handler, void *userdata) {
+        m->on_guest_stop = handler;
+        m->on_guest_stop_userdata = userdata;
+}
+
+void machine_exit(Machine *m, MachineExit how) {
+        machine_stop(m);
+        (void) sd_event_exit(m->event, (int) how);
+}
+
+static int on_exit_fd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Machine *m = userdata;
+        int how = atomic_load(&m->guest_stopped);
+        uint64_t n;
+
+        (void) !read(fd, &n, sizeof(n));
+        if (atomic_load(&m->failed)) {
+                machine_exit(m, MACHINE_EXIT_ERROR);
+                return 0;
+        }
+        if (how < 0)
+                return 0;
+        if (!m->on_guest_stop) {
+                machine_exit(m, (MachineExit) how);
+                return 0;
+        }
+        /* The guest's RAM stays as it was; the handler decides (vmmd reads the console, then quits). */
+        (void) machine_pause(m);
+        m->on_guest_stop(m, (MachineExit) how, m->on_guest_stop_userdata);
+        return 0;
+}
+
+int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
+        _cleanup_(machine_freep) Machine *m = NULL;
+        int r;
+
+        assert(event);
+        assert(c);
+        assert(ret);
+
+        if (c->n_cpus == 0 || c->n_cpus > FDT_CPUS_MAX)
+                return log_error_errno(EINVAL, "%u vCPUs: vmm-hv runs 1 to %u.", c->n_cpus, FDT_CPUS_MAX);
+        if (c->ram_mib < MACHINE_RAM_MIB_MIN || c->ram_mib > MACHINE_RAM_MIB_MAX)
+                return log_error_errno(
+                        EINVAL,
+                        "%" PRIu64 " MiB of RAM: vmm-hv runs %u to %u MiB.",
+                        c->ram_mib,
+                        MACHINE_RAM_MIB_MIN,
+                        MACHINE_RAM_MIB_MAX);
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return log_oom();
+        m->kvm_fd = m->vm_fd = m->gic_fd = m->ram_fd = m->exit_fd = m->console_fd = -EBADF;
+        m->event = sd_event_ref(event);
+        m->n_vcpus = c->n_cpus;
+        m->guest_stopped = -1;
+        m->console_ring = malloc(MACHINE_CONSOLE_RING_SIZE);
+        if (!m->console_ring || pthread_mutex_init(&m->console_lock, NULL) != 0 ||
+            pthread_mutex_init(&m->run_lock, NULL) != 0 || pthread_cond_init(&m->run_cond, NULL) != 0)
+                return log_oom();
+        for (unsigned i = 0; i < m->n_vcpus; i++)
+                m->vcpus[i].fd = -EBADF;
+        m->name = strdup(c->name ?: "vmm-hv");
+        if (!m->name)
+                return log_oom();
+
+        m->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (m->kvm_fd < 0)
+                return log_error_errno(errno, "Cannot open /dev/kvm: %m");
+        r = ioctl(m->kvm_fd, KVM_GET_API_VERSION, 0);
+        if (r != KVM_API_VERSION_EXPECTED)
+                return log_error_errno(
+                        ENOTSUP, "/dev/kvm speaks API version %d, not %d.", r, KVM_API_VERSION_EXPECTED);
+        m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0UL);
+        if (m->vm_fd < 0)
+                return log_error_errno(errno, "KVM_CREATE_VM failed: %m");
+        if (ioctl(m->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_INJECT_EXT_DABT) <= 0)
+                return log_error_errno(
+                        ENOTSUP, "KVM cannot inject external aborts (KVM_CAP_ARM_INJECT_EXT_DABT).");
+        if (ioctl(m->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_NISV_TO_USER) > 0) {
+                struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
+
+                if (ioctl(m->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+                        return log_error_errno(errno, "Cannot enable KVM_CAP_ARM_NISV_TO_USER: %m");
+        }
+        r = setup_ram(m, c->ram_mib);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up %" PRIu64 " MiB of guest RAM: %m", c->ram_mib);
+        for (unsigned i = 0; i < m->n_vcpus; i++) {
+                r = setup_vcpu(m, i);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot set up vCPU %u: %m", i);
+        }
+        r = setup_gic(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the vGICv3: %m");
+
+        m->console_fd = c->console_fd >= 0 ? fcntl(c->console_fd, F_DUPFD_CLOEXEC, 3) : -EBADF;
+        if (m->console_fd >= 0)
+                (void) fd_nonblock(m->console_fd, true);
+        r = setup_devices(m, c);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the devices: %m");
+        r = load_guest(m, c);
+        if (r < 0)
+                return r;
+
+        m->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (m->exit_fd < 0)
+                return log_error_errno(errno, "eventfd() failed: %m");
+        r = sd_event_add_io(event, &m->exit_source, m->exit_fd, EPOLLIN, on_exit_fd, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the vCPUs: %m");
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int machine_start(Machine *m) {
+        struct sigaction sa = { .sa_handler = on_kick_signal };
+        sigset_t mask;
+        int r;
+
+        if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+                return log_error_errno(errno, "sigaction() failed: %m");
+        /* The vCPU threads inherit this mask and unblock only the kick signal. */
+        sigfillset(&mask);
+        sigdelset(&mask, SIGSEGV);
+        sigdelset(&mask, SIGBUS);
+        sigdelset(&mask, SIGABRT);
+        for (unsigned i = 0; i < m->n_vcpus; i++) {
+                sigset_t old;
+
+                (void) pthread_sigmask(SIG_BLOCK, &mask, &old);
+                r = -pthread_create(&m->vcpus[i].thread, NULL, vcpu_thread, m->vcpus + i);
+                (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot start vCPU %u: %m", i);
+                m->vcpus[i].thread_started = true;
+                (void) pthread_mutex_lock(&m->run_lock);
+                m->n_running++;
+                (void) pthread_mutex_unlock(&m->run_lock);
+        }
+        log_info(
+                "%s runs: %u vCPU%s, %" PRIu64 " MiB.",
+                m->name,
+                m->n_vcpus,
+                m->n_vcpus > 1 ? "s" : "",
+                m->ram.size >> 20);
+        return 0;
+}
+
+void machine_stop(Machine *m) {
+        (void) pthread_mutex_lock(&m->run_lock);
+        atomic_store(&m->stopping, true);
+        kick_vcpus(m);
+        (void) pthread_cond_broadcast(&m->run_cond);
+        (void) pthread_mutex_unlock(&m->run_lock);
+        for (unsigned i = 0; i < m->n_vcpus; i++)
+                if (m->vcpus[i].thread_started) {
+                        (void) pthread_join(m->vcpus[i].thread, NULL);
+                        m->vcpus[i].thread_started = false;
+                }
+}
+
+size_t machine_console_read(Machine *m, void *buf, size_t size) {
+        size_t n;
+
+        (void) pthread_mutex_lock(&m->console_lock);
+        n = MIN(size, m->console_size);
+        for (size_t i = 0; i < n; i++)
+                ((uint8_t *) buf)[i] = m->console_ring[(m->console_start + i) % MACHINE_CONSOLE_RING_SIZE];
+        m->console_start = (m->console_start + n) % MACHINE_CONSOLE_RING_SIZE;
+        m->console_size -= n;
+        (void) pthread_mutex_unlock(&m->console_lock);
+        return n;
+}
+
+const char *machine_name(Machine *m) {
+        return m->name;
+}
+
+Machine *machine_free(Machine *m) {
+        if (!m)
+                return NULL;
+        machine_stop(m);
+        m->console = virtio_console_free(m->console);
+        free(m->console_ring);
+        (void) pthread_mutex_destroy(&m->console_lock);
+        (void) pthread_mutex_destroy(&m->run_lock);
+        (void) pthread_cond_destroy(&m->run_cond);
+        for (unsigned i = 0; i < m->n_vcpus; i++) {
+                if (m->vcpus[i].run)
+                        (void) munmap(m->vcpus[i].run, m->vcpus[i].run_size);
+                safe_close(m->vcpus[i].fd);
+        }
+        if (m->ram.host)
+                (void) munmap(m->ram.host, m->ram.size);
+        sd_event_source_disable_unref(m->exit_source);
+        safe_close(m->exit_fd);
+        safe_close(m->console_fd);
+        safe_close(m->gic_fd);
+        safe_close(m->ram_fd);
+        safe_close(m->vm_fd);
+        safe_close(m->kvm_fd);
+        sd_event_unref(m->event);
+        free(m->name);
+        return mfree(m);
+}
