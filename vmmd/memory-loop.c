@@ -152,7 +152,8 @@ void memory_loop_step(Manager *m) {
         /* What the guests have, for the next step: asked only of an agent with nothing else to do (a long
          * MEMTEST, say), so these never queue up. */
         for (size_t i = 0; i < n; i++)
-                if (agent_client_is_ready(map[i]->agent) && agent_client_idle(map[i]->agent))
+                if (map[i]->state == VM_RUNNING && agent_client_is_ready(map[i]->agent) &&
+                    agent_client_idle(map[i]->agent))
                         (void) agent_client_send(map[i]->agent, "MEMINFO");
 }
 

@@ -501,6 +501,7 @@ int vm_expect_guest_back(VM *vm) {
         r = agent_client_reconnect(vm->agent, "restored");
         if (r < 0)
                 return r;
+        vm->agent_refresh_pending = false;
         vm_set_state(vm, VM_STARTING, NULL);
         return vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);
 }
@@ -577,7 +578,9 @@ static void on_agent_ready(AgentClient *a, const char *version, void *userdata) 
                 (void) vm_send_changed(vm, "AgentVersion", NULL);
         /* Running means the agent answers: its answers are the guest's boot ID and memory, which
          * clients then see together with the state. */
-        if (vm_agent_refresh(vm) < 0 && vm->state == VM_STARTING) {
+        if (vm_agent_refresh(vm) >= 0)
+                vm->agent_refresh_pending = true;
+        else if (vm->state == VM_STARTING) {
                 vm->timer = sd_event_source_disable_unref(vm->timer);
                 vm_set_state(vm, VM_RUNNING, NULL);
         }
@@ -602,7 +605,8 @@ static void on_agent_meminfo(
                 vm->guest_memory_available_kib = available_kib;
                 (void) vm_send_changed(vm, "GuestMemoryTotalKiB", "GuestMemoryAvailableKiB", NULL);
         }
-        if (vm->state == VM_STARTING) {
+        if (vm->state == VM_STARTING && vm->agent_refresh_pending) {
+                vm->agent_refresh_pending = false;
                 vm->timer = sd_event_source_disable_unref(vm->timer);
                 vm_set_state(vm, VM_RUNNING, NULL);
         }
@@ -935,6 +939,7 @@ static int vm_spawn_vmm(VM *vm) {
         vm->memory_requested_mib = vm->memory_mib;
         (void) vm_send_changed(vm, "MemoryRequestedMiB", NULL);
         vm->guest_memory_usec = 0; /* what the last guest said */
+        vm->agent_refresh_pending = false;
         vm->memory_deflated = false;
         vm->reset_requested = false;
         vm->shutdown_seen = false;
@@ -1478,6 +1483,7 @@ int vm_reboot(VM *vm) {
                 return r;
         /* Counted like a guest's own reboot. Its VMM ends with the reset (-no-reboot); one that does not
          * within a stop step is reset, like a stop escalates. */
+        vm->agent_refresh_pending = false;
         vm_set_state(vm, VM_STARTING, NULL);
         return agent ? vm_timer_set(vm, vm->manager->config.stop_timeout_usec, on_reboot_timeout) :
                        vm_timer_set(vm, vm->manager->config.boot_timeout_usec, on_boot_timeout);

@@ -101,6 +101,9 @@ struct VM {
          * set its target, or QEMU said it moved; CLOCK_MONOTONIC): the memory policy trusts the first only
          * if it is newer. */
         uint64_t guest_memory_usec, memory_moved_usec;
+        /* READY came and its BOOTID and MEMINFO were asked: the answer to that MEMINFO makes a starting VM
+         * running (not one the memory loop asked for, which a guest told to reboot may still answer). */
+        bool agent_refresh_pending;
         /* The balloon, while the VMM runs: what vmmd asked the guest to keep, and what it keeps now
          * (MemoryMiB minus the balloon, as QEMU reports it; 0 without a VMM). */
         uint64_t memory_target_mib, memory_actual_mib;
