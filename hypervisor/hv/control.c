@@ -13,9 +13,14 @@ typedef enum ControlState {
 } ControlState;
 
 struct Control {
+        sd_event *event;
         Machine *machine;
         QmpServer *server;
         ControlState state;
+        /* A migrate under way: its file, written once the reply went out. */
+        int migrate_fd;
+        sd_event_source *migrate_source;
+        const char *migrate_status; /* for query-migrate: NULL (none yet), "completed", "failed" */
 };
 
 static const char *const status_table[] = {
@@ -125,8 +130,97 @@ static int cmd_ringbuf_read(QmpServer *s, json_object *args, json_object **ret, 
         return *ret ? 0 : -ENOMEM;
 }
 
+/* Accepted as vmmd sends them to QEMU; a snapshot is written in one go, so neither changes anything. */
+static int cmd_migrate_set_capabilities(
+        QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        json_object *caps;
+
+        if (!args || !json_object_object_get_ex(args, "capabilities", &caps) ||
+            !json_object_is_type(caps, json_type_array))
+                return qmp_error_set(
+                        err, "GenericError", "Parameter 'capabilities' is missing or not an array");
+        return 0;
+}
+
+static int cmd_migrate_set_parameters(
+        QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        return 0;
+}
+
+static void migrate_event(Control *c, const char *status) {
+        json_object *data = json_object_new_object();
+
+        if (data)
+                (void) json_object_object_add(data, "status", json_object_new_string(status));
+        qmp_server_event(c->server, "MIGRATION", data);
+}
+
+static int on_migrate(sd_event_source *source, void *userdata) {
+        Control *c = userdata;
+        int r;
+
+        c->migrate_source = sd_event_source_disable_unref(c->migrate_source);
+        migrate_event(c, "active");
+        r = machine_save(c->machine, c->migrate_fd);
+        c->migrate_fd = safe_close(c->migrate_fd);
+        c->migrate_status = r < 0 ? "failed" : "completed";
+        migrate_event(c, c->migrate_status);
+        return 0;
+}
+
+/* A snapshot of the paused machine into a file the client passed with getfd ("fd:NAME"), as QEMU's
+ * migration to a file: MIGRATION events say how it goes. The machine must be paused (stop) first: a
+ * snapshot of one moment. */
+static int cmd_migrate(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        const char *uri;
+        int r, fd;
+
+        r = qmp_arg_string(args, "uri", true, &uri, err);
+        if (r < 0)
+                return r;
+        if (strncmp(uri, "fd:", 3) != 0)
+                return qmp_error_set(
+                        err, "GenericError", "vmm-hv saves only to a passed fd ('fd:NAME'), not '%s'", uri);
+        if (c->state == CONTROL_RUNNING)
+                return qmp_error_set(
+                        err, "GenericError", "The machine runs: stop it first (a snapshot is of one moment)");
+        if (c->migrate_fd >= 0)
+                return qmp_error_set(err, "GenericError", "A snapshot is being written already");
+        fd = qmp_server_take_fd(s, uri + 3);
+        if (fd < 0)
+                return qmp_error_set(
+                        err, "GenericError", "File descriptor named '%s' has not been found", uri + 3);
+        r = sd_event_add_defer(c->event, &c->migrate_source, on_migrate, c);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        c->migrate_fd = fd;
+        c->migrate_status = NULL;
+        migrate_event(c, "setup");
+        return 0;
+}
+
+static int cmd_query_migrate(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return -ENOMEM;
+        if (c->migrate_fd >= 0 || c->migrate_status)
+                (void) json_object_object_add(
+                        o, "status", json_object_new_string(c->migrate_fd >= 0 ? "active" : c->migrate_status));
+        *ret = o;
+        return 0;
+}
+
 static const QmpCommand commands[] = {
         { "cont", cmd_cont },
+        { "migrate", cmd_migrate },
+        { "migrate-set-capabilities", cmd_migrate_set_capabilities },
+        { "migrate-set-parameters", cmd_migrate_set_parameters },
+        { "query-migrate", cmd_query_migrate },
         { "query-name", cmd_query_name },
         { "query-status", cmd_query_status },
         { "quit", cmd_quit },
@@ -156,7 +250,10 @@ Control *control_free(Control *c) {
                 return NULL;
         if (c->machine)
                 machine_set_guest_stop_handler(c->machine, NULL, NULL);
+        sd_event_source_disable_unref(c->migrate_source);
+        safe_close(c->migrate_fd);
         qmp_server_free(c->server);
+        sd_event_unref(c->event);
         return mfree(c);
 }
 
@@ -171,6 +268,8 @@ int control_new(sd_event *event, Machine *m, int listen_fd, Control **ret) {
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
+        c->migrate_fd = -EBADF;
+        c->event = sd_event_ref(event);
         r = qmp_server_new(event, listen_fd, "vmm-hv " VERSION, commands, c, &c->server);
         if (r < 0)
                 return r;

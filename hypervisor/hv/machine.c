@@ -15,87 +15,31 @@
 #include "a64.h"
 #include "boot.h"
 #include "log.h"
-#include "machine.h"
+#include "machine-internal.h"
 #include "mmio-bus.h"
 #include "pl011.h"
 #include "util.h"
 #include "virtio-console.h"
 
-#define KVM_API_VERSION_EXPECTED 12
-#define VCPU_KICK_SIGNAL SIGUSR1
-
-/* PSTATE at entry (booting.rst): EL1h, all of D, A, I and F masked. */
-#define PSTATE_EL1H_MASKED 0x3c5ull
-
-/* The EL1 registers a stage-1 walk needs (Arm ARM D17.2). */
-#define REG_SCTLR_EL1 ARM64_SYS_REG(3, 0, 1, 0, 0)
-#define REG_TTBR0_EL1 ARM64_SYS_REG(3, 0, 2, 0, 0)
-#define REG_TTBR1_EL1 ARM64_SYS_REG(3, 0, 2, 0, 1)
-#define REG_TCR_EL1 ARM64_SYS_REG(3, 0, 2, 0, 2)
-#define PSTATE_MODE_MASK 0xfull
-#define PSTATE_MODE_EL1H 0x5ull /* EL1 on SP_EL1; EL1t and EL0 use SP_EL0 */
-
-#define CORE_REG(name) \
-        (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
-         (offsetof(struct kvm_regs, name) / sizeof(uint32_t)))
-
-typedef struct Vcpu {
-        Machine *machine;
-        unsigned index;
-        int fd;
-        struct kvm_run *run;
-        size_t run_size;
-        pthread_t thread;
-        bool thread_started;
-} Vcpu;
-
-struct Machine {
-        sd_event *event;
-        char *name;
-        int kvm_fd, vm_fd, gic_fd, ram_fd;
-        GuestMemory ram;
-        MmioBus bus;
-        unsigned n_vcpus;
-        Vcpu vcpus[FDT_CPUS_MAX];
-
-        Pl011 uart;
-        VirtioConsole *console;
-        int console_fd;
-
-        int exit_fd; /* a vCPU thread tells the event loop that the guest stopped or a vCPU failed */
-        sd_event_source *exit_source;
-        atomic_bool stopping;     /* the vCPU threads end */
-        atomic_int guest_stopped; /* what the guest asked for (MACHINE_EXIT_POWEROFF, _RESET), or -1 */
-        atomic_bool failed;       /* a vCPU could not go on */
-        machine_guest_stop_t on_guest_stop;
-        void *on_guest_stop_userdata;
-
-        /* Parking the vCPUs (pause, and a guest that stopped): under run_lock. */
-        pthread_mutex_t run_lock;
-        pthread_cond_t run_cond;
-        bool pause_requested;
-        unsigned n_running; /* vCPU threads that have not ended */
-        unsigned n_parked;
-
-        /* The UART's output, for ringbuf-read: the last CONSOLE_RING_SIZE bytes, under console_lock. */
-        pthread_mutex_t console_lock;
-        uint8_t *console_ring;
-        size_t console_start, console_size;
-};
-
-static int kvm_set_attr(int fd, uint32_t group, uint64_t attr, const void *value) {
+int kvm_set_attr(int fd, uint32_t group, uint64_t attr, const void *value) {
         struct kvm_device_attr a = { .group = group, .attr = attr, .addr = (uint64_t) (uintptr_t) value };
 
         return ioctl(fd, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
 }
 
-static int vcpu_set_reg(Vcpu *v, uint64_t id, uint64_t value) {
+int kvm_get_attr(int fd, uint32_t group, uint64_t attr, void *ret) {
+        struct kvm_device_attr a = { .group = group, .attr = attr, .addr = (uint64_t) (uintptr_t) ret };
+
+        return ioctl(fd, KVM_GET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
+}
+
+int vcpu_set_reg(Vcpu *v, uint64_t id, uint64_t value) {
         struct kvm_one_reg reg = { .id = id, .addr = (uint64_t) (uintptr_t) &value };
 
         return ioctl(v->fd, KVM_SET_ONE_REG, &reg) < 0 ? -errno : 0;
 }
 
-static int vcpu_get_reg(Vcpu *v, uint64_t id, void *ret) {
+int vcpu_get_reg(Vcpu *v, uint64_t id, void *ret) {
         struct kvm_one_reg reg = { .id = id, .addr = (uint64_t) (uintptr_t) ret };
 
         return ioctl(v->fd, KVM_GET_ONE_REG, &reg) < 0 ? -errno : 0;
@@ -134,8 +78,19 @@ static void uart_output(void *userdata, const uint8_t *buf, size_t len) {
                 (void) !write(m->console_fd, buf, len);
 }
 
+static int add_memslot(Machine *m) {
+        struct kvm_userspace_memory_region region = {
+                .slot = 0,
+                .guest_phys_addr = m->ram.base,
+                .memory_size = m->ram.size,
+                .userspace_addr = (uint64_t) (uintptr_t) m->ram.host,
+        };
+
+        (void) madvise(m->ram.host, m->ram.size, MADV_DONTDUMP);
+        return ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+}
+
 static int setup_ram(Machine *m, uint64_t mib) {
-        struct kvm_userspace_memory_region region;
         void *p;
 
         m->ram_fd = memfd_create("vmm-hv-ram", MFD_CLOEXEC);
@@ -149,19 +104,28 @@ static int setup_ram(Machine *m, uint64_t mib) {
         if (p == MAP_FAILED)
                 return -errno;
         m->ram = (GuestMemory){ .base = MACHINE_RAM_BASE, .size = mib << 20, .host = p };
-        (void) madvise(p, mib << 20, MADV_DONTDUMP);
         /* Huge pages where the host allows them for shared memory (shmem_enabled "advise" or more): stage 2
          * then maps 2 MiB blocks, and a boot takes a fraction of the stage-2 faults. */
         (void) madvise(p, mib << 20, MADV_HUGEPAGE);
-        region = (struct kvm_userspace_memory_region){
-                .slot = 0,
-                .guest_phys_addr = m->ram.base,
-                .memory_size = m->ram.size,
-                .userspace_addr = (uint64_t) (uintptr_t) p,
-        };
-        if (ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return add_memslot(m);
+}
+
+/* A clone's RAM: the snapshot's, mapped copy-on-write. Nothing is copied to start; a page the guest writes
+ * becomes its own, the others stay shared with every clone of that snapshot (in the page cache). */
+static int setup_ram_from_snapshot(Machine *m, int fd, const Snapshot *s) {
+        void *p;
+
+        p = mmap(
+                NULL,
+                s->header.ram_size,
+                PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_NORESERVE,
+                fd,
+                (off_t) s->header.ram_offset);
+        if (p == MAP_FAILED)
                 return -errno;
-        return 0;
+        m->ram = (GuestMemory){ .base = s->header.ram_base, .size = s->header.ram_size, .host = p };
+        return add_memslot(m);
 }
 
 static int setup_vcpu(Machine *m, unsigned index) {
@@ -624,6 +588,7 @@ static int on_exit_fd(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
         _cleanup_(machine_freep) Machine *m = NULL;
+        _cleanup_(snapshot_done) Snapshot snapshot = {};
         int r;
 
         assert(event);
@@ -675,7 +640,25 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
                 if (ioctl(m->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
                         return log_error_errno(errno, "Cannot enable KVM_CAP_ARM_NISV_TO_USER: %m");
         }
-        r = setup_ram(m, c->ram_mib);
+        if (c->restore_fd >= 0) {
+                r = snapshot_read(c->restore_fd, &snapshot);
+                if (r == -EPROTONOSUPPORT)
+                        return log_error_errno(r, "The snapshot is of another version of vmm-hv.");
+                if (r < 0)
+                        return log_error_errno(r, "The snapshot to restore is damaged or none: %m");
+                if (snapshot.header.ram_base != MACHINE_RAM_BASE ||
+                    snapshot.header.ram_size != c->ram_mib << 20)
+                        return log_error_errno(
+                                EINVAL,
+                                "The snapshot has %" PRIu64 " MiB of RAM at 0x%" PRIx64
+                                ", this machine %" PRIu64 " MiB at 0x%llx.",
+                                snapshot.header.ram_size >> 20,
+                                snapshot.header.ram_base,
+                                c->ram_mib,
+                                MACHINE_RAM_BASE);
+                r = setup_ram_from_snapshot(m, c->restore_fd, &snapshot);
+        } else
+                r = setup_ram(m, c->ram_mib);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up %" PRIu64 " MiB of guest RAM: %m", c->ram_mib);
         for (unsigned i = 0; i < m->n_vcpus; i++) {
@@ -693,9 +676,17 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
         r = setup_devices(m, c);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the devices: %m");
-        r = load_guest(m, c);
-        if (r < 0)
-                return r;
+        if (c->restore_fd >= 0) {
+                r = machine_snapshot_restore(m, &snapshot);
+                if (r == -EBADMSG)
+                        return log_error_errno(r, "The snapshot does not fit this machine (vCPUs, devices).");
+                if (r < 0)
+                        return log_error_errno(r, "Cannot restore the snapshot: %m");
+        } else {
+                r = load_guest(m, c);
+                if (r < 0)
+                        return r;
+        }
 
         m->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (m->exit_fd < 0)
@@ -705,6 +696,10 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
                 return log_error_errno(r, "Cannot watch the vCPUs: %m");
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+int machine_save(Machine *m, int fd) {
+        return machine_snapshot_save(m, fd);
 }
 
 int machine_start(Machine *m) {

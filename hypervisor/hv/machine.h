@@ -42,6 +42,7 @@ typedef struct MachineConfig {
         const char *kernel, *initrd, *cmdline;
         int agent_listen_fd; /* a listening socket for the agent's port; -1: none */
         int console_fd;      /* where the UART's output goes */
+        int restore_fd;      /* a snapshot to start from (its RAM is mapped copy-on-write), or -1 */
 } MachineConfig;
 
 typedef struct Machine Machine;
@@ -68,3 +69,5 @@ void machine_exit(Machine *m, MachineExit how);
 /* Takes up to size bytes of the UART's output (the oldest first) out of its ring: how many. */
 size_t machine_console_read(Machine *m, void *buf, size_t size);
 const char *machine_name(Machine *m);
+/* Writes a snapshot of the paused machine into fd (a regular file, from offset 0). */
+int machine_save(Machine *m, int fd);

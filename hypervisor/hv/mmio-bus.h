@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define MMIO_BUS_MAX 64
@@ -17,6 +18,10 @@ typedef struct MmioOps {
         int (*access)(void *dev, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
         /* Writes the device's node into the device tree (libfdt, sequential write mode). */
         int (*fdt_node)(void *dev, void *fdt, const FdtContext *ctx);
+        /* The device's state for a snapshot (a new buffer), while no vCPU runs; and back into a device that
+         * was set up the same way but never ran: -EBADMSG for state that is not the device's own. */
+        int (*save)(void *dev, void **ret, size_t *ret_size);
+        int (*load)(void *dev, const void *state, size_t size);
 } MmioOps;
 
 typedef struct MmioRegion {

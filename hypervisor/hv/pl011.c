@@ -143,9 +143,47 @@ static int pl011_fdt_node(void *dev, void *fdt, const FdtContext *ctx) {
         return r < 0 ? -ENOSPC : 0;
 }
 
+typedef struct Pl011State {
+        uint32_t cr, lcr, ibrd, fbrd, ifls, imsc, ris, dmacr;
+} Pl011State;
+
+static int pl011_save(void *dev, void **ret, size_t *ret_size) {
+        Pl011 *u = dev;
+        Pl011State *st = malloc(sizeof(*st));
+
+        if (!st)
+                return -ENOMEM;
+        *st = (Pl011State){ u->cr, u->lcr, u->ibrd, u->fbrd, u->ifls, u->imsc, u->ris, u->dmacr };
+        *ret = st;
+        *ret_size = sizeof(*st);
+        return 0;
+}
+
+static int pl011_load(void *dev, const void *state, size_t size) {
+        Pl011 *u = dev;
+        Pl011State st;
+
+        if (size != sizeof(st))
+                return -EBADMSG;
+        memcpy(&st, state, sizeof(st));
+        /* The values a guest can write, masked as the registers mask them. */
+        u->cr = st.cr & 0xffff;
+        u->lcr = st.lcr & 0xff;
+        u->ibrd = st.ibrd & 0xffff;
+        u->fbrd = st.fbrd & 0x3f;
+        u->ifls = st.ifls & 0x3f;
+        u->imsc = st.imsc & INT_ALL;
+        u->ris = st.ris & INT_ALL;
+        u->dmacr = st.dmacr & 0x7;
+        update_irq(u);
+        return 0;
+}
+
 static const MmioOps pl011_ops = {
         .access = pl011_access,
         .fdt_node = pl011_fdt_node,
+        .save = pl011_save,
+        .load = pl011_load,
 };
 
 int pl011_init(

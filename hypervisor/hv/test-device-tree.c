@@ -24,8 +24,12 @@ static uint32_t cell(const void *p, int i) {
         return fdt32_to_cpu(((const fdt32_t *) p)[i]);
 }
 
+/* Properties are only 4-byte aligned in the blob. */
 static uint64_t cell64(const void *p, int i) {
-        return fdt64_to_cpu(((const fdt64_t *) p)[i]);
+        fdt64_t v;
+
+        memcpy(&v, (const uint8_t *) p + 8 * i, sizeof(v));
+        return fdt64_to_cpu(v);
 }
 
 static void check_reg(const void *fdt, const char *path, uint64_t base, uint64_t size) {

@@ -593,6 +593,7 @@ static void expect_bad_setup(uint32_t num, uint64_t desc, uint64_t avail, uint64
         set_reg(f, STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
         assert(reg(f, STATUS) & NEEDS_RESET);
         assert(!virtio_mmio_driver_ok(&f->t));
+        assert(f->n_driver_ok == 0); /* the device is not started either */
         /* A reset clears it; the same queue set up properly then works. */
         set_reg(f, STATUS, 0);
         assert(reg(f, STATUS) == 0);

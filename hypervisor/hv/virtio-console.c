@@ -184,6 +184,12 @@ static int rx_process(VirtioConsole *c) {
                 r = virtio_mmio_pop(&c->transport, QUEUE_RX, &chain);
                 if (r <= 0)
                         return 0;
+                if (chain.in_len == 0) {
+                        /* Nothing to write into: handed back as it came (reading 0 bytes would look like
+                         * the host's EOF). */
+                        (void) virtio_mmio_push(&c->transport, QUEUE_RX, chain.head, 0);
+                        continue;
+                }
                 k = recvmsg(
                         c->conn_fd,
                         &(struct msghdr){ .msg_iov = chain.iov + chain.n_out, .msg_iovlen = chain.n_in },
@@ -317,6 +323,50 @@ static void console_reset(VirtioMmio *t) {
         kick(c);
 }
 
+typedef struct ConsoleState {
+        uint32_t port_ready, n_pending;
+        ControlMessage pending[CONTROL_PENDING_MAX];
+} ConsoleState;
+
+static int console_save(VirtioMmio *t, void **ret, size_t *ret_size) {
+        VirtioConsole *c = t->dev;
+        ConsoleState *st;
+
+        /* A chain half sent to the host is done with: the rest of it is dropped, as if the host had left. */
+        if (c->tx_pending) {
+                (void) virtio_mmio_push(t, QUEUE_TX, c->tx_chain.head, 0);
+                c->tx_pending = false;
+        }
+        st = calloc(1, sizeof(*st));
+        if (!st)
+                return -ENOMEM;
+        st->port_ready = c->port_ready;
+        st->n_pending = c->n_pending;
+        memcpy(st->pending, c->pending, sizeof(st->pending));
+        *ret = st;
+        *ret_size = sizeof(*st);
+        return 0;
+}
+
+static int console_load(VirtioMmio *t, const void *state, size_t size) {
+        VirtioConsole *c = t->dev;
+        ConsoleState st;
+
+        if (size != sizeof(st))
+                return -EBADMSG;
+        memcpy(&st, state, sizeof(st));
+        if (st.n_pending > CONTROL_PENDING_MAX)
+                return -EBADMSG;
+        c->port_ready = st.port_ready;
+        c->n_pending = st.n_pending;
+        memcpy(c->pending, st.pending, sizeof(c->pending));
+        /* The host that was connected then is not now: the guest hears so, and of the next one. */
+        if (c->port_ready && c->conn_fd < 0)
+                control_queue(c, EVENT_PORT_OPEN, 0, false);
+        kick(c);
+        return 0;
+}
+
 static const VirtioDeviceOps console_ops = {
         .name = "virtio-console",
         .device_id = VIRTIO_ID_CONSOLE,
@@ -328,6 +378,8 @@ static const VirtioDeviceOps console_ops = {
         .notify = console_notify,
         .driver_ok = console_driver_ok,
         .reset = console_reset,
+        .save = console_save,
+        .load = console_load,
 };
 
 VirtioConsole *virtio_console_free(VirtioConsole *c) {

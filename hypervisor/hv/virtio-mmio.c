@@ -166,7 +166,8 @@ static void set_status(VirtioMmio *t, uint32_t v) {
         if ((v & VIRTIO_STATUS_DRIVER_OK) && !(v & VIRTIO_STATUS_FEATURES_OK))
                 v &= ~VIRTIO_STATUS_DRIVER_OK;
         v = (v & ~VIRTIO_STATUS_NEEDS_RESET) | (t->status & VIRTIO_STATUS_NEEDS_RESET);
-        bool start = (v & VIRTIO_STATUS_DRIVER_OK) && !(t->status & VIRTIO_STATUS_DRIVER_OK);
+        bool start = (v & VIRTIO_STATUS_DRIVER_OK) && !(t->status & VIRTIO_STATUS_DRIVER_OK) &&
+                !(v & VIRTIO_STATUS_NEEDS_RESET); /* a device that needs a reset does not start */
         t->status = v;
         if (start && t->ops->driver_ok)
                 t->ops->driver_ok(t);
@@ -344,9 +345,119 @@ static int virtio_mmio_fdt_node(void *dev, void *fdt, const FdtContext *ctx) {
         return r < 0 ? -ENOSPC : 0;
 }
 
+/* The transport's state in a snapshot, the device's own after it. */
+typedef struct TransportState {
+        uint32_t device_id, n_queues;
+        uint32_t status, irq_status, config_generation;
+        uint32_t device_features_sel, driver_features_sel, queue_sel;
+        uint64_t driver_features;
+        struct {
+                uint64_t desc, avail, used;
+                uint16_t size, last_avail, used_idx;
+                uint8_t ready, broken;
+                uint8_t pad;
+        } queues[VIRTIO_QUEUES_MAX];
+        uint64_t device_size;
+} TransportState;
+
+static int virtio_mmio_save(void *dev, void **ret, size_t *ret_size) {
+        VirtioMmio *t = dev;
+        _cleanup_free_ void *device = NULL;
+        size_t device_size = 0;
+        TransportState st = {
+                .device_id = t->ops->device_id,
+                .n_queues = t->ops->n_queues,
+                .status = t->status,
+                .irq_status = t->irq_status,
+                .config_generation = t->config_generation,
+                .device_features_sel = t->device_features_sel,
+                .driver_features_sel = t->driver_features_sel,
+                .queue_sel = t->queue_sel,
+                .driver_features = t->driver_features,
+        };
+        uint8_t *p;
+        int r;
+
+        if (t->ops->save) {
+                r = t->ops->save(t, &device, &device_size);
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned i = 0; i < VIRTIO_QUEUES_MAX; i++) {
+                const VirtQueue *q = t->queues + i;
+
+                st.queues[i].desc = q->desc;
+                st.queues[i].avail = q->avail;
+                st.queues[i].used = q->used;
+                st.queues[i].size = q->size;
+                st.queues[i].last_avail = q->last_avail;
+                st.queues[i].used_idx = q->used_idx;
+                st.queues[i].ready = q->ready;
+                st.queues[i].broken = q->broken;
+        }
+        st.device_size = device_size;
+        p = malloc(sizeof(st) + device_size);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p, &st, sizeof(st));
+        if (device_size > 0)
+                memcpy(p + sizeof(st), device, device_size);
+        *ret = p;
+        *ret_size = sizeof(st) + device_size;
+        return 0;
+}
+
+static int virtio_mmio_load(void *dev, const void *state, size_t size) {
+        VirtioMmio *t = dev;
+        TransportState st;
+        int r;
+
+        if (size < sizeof(st))
+                return -EBADMSG;
+        memcpy(&st, state, sizeof(st));
+        if (st.device_id != t->ops->device_id || st.n_queues != t->ops->n_queues ||
+            st.device_size != size - sizeof(st) || (st.driver_features & ~device_features(t)))
+                return -EBADMSG;
+        for (unsigned i = 0; i < VIRTIO_QUEUES_MAX; i++) {
+                VirtQueue q = {
+                        .desc = st.queues[i].desc,
+                        .avail = st.queues[i].avail,
+                        .used = st.queues[i].used,
+                        .size = st.queues[i].size,
+                        .last_avail = st.queues[i].last_avail,
+                        .used_idx = st.queues[i].used_idx,
+                        .ready = st.queues[i].ready,
+                        .broken = st.queues[i].broken,
+                };
+
+                /* A ready queue must be one the driver could have made ready. */
+                if (q.ready &&
+                    (i >= t->ops->n_queues || virtqueue_check(&q, t->mem, t->ops->queue_size_max) < 0))
+                        return -EBADMSG;
+                t->queues[i] = q;
+        }
+        t->status = st.status;
+        t->irq_status = st.irq_status & (VIRTIO_INT_USED | VIRTIO_INT_CONFIG);
+        t->config_generation = st.config_generation;
+        t->device_features_sel = st.device_features_sel;
+        t->driver_features_sel = st.driver_features_sel;
+        t->queue_sel = st.queue_sel;
+        t->driver_features = st.driver_features;
+        if (t->ops->load) {
+                r = t->ops->load(t, (const uint8_t *) state + sizeof(st), st.device_size);
+                if (r < 0)
+                        return r;
+        } else if (st.device_size != 0)
+                return -EBADMSG;
+        update_irq(t);
+        return 0;
+}
+
 const MmioOps virtio_mmio_ops = {
         .access = virtio_mmio_access,
         .fdt_node = virtio_mmio_fdt_node,
+        .save = virtio_mmio_save,
+        .load = virtio_mmio_load,
 };
 
 int virtio_mmio_register(VirtioMmio *t, MmioBus *bus, uint64_t base) {

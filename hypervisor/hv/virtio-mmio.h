@@ -52,6 +52,10 @@ typedef struct VirtioDeviceOps {
         void (*driver_ok)(VirtioMmio *t);
         /* The driver reset the device: forget what it negotiated and queued. */
         void (*reset)(VirtioMmio *t);
+        /* The device's own state for a snapshot (a new buffer, may be empty), and back (-EBADMSG if it
+         * is not the device's). */
+        int (*save)(VirtioMmio *t, void **ret, size_t *ret_size);
+        int (*load)(VirtioMmio *t, const void *state, size_t size);
 } VirtioDeviceOps;
 
 struct VirtioMmio {

@@ -32,6 +32,10 @@ static void help(void) {
                "                        quit, query-name, ringbuf-read, getfd); with it, a guest's power-off\n"
                "                        or reset pauses the machine and waits for quit\n"
                "     --qmp-socket=PATH  The same, made here at PATH\n"
+               "     --restore-fd=FD    Start from a snapshot (QMP migrate to fd:NAME wrote it): its RAM is\n"
+               "                        mapped copy-on-write; --memory and --cpus must match it, --kernel is\n"
+               "                        not needed\n"
+               "     --restore=FILE     The same, from FILE\n"
                "\nExit status: 0 the guest powered off, 3 it asked for a reset, 4 stopped by a signal,\n"
                "1 an error.\n",
                program_invocation_short_name,
@@ -108,6 +112,8 @@ int main(int argc, char *argv[]) {
                 ARG_AGENT_FD,
                 ARG_AGENT_SOCKET,
                 ARG_QMP_FD,
+                ARG_RESTORE_FD,
+                ARG_RESTORE,
                 ARG_QMP_SOCKET,
                 ARG_CONSOLE_FD
         };
@@ -124,6 +130,8 @@ int main(int argc, char *argv[]) {
                 { "agent-socket", required_argument, NULL, ARG_AGENT_SOCKET },
                 { "qmp-fd", required_argument, NULL, ARG_QMP_FD },
                 { "qmp-socket", required_argument, NULL, ARG_QMP_SOCKET },
+                { "restore-fd", required_argument, NULL, ARG_RESTORE_FD },
+                { "restore", required_argument, NULL, ARG_RESTORE },
                 { "console-fd", required_argument, NULL, ARG_CONSOLE_FD },
                 {},
         };
@@ -132,6 +140,7 @@ int main(int argc, char *argv[]) {
                 .ram_mib = 256,
                 .agent_listen_fd = -EBADF,
                 .console_fd = STDERR_FILENO,
+                .restore_fd = -EBADF,
         };
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         /* In this order: the control socket goes first, while its machine still exists. */
@@ -184,6 +193,16 @@ int main(int argc, char *argv[]) {
                         if (parse_fd(optarg, "--qmp-fd", &qmp_fd) < 0)
                                 return MACHINE_EXIT_ERROR;
                         break;
+                case ARG_RESTORE_FD:
+                        if (parse_fd(optarg, "--restore-fd", &config.restore_fd) < 0)
+                                return MACHINE_EXIT_ERROR;
+                        break;
+                case ARG_RESTORE:
+                        config.restore_fd = open(optarg, O_RDONLY | O_CLOEXEC);
+                        if (config.restore_fd < 0)
+                                return log_error_errno(errno, "Cannot open '%s': %m", optarg),
+                                       MACHINE_EXIT_ERROR;
+                        break;
                 case ARG_QMP_SOCKET:
                         if (listen_unix(optarg, &qmp_fd) < 0)
                                 return MACHINE_EXIT_ERROR;
@@ -199,8 +218,8 @@ int main(int argc, char *argv[]) {
                 log_error("Unexpected argument '%s'.", argv[optind]);
                 return MACHINE_EXIT_ERROR;
         }
-        if (!config.kernel) {
-                log_error("No kernel: --kernel=IMAGE is needed.");
+        if (!config.kernel && config.restore_fd < 0) {
+                log_error("No kernel: --kernel=IMAGE (or --restore) is needed.");
                 return MACHINE_EXIT_ERROR;
         }
 

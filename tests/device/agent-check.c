@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,6 +68,113 @@ static int read_line(Conn *c, uint64_t deadline, char *ret, size_t size) {
         }
 }
 
+/* A listening socket at dir/name, not CLOEXEC (it becomes one of the VMM's fds), and its address. */
+static int listen_at(const char *dir, const char *name, struct sockaddr_un *ret_sa) {
+        int fd;
+
+        *ret_sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+        snprintf(ret_sa->sun_path, sizeof(ret_sa->sun_path), "%s/%s", dir, name);
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) ret_sa, sizeof(*ret_sa)) < 0 || listen(fd, 1) < 0)
+                return -errno;
+        return fd;
+}
+
+static int connect_to(const struct sockaddr_un *sa) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0 || connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0)
+                return -errno;
+        (void) unlink(sa->sun_path);
+        return fd;
+}
+
+/* QMP, the little a snapshot needs: lines are read until one contains what is expected (events and other
+ * replies in between are skipped); an "error" reply fails. */
+static int qmp_expect(Conn *q, const char *what, uint64_t deadline) {
+        char line[4096];
+        int r;
+
+        for (;;) {
+                r = read_line(q, deadline, line, sizeof(line));
+                if (r < 0)
+                        return r;
+                if (strstr(line, "\"error\"")) {
+                        fprintf(stderr, "agent-check: QMP: %s\n", line);
+                        return -EIO;
+                }
+                if (strstr(line, what))
+                        return 0;
+        }
+}
+
+static int qmp_command(Conn *q, const char *json, int fd, uint64_t deadline) {
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { (void *) json, strlen(json) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (fd >= 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof(control);
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        }
+        if (sendmsg(q->fd, &mh, MSG_NOSIGNAL) != (ssize_t) strlen(json))
+                return -errno;
+        return qmp_expect(q, "\"return\"", deadline);
+}
+
+/* Stops the machine and has it write its snapshot into path, as vmmd's golden build does with QEMU. */
+static int qmp_snapshot(Conn *q, const char *path, uint64_t deadline) {
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = qmp_command(q, "{\"execute\": \"stop\"}\n", -1, deadline);
+        if (r >= 0)
+                r = qmp_command(
+                        q, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"state\"}}\n", fd, deadline);
+        if (r >= 0)
+                r = qmp_command(
+                        q, "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"fd:state\"}}\n", -1, deadline);
+        if (r >= 0)
+                r = qmp_expect(q, "\"completed\"", deadline);
+        return r;
+}
+
+/* The VMM's resident memory from /proc/PID/smaps, in KiB: all of it, and all but the mappings of at least
+ * ram_kib (guest RAM: a memfd or an anonymous mapping of its size), so that VMMs compare by their own. */
+static int vmm_rss(pid_t pid, uint64_t ram_kib, uint64_t *ret_total, uint64_t *ret_besides_ram) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[512];
+        uint64_t total = 0, besides = 0, size = 0;
+        unsigned long long start, end, kib;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "%llx-%llx ", &start, &end) == 2) /* a mapping's first line */
+                        size = (end - start) / 1024;
+                else if (sscanf(line, "Rss: %llu kB", &kib) == 1) {
+                        total += kib;
+                        if (size < ram_kib)
+                                besides += kib;
+                }
+        }
+        *ret_total = total;
+        *ret_besides_ram = besides;
+        return 0;
+}
+
 static void help(void) {
         printf("%s [OPTIONS...] -- VMM [ARGS...]\n\n"
                "Starts VMM with a listening unix socket as fd 3 for the guest agent's port, waits for READY\n"
@@ -78,12 +186,30 @@ static void help(void) {
                "     --timestamps   Print each answer after the ms since the VMM's start\n"
                "     --wait-exit    After the last answer, wait for the VMM to exit by itself (instead of\n"
                "                    SIGTERM) and print exit_status=N\n"
-               "     --poweroff     Send POWEROFF last, --wait-exit\n",
+               "     --poweroff     Send POWEROFF last, --wait-exit\n"
+               "     --resume       The guest runs already (a restored snapshot): PING it, and take READY\n"
+               "                    or the PONG as ready\n"
+               "     --qmp          Also a listening socket as fd 4, for the VMM's QMP\n"
+               "     --rss=MIB      After the answers, print the VMM's resident memory, and that besides\n"
+               "                    its guest RAM (mappings of MIB or more), in KiB\n"
+               "     --snapshot=FILE  After the answers, stop the machine and have it write a snapshot\n"
+               "                    into FILE (QMP stop, getfd, migrate); then quit it (needs --qmp)\n",
                program_invocation_short_name);
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_TIMEOUT = 0x100, ARG_SEND, ARG_POWEROFF, ARG_INTERVAL, ARG_TIMESTAMPS, ARG_WAIT_EXIT };
+        enum {
+                ARG_TIMEOUT = 0x100,
+                ARG_SEND,
+                ARG_POWEROFF,
+                ARG_INTERVAL,
+                ARG_TIMESTAMPS,
+                ARG_WAIT_EXIT,
+                ARG_RESUME,
+                ARG_QMP,
+                ARG_SNAPSHOT,
+                ARG_RSS,
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -92,14 +218,22 @@ int main(int argc, char *argv[]) {
                 { "interval-ms", required_argument, NULL, ARG_INTERVAL },
                 { "timestamps", no_argument, NULL, ARG_TIMESTAMPS },
                 { "wait-exit", no_argument, NULL, ARG_WAIT_EXIT },
+                { "resume", no_argument, NULL, ARG_RESUME },
+                { "qmp", no_argument, NULL, ARG_QMP },
+                { "snapshot", required_argument, NULL, ARG_SNAPSHOT },
+                { "rss", required_argument, NULL, ARG_RSS },
                 {},
         };
         _cleanup_strv_free_ char **send = NULL;
-        char dir[] = "/tmp/agent-check-XXXXXX", path[sizeof(dir) + 16], line[LINE_MAX_AGENT + 1];
+        char dir[] = "/tmp/agent-check-XXXXXX", line[LINE_MAX_AGENT + 1];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         unsigned timeout_s = 300, interval_ms = 0;
-        bool poweroff = false, timestamps = false, wait_exit = false;
-        int c, r, listen_fd, status;
+        bool poweroff = false, timestamps = false, wait_exit = false, resume = false, qmp = false;
+        const char *snapshot = NULL;
+        uint64_t rss_ram_mib = 0;
+        int c, r, listen_fd, qmp_listen_fd = -EBADF, status;
+        struct sockaddr_un qmp_sa;
+        Conn qmp_conn = { .fd = -EBADF };
         uint64_t start, deadline;
         Conn conn = {};
         pid_t pid;
@@ -128,6 +262,18 @@ int main(int argc, char *argv[]) {
                 case ARG_WAIT_EXIT:
                         wait_exit = true;
                         break;
+                case ARG_RESUME:
+                        resume = true;
+                        break;
+                case ARG_QMP:
+                        qmp = true;
+                        break;
+                case ARG_SNAPSHOT:
+                        snapshot = optarg;
+                        break;
+                case ARG_RSS:
+                        rss_ram_mib = strtoull(optarg, NULL, 10);
+                        break;
                 default:
                         return 1;
                 }
@@ -136,37 +282,56 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
 
+        if (snapshot && !qmp) {
+                fprintf(stderr, "agent-check: --snapshot needs --qmp\n");
+                return 1;
+        }
         if (!mkdtemp(dir))
                 return perror("mkdtemp"), 1;
-        snprintf(path, sizeof(path), "%s/agent", dir);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        listen_fd = socket(AF_UNIX, SOCK_STREAM, 0); /* not CLOEXEC: it becomes the VMM's fd 3 */
-        if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
-            listen(listen_fd, 1) < 0)
+        listen_fd = listen_at(dir, "agent", &sa);
+        if (listen_fd < 0)
                 return perror("agent socket"), 1;
+        if (qmp) {
+                qmp_listen_fd = listen_at(dir, "qmp", &qmp_sa);
+                if (qmp_listen_fd < 0)
+                        return perror("qmp socket"), 1;
+        }
 
         start = now_ms();
         pid = fork();
         if (pid < 0)
                 return perror("fork"), 1;
         if (pid == 0) {
-                if (dup2(listen_fd, 3) < 0)
+                if (dup2(listen_fd, 3) < 0 || (qmp_listen_fd >= 0 && dup2(qmp_listen_fd, 4) < 0))
                         _exit(127);
                 execvp(argv[optind], argv + optind);
                 perror("execvp");
                 _exit(127);
         }
         close(listen_fd);
+        safe_close(qmp_listen_fd);
 
-        conn.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (conn.fd < 0 || connect(conn.fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        conn.fd = connect_to(&sa);
+        if (conn.fd < 0)
                 return perror("connect"), 1;
-        (void) unlink(path);
-        (void) rmdir(dir);
         deadline = start + timeout_s * 1000ull;
+        if (qmp) {
+                qmp_conn.fd = connect_to(&qmp_sa);
+                if (qmp_conn.fd < 0 || qmp_expect(&qmp_conn, "\"QMP\"", deadline) < 0 ||
+                    qmp_command(&qmp_conn, "{\"execute\": \"qmp_capabilities\"}\n", -1, deadline) < 0) {
+                        fprintf(stderr, "agent-check: no QMP\n");
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        return 1;
+                }
+        }
+        (void) rmdir(dir);
 
+        /* A restored guest's agent sent its READY long ago, to another host: it answers the PING. */
+        if (resume && write(conn.fd, "PING resume\n", 12) != 12)
+                return perror("write"), 1;
         r = read_line(&conn, deadline, line, sizeof(line));
-        if (r < 0 || strncmp(line, "READY ", 6) != 0) {
+        if (r < 0 || (strncmp(line, "READY ", 6) != 0 && !(resume && streq(line, "PONG resume")))) {
                 fprintf(stderr, "agent-check: no READY from the guest: %s\n", r < 0 ? strerror(-r) : line);
                 kill(pid, SIGKILL);
                 waitpid(pid, NULL, 0);
@@ -200,6 +365,29 @@ int main(int argc, char *argv[]) {
                         printf("%" PRIu64 " ", now_ms() - start);
                 printf("%s\n", line);
                 fflush(stdout);
+        }
+        if (rss_ram_mib > 0) {
+                uint64_t total = 0, besides = 0;
+
+                if (vmm_rss(pid, rss_ram_mib * 1024, &total, &besides) < 0)
+                        return perror("smaps"), 1;
+                printf("vmm_rss_kib=%" PRIu64 "\nvmm_rss_besides_ram_kib=%" PRIu64 "\n", total, besides);
+        }
+        if (snapshot) {
+                uint64_t t0 = now_ms();
+
+                r = qmp_snapshot(&qmp_conn, snapshot, now_ms() + timeout_s * 1000ull);
+                if (r < 0) {
+                        fprintf(stderr, "agent-check: the snapshot failed: %s\n", strerror(-r));
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        return 1;
+                }
+                printf("snapshot_ms=%" PRIu64 "\n", now_ms() - t0);
+                r = qmp_command(&qmp_conn, "{\"execute\": \"quit\"}\n", -1, now_ms() + timeout_s * 1000ull);
+                if (r < 0)
+                        return 1;
+                wait_exit = true;
         }
         if (!wait_exit) {
                 kill(pid, SIGTERM);

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vmm-hv's snapshot file: a header page, the machine's state as tagged sections, and guest RAM at a page-
+ * aligned offset, zero pages left as holes. A clone maps that RAM copy-on-write (MAP_PRIVATE), so it starts
+ * without copying memory and clones of one snapshot share every page none of them wrote. The file is input
+ * when it is read back: every size and offset is checked before it is used. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define SNAPSHOT_MAGIC "VMMHVSN1"
+#define SNAPSHOT_VERSION 1u
+#define SNAPSHOT_HEADER_SIZE 4096u
+#define SNAPSHOT_RAM_ALIGN (64u * 1024u) /* any host page size up to 64 KiB */
+#define SNAPSHOT_STATE_MAX (16u * 1024u * 1024u)
+#define SNAPSHOT_SECTIONS_MAX 4096u
+
+/* What a section holds; index tells instances apart (a vCPU's number, a device's base address). */
+typedef enum SnapshotTag {
+        SNAPSHOT_TAG_MACHINE = 1, /* vCPUs, RAM base and size, the machine's configuration */
+        SNAPSHOT_TAG_VCPU_REGS,   /* (id, value) of every register KVM_GET_REG_LIST names */
+        SNAPSHOT_TAG_VCPU_MISC,   /* MP state and pending events */
+        SNAPSHOT_TAG_GIC_DIST,    /* (offset, value) of the distributor's registers */
+        SNAPSHOT_TAG_GIC_REDIST,  /* per vCPU: (offset, value) */
+        SNAPSHOT_TAG_GIC_CPU,     /* per vCPU: (system register, value) */
+        SNAPSHOT_TAG_DEVICE,      /* per device, by its MMIO base */
+        _SNAPSHOT_TAG_MAX,
+} SnapshotTag;
+
+typedef struct SnapshotHeader {
+        char magic[8];
+        uint32_t version;
+        uint32_t n_sections;
+        uint64_t state_offset, state_size; /* the sections, one after the other */
+        uint64_t ram_base, ram_size;
+        uint64_t ram_offset; /* SNAPSHOT_RAM_ALIGN aligned, after the state */
+} SnapshotHeader;
+
+typedef struct SnapshotSection {
+        uint32_t tag;
+        uint32_t reserved;
+        uint64_t index;
+        uint64_t size; /* of the payload that follows, padded to 8 bytes in the file */
+} SnapshotSection;
+
+/* Collects sections in memory; snapshot_write() then writes the file. */
+typedef struct SnapshotWriter {
+        uint8_t *state;
+        size_t state_size, state_allocated;
+        unsigned n_sections;
+        int error; /* the first failure; later calls do nothing */
+} SnapshotWriter;
+
+void snapshot_writer_done(SnapshotWriter *w);
+void snapshot_add(SnapshotWriter *w, SnapshotTag tag, uint64_t index, const void *payload, size_t size);
+/* Writes header, state and RAM (zero pages as holes where the file allows them) to fd from offset 0. */
+int snapshot_write(SnapshotWriter *w, int fd, uint64_t ram_base, const void *ram, uint64_t ram_size);
+
+/* A snapshot read back: its state is in memory, its RAM is at ram_offset in the file. */
+typedef struct Snapshot {
+        SnapshotHeader header;
+        uint8_t *state;
+} Snapshot;
+
+void snapshot_done(Snapshot *s);
+/* -EBADMSG: not a snapshot, or one whose header or sections do not add up; -EPROTONOSUPPORT: another
+ * version. file_size: the file's (RAM must lie inside it). */
+int snapshot_read(int fd, Snapshot *ret);
+int snapshot_parse(
+        const void *header_page, size_t header_size, const void *state, uint64_t file_size, Snapshot *ret);
+/* The payload of the section (tag, index), or NULL. */
+const void *snapshot_find(const Snapshot *s, SnapshotTag tag, uint64_t index, size_t *ret_size);
