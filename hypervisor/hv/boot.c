@@ -3,7 +3,6 @@
  * aligned in its own 2 MiB window, the initramfs anywhere in RAM; vmm-hv puts both at the top of RAM. */
 #include <assert.h>
 #include <errno.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -91,9 +90,8 @@ static int gunzip(const uint8_t *in, size_t in_size, uint8_t **ret, size_t *ret_
         return 0;
 }
 
-static int map_file(int fd, const uint8_t **ret, uint64_t *ret_size) {
+static int file_size(int fd, uint64_t *ret) {
         struct stat st;
-        void *p;
 
         if (fstat(fd, &st) < 0)
                 return -errno;
@@ -101,54 +99,95 @@ static int map_file(int fd, const uint8_t **ret, uint64_t *ret_size) {
                 return -EBADFD;
         if (st.st_size <= 0)
                 return -ENOEXEC;
-        p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED)
-                return -errno;
-        *ret = p;
-        *ret_size = (uint64_t) st.st_size;
+        *ret = (uint64_t) st.st_size;
         return 0;
 }
 
-static int load_kernel(const GuestMemory *m, const uint8_t *image, uint64_t size, BootLayout *l) {
+/* size bytes from offset 0 of fd into buf: read() straight into guest RAM, never a mapping of the file,
+ * whose every page would fault (what makes a start slow under nested virtualisation). */
+static int read_at_start(int fd, void *buf, uint64_t size) {
+        for (uint64_t done = 0; done < size;) {
+                ssize_t k = pread(
+                        fd, (uint8_t *) buf + done, MIN(size - done, (uint64_t) 64 << 20), (off_t) done);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO; /* the file shrank */
+                done += (uint64_t) k;
+        }
+        return 0;
+}
+
+/* Where the Image goes: a 2 MiB boundary plus its text_offset; -E2BIG if it does not fit. */
+static int place_kernel(const GuestMemory *m, const uint8_t *header, uint64_t size, BootLayout *l, uint8_t **ret) {
         uint64_t text_offset, image_size, base;
         uint8_t *dst;
         int r;
 
-        r = boot_parse_header(image, size, &text_offset, &image_size);
+        r = boot_parse_header(header, size, &text_offset, &image_size);
         if (r < 0)
                 return r;
         base = (m->base + SZ_2M - 1) & ~(SZ_2M - 1);
+        /* The rest, up to image_size, is BSS: guest RAM starts zeroed. */
         dst = guest_mem_ptr(m, base + text_offset, image_size);
         if (!dst)
                 return -E2BIG;
-        memcpy(dst, image, size); /* the rest, up to image_size, is BSS: guest RAM starts zeroed */
         l->kernel_entry = base + text_offset;
         l->kernel_end = base + text_offset + image_size;
+        *ret = dst;
         return 0;
+}
+
+static int load_kernel(const GuestMemory *m, int fd, BootLayout *l) {
+        uint8_t header[64] = {};
+        uint64_t size = 0;
+        uint8_t *dst;
+        ssize_t n;
+        int r;
+
+        r = file_size(fd, &size);
+        if (r < 0)
+                return r;
+        n = pread(fd, header, sizeof(header), 0);
+        if (n < 0)
+                return -errno;
+        if (n >= 2 && header[0] == 0x1f && header[1] == 0x8b) {
+                _cleanup_free_ uint8_t *gz = NULL, *image = NULL;
+                size_t image_n;
+
+                if (size > BOOT_KERNEL_MAX)
+                        return -EFBIG;
+                gz = malloc(size);
+                if (!gz)
+                        return -ENOMEM;
+                r = read_at_start(fd, gz, size);
+                if (r >= 0)
+                        r = gunzip(gz, size, &image, &image_n);
+                if (r >= 0)
+                        r = place_kernel(m, image, image_n, l, &dst);
+                if (r < 0)
+                        return r;
+                memcpy(dst, image, image_n);
+                return 0;
+        }
+        r = place_kernel(m, header, size < sizeof(header) ? (uint64_t) n : size, l, &dst);
+        if (r < 0)
+                return r;
+        return read_at_start(fd, dst, size);
 }
 
 int boot_load(const GuestMemory *m, int kernel_fd, int initrd_fd, BootLayout *ret) {
         BootLayout l = {};
-        const uint8_t *file;
-        uint64_t size, top;
+        uint64_t size = 0, top;
         int r;
 
         assert(m);
         assert(ret);
 
-        r = map_file(kernel_fd, &file, &size);
-        if (r < 0)
-                return r;
-        if (size >= 2 && file[0] == 0x1f && file[1] == 0x8b) {
-                _cleanup_free_ uint8_t *image = NULL;
-                size_t n;
-
-                r = gunzip(file, size, &image, &n);
-                if (r >= 0)
-                        r = load_kernel(m, image, n, &l);
-        } else
-                r = load_kernel(m, file, size, &l);
-        (void) munmap((void *) file, size);
+        r = load_kernel(m, kernel_fd, &l);
         if (r < 0)
                 return r;
 
@@ -160,21 +199,18 @@ int boot_load(const GuestMemory *m, int kernel_fd, int initrd_fd, BootLayout *re
         if (l.fdt_addr < l.kernel_end)
                 return -E2BIG;
         if (initrd_fd >= 0) {
-                r = map_file(initrd_fd, &file, &size);
+                r = file_size(initrd_fd, &size);
                 if (r < 0)
                         return r;
-                if (size > l.fdt_addr - l.kernel_end) {
-                        (void) munmap((void *) file, size);
+                if (size > l.fdt_addr - l.kernel_end)
                         return -E2BIG;
-                }
                 l.initrd_start = (l.fdt_addr - size) & ~(SZ_4K - 1);
-                if (l.initrd_start < l.kernel_end) {
-                        (void) munmap((void *) file, size);
+                if (l.initrd_start < l.kernel_end)
                         return -E2BIG;
-                }
                 l.initrd_end = l.initrd_start + size;
-                memcpy(guest_mem_ptr(m, l.initrd_start, size), file, size);
-                (void) munmap((void *) file, size);
+                r = read_at_start(initrd_fd, guest_mem_ptr(m, l.initrd_start, size), size);
+                if (r < 0)
+                        return r;
         }
         *ret = l;
         return 0;
