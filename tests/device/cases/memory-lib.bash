@@ -32,7 +32,20 @@ policy() {
         vmctl reload
 }
 mkdir -p /etc/vmmd
-trap 'rm -f /etc/vmmd/memory.yaml; vmctl reload || :' EXIT
+# Whatever a case leaves when it fails must not squeeze the cases after it: its policy, its phones, and a
+# memory hog (99-kvm-policy.sh) go at exit.
+cleanup() {
+        rm -f /etc/vmmd/memory.yaml
+        vmctl reload || :
+        if [ -n "${names+x}" ]; then
+                for n in "${names[@]}"; do vmctl destroy "$n" 2>/dev/null || :; done
+        fi
+        if mountpoint -q /run/hog; then
+                umount /run/hog
+        fi
+        swapoff /dev/zram0 2>/dev/null || : # 99-kvm-reclaim.sh's
+}
+trap cleanup EXIT
 
 # Clones: once the throwaway persona's golden snapshot is ready (vmmd builds it after its start).
 golden() { [ "$(vmctl --no-legend golden | awk '$1 == "throwaway" { print $2 }')" = ready ]; }
