@@ -215,11 +215,49 @@ static int cmd_query_migrate(QmpServer *s, json_object *args, json_object **ret,
         return 0;
 }
 
+static json_object *balloon_info(uint64_t actual) {
+        json_object *o = json_object_new_object();
+
+        if (o)
+                (void) json_object_object_add(o, "actual", json_object_new_int64((int64_t) actual));
+        return o;
+}
+
+/* QEMU's balloon: "value" is the RAM the guest is to keep, in bytes. */
+static int cmd_balloon(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        int64_t value;
+        int r;
+
+        r = qmp_arg_int(args, "value", true, &value, err);
+        if (r < 0)
+                return r;
+        if (value <= 0)
+                return qmp_error_set(err, "GenericError", "Parameter 'value' expects a size");
+        machine_balloon_set_target(c->machine, (uint64_t) MIN((uint64_t) value, machine_ram_size(c->machine)));
+        return 0;
+}
+
+static int cmd_query_balloon(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+
+        *ret = balloon_info(machine_balloon_actual(c->machine));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void on_balloon(Machine *m, uint64_t actual, void *userdata) {
+        Control *c = userdata;
+
+        qmp_server_event(c->server, "BALLOON_CHANGE", balloon_info(actual));
+}
+
 static const QmpCommand commands[] = {
+        { "balloon", cmd_balloon },
         { "cont", cmd_cont },
         { "migrate", cmd_migrate },
         { "migrate-set-capabilities", cmd_migrate_set_capabilities },
         { "migrate-set-parameters", cmd_migrate_set_parameters },
+        { "query-balloon", cmd_query_balloon },
         { "query-migrate", cmd_query_migrate },
         { "query-name", cmd_query_name },
         { "query-status", cmd_query_status },
@@ -248,8 +286,10 @@ static void on_guest_stop(Machine *m, MachineExit how, void *userdata) {
 Control *control_free(Control *c) {
         if (!c)
                 return NULL;
-        if (c->machine)
+        if (c->machine) {
                 machine_set_guest_stop_handler(c->machine, NULL, NULL);
+                machine_set_balloon_handler(c->machine, NULL, NULL);
+        }
         sd_event_source_disable_unref(c->migrate_source);
         safe_close(c->migrate_fd);
         qmp_server_free(c->server);
@@ -275,6 +315,7 @@ int control_new(sd_event *event, Machine *m, int listen_fd, Control **ret) {
                 return r;
         c->machine = m;
         machine_set_guest_stop_handler(m, on_guest_stop, c);
+        machine_set_balloon_handler(m, on_balloon, c);
         *ret = TAKE_PTR(c);
         return 0;
 }

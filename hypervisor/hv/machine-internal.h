@@ -11,6 +11,7 @@
 #include "mmio-bus.h"
 #include "pl011.h"
 #include "snapshot.h"
+#include "virtio-balloon.h"
 #include "virtio-console.h"
 
 #define KVM_API_VERSION_EXPECTED 12
@@ -39,6 +40,7 @@ typedef struct Vcpu {
         size_t run_size;
         pthread_t thread;
         bool thread_started;
+        bool mmio_pending; /* the last exit was MMIO: KVM completes it when the vCPU next enters */
 } Vcpu;
 
 struct Machine {
@@ -53,6 +55,11 @@ struct Machine {
         Pl011 uart;
         VirtioConsole *console;
         int console_fd;
+        VirtioBalloon *balloon;
+        int balloon_fd; /* a vCPU thread says the balloon's size changed */
+        sd_event_source *balloon_source;
+        machine_balloon_t on_balloon;
+        void *on_balloon_userdata;
 
         int exit_fd; /* a vCPU thread tells the event loop that the guest stopped or a vCPU failed */
         sd_event_source *exit_source;

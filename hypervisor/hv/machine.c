@@ -176,6 +176,53 @@ static int setup_gic(Machine *m) {
         return r;
 }
 
+/* Guest RAM the balloon or free page reporting gives back: a hole in the memfd (the pages go, reading
+ * zeros), or for a clone's copy-on-write RAM its own copies dropped (reading the snapshot's again). */
+static void ram_discard(void *userdata, uint64_t gpa, uint64_t len) {
+        Machine *m = userdata;
+        uint64_t off = gpa - m->ram.base;
+
+        if (m->ram_fd >= 0)
+                (void) fallocate(
+                        m->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) off, (off_t) len);
+        else
+                (void) madvise(m->ram.host + off, len, MADV_DONTNEED);
+}
+
+static void balloon_changed(void *userdata) {
+        Machine *m = userdata;
+        uint64_t one = 1;
+
+        (void) !write(m->balloon_fd, &one, sizeof(one));
+}
+
+static int on_balloon_fd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Machine *m = userdata;
+        uint64_t n;
+
+        (void) !read(fd, &n, sizeof(n));
+        if (m->on_balloon)
+                m->on_balloon(m, virtio_balloon_actual(m->balloon), m->on_balloon_userdata);
+        return 0;
+}
+
+void machine_set_balloon_handler(Machine *m, machine_balloon_t handler, void *userdata) {
+        m->on_balloon = handler;
+        m->on_balloon_userdata = userdata;
+}
+
+void machine_balloon_set_target(Machine *m, uint64_t bytes) {
+        virtio_balloon_set_target(m->balloon, bytes);
+}
+
+uint64_t machine_balloon_actual(Machine *m) {
+        return virtio_balloon_actual(m->balloon);
+}
+
+uint64_t machine_ram_size(Machine *m) {
+        return m->ram.size;
+}
+
 static int setup_devices(Machine *m, const MachineConfig *c) {
         int r;
 
@@ -198,7 +245,16 @@ static int setup_devices(Machine *m, const MachineConfig *c) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        /* Always there (a snapshot has the devices of the machine it restores into). */
+        r = virtio_balloon_new(
+                &m->ram,
+                machine_irq(m, MACHINE_VIRTIO_SPI + 1),
+                &(BalloonOps){ .discard = ram_discard, .actual_changed = balloon_changed, .userdata = m },
+                &m->balloon);
+        if (r < 0)
+                return r;
+        return virtio_mmio_register(
+                virtio_balloon_transport(m->balloon), &m->bus, MACHINE_VIRTIO_BASE + VIRTIO_MMIO_SIZE);
 }
 
 static int load_guest(Machine *m, const MachineConfig *c) {
@@ -433,6 +489,7 @@ static int handle_exit(Vcpu *v) {
 
         switch (run->exit_reason) {
         case KVM_EXIT_MMIO:
+                v->mmio_pending = true;
                 return handle_mmio(v);
         case KVM_EXIT_ARM_NISV:
                 return handle_nisv(v);
@@ -476,6 +533,14 @@ static bool vcpu_park(Vcpu *v) {
         Machine *m = v->machine;
 
         (void) pthread_mutex_lock(&m->run_lock);
+        if (m->pause_requested && v->mmio_pending) {
+                /* The MMIO read just answered is done by KVM on the next KVM_RUN (the register loaded, PC
+                 * past the instruction): that happens now, with immediate_exit, before a snapshot could
+                 * see the vCPU half way through it. */
+                v->run->immediate_exit = 1;
+                (void) ioctl(v->fd, KVM_RUN, 0);
+        }
+        v->mmio_pending = false;
         while (m->pause_requested && !atomic_load(&m->stopping)) {
                 m->n_parked++;
                 (void) pthread_cond_broadcast(&m->run_cond);
@@ -607,7 +672,7 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
         m = calloc(1, sizeof(*m));
         if (!m)
                 return log_oom();
-        m->kvm_fd = m->vm_fd = m->gic_fd = m->ram_fd = m->exit_fd = m->console_fd = -EBADF;
+        m->kvm_fd = m->vm_fd = m->gic_fd = m->ram_fd = m->exit_fd = m->console_fd = m->balloon_fd = -EBADF;
         m->event = sd_event_ref(event);
         m->n_vcpus = c->n_cpus;
         m->guest_stopped = -1;
@@ -670,6 +735,12 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the vGICv3: %m");
 
+        m->balloon_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (m->balloon_fd < 0)
+                return log_error_errno(errno, "eventfd() failed: %m");
+        r = sd_event_add_io(event, &m->balloon_source, m->balloon_fd, EPOLLIN, on_balloon_fd, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the balloon: %m");
         m->console_fd = c->console_fd >= 0 ? fcntl(c->console_fd, F_DUPFD_CLOEXEC, 3) : -EBADF;
         if (m->console_fd >= 0)
                 (void) fd_nonblock(m->console_fd, true);
@@ -771,6 +842,9 @@ Machine *machine_free(Machine *m) {
                 return NULL;
         machine_stop(m);
         m->console = virtio_console_free(m->console);
+        m->balloon = virtio_balloon_free(m->balloon);
+        sd_event_source_disable_unref(m->balloon_source);
+        safe_close(m->balloon_fd);
         free(m->console_ring);
         (void) pthread_mutex_destroy(&m->console_lock);
         (void) pthread_mutex_destroy(&m->run_lock);

@@ -49,6 +49,9 @@ typedef struct Machine Machine;
 /* The guest powered off or asked for a reset; its vCPUs are parked and its RAM is as it was. */
 typedef void (*machine_guest_stop_t)(Machine *m, MachineExit how, void *userdata);
 
+/* The balloon's size changed: the guest keeps actual bytes of its RAM now (the event loop calls this). */
+typedef void (*machine_balloon_t)(Machine *m, uint64_t actual, void *userdata);
+
 #define MACHINE_CONSOLE_RING_SIZE (1024u * 1024u)
 
 int machine_new(sd_event *event, const MachineConfig *config, Machine **ret);
@@ -69,5 +72,10 @@ void machine_exit(Machine *m, MachineExit how);
 /* Takes up to size bytes of the UART's output (the oldest first) out of its ring: how many. */
 size_t machine_console_read(Machine *m, void *buf, size_t size);
 const char *machine_name(Machine *m);
+void machine_set_balloon_handler(Machine *m, machine_balloon_t handler, void *userdata);
+/* How much RAM the guest is to keep (bytes), and how much it keeps now. */
+void machine_balloon_set_target(Machine *m, uint64_t bytes);
+uint64_t machine_balloon_actual(Machine *m);
+uint64_t machine_ram_size(Machine *m);
 /* Writes a snapshot of the paused machine into fd (a regular file, from offset 0). */
 int machine_save(Machine *m, int fd);

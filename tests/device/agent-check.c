@@ -130,6 +130,23 @@ static int qmp_command(Conn *q, const char *json, int fd, uint64_t deadline) {
         return qmp_expect(q, "\"return\"", deadline);
 }
 
+/* Sets the balloon's target and waits for the BALLOON_CHANGE that says the guest got there. */
+static int qmp_balloon(Conn *q, uint64_t mib, uint64_t deadline) {
+        char cmd[128], want[64];
+        int r;
+
+        if (q->fd < 0)
+                return -ENOTCONN;
+        snprintf(
+                cmd,
+                sizeof(cmd),
+                "{\"execute\": \"balloon\", \"arguments\": {\"value\": %" PRIu64 "}}\n",
+                mib << 20);
+        snprintf(want, sizeof(want), "\"actual\":%" PRIu64 "}", mib << 20);
+        r = qmp_command(q, cmd, -1, deadline);
+        return r < 0 ? r : qmp_expect(q, want, deadline);
+}
+
 /* Stops the machine and has it write its snapshot into path, as vmmd's golden build does with QEMU. */
 static int qmp_snapshot(Conn *q, const char *path, uint64_t deadline) {
         _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -181,7 +198,9 @@ static void help(void) {
                "and prints ready_ms=N (from the VMM's start), then each --send line's answer.\n\n"
                "  -h --help         Show this help\n"
                "     --timeout=SEC  Give up after SEC seconds waiting for anything (default 300)\n"
-               "     --send=LINE    Send LINE after READY and print its answer (repeatable, in order)\n"
+               "     --send=LINE    Send LINE after READY and print its answer (repeatable, in order);\n"
+               "                    \"!rss\" prints the VMM's resident memory, \"!balloon MIB\" sets the\n"
+               "                    balloon's target over QMP and waits until the guest got there\n"
                "     --interval-ms=N  Wait N ms before each --send after the first (a clock's rate shows)\n"
                "     --timestamps   Print each answer after the ms since the VMM's start\n"
                "     --wait-exit    After the last answer, wait for the VMM to exit by itself (instead of\n"
@@ -351,6 +370,30 @@ int main(int argc, char *argv[]) {
                                 NULL,
                                 0,
                                 (int) interval_ms); /* a pause to measure over, not a wait for anything */
+                if (streq(*s, "!rss")) {
+                        uint64_t total = 0, besides = 0;
+
+                        if (vmm_rss(pid, 1024 * 1024, &total, &besides) < 0)
+                                return perror("smaps"), 1;
+                        printf("vmm_rss_kib=%" PRIu64 "\n", total);
+                        continue;
+                }
+                if (strncmp(*s, "!balloon ", 9) == 0) {
+                        uint64_t mib = strtoull(*s + 9, NULL, 10);
+
+                        r = qmp_balloon(&qmp_conn, mib, now_ms() + timeout_s * 1000ull);
+                        if (r < 0) {
+                                fprintf(stderr,
+                                        "agent-check: the balloon did not get to %" PRIu64 " MiB: %s\n",
+                                        mib,
+                                        strerror(-r));
+                                kill(pid, SIGKILL);
+                                waitpid(pid, NULL, 0);
+                                return 1;
+                        }
+                        printf("balloon %" PRIu64 " MiB\n", mib);
+                        continue;
+                }
                 snprintf(out, sizeof(out), "%s\n", *s);
                 if (write(conn.fd, out, strlen(out)) != (ssize_t) strlen(out))
                         return perror("write"), 1;
@@ -393,6 +436,22 @@ int main(int argc, char *argv[]) {
                 kill(pid, SIGTERM);
                 waitpid(pid, &status, 0);
                 return 0;
+        }
+        /* With a QMP client, a VMM holds a guest that stopped (QEMU's -action ...=pause, vmm-hv's default
+         * then) until it is told to quit: the client's part. */
+        if (qmp_conn.fd >= 0 && !snapshot) {
+                r = qmp_expect(&qmp_conn, "\"SHUTDOWN\"", now_ms() + timeout_s * 1000ull);
+                if (r >= 0)
+                        r = qmp_command(
+                                &qmp_conn, "{\"execute\": \"quit\"}\n", -1, now_ms() + timeout_s * 1000ull);
+                if (r < 0) {
+                        fprintf(stderr,
+                                "agent-check: no SHUTDOWN over QMP, or quit failed: %s\n",
+                                strerror(-r));
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        return 1;
+                }
         }
         /* The VMM should end by itself now; give it the timeout. */
         int pidfd = pidfd_open(pid, 0);
