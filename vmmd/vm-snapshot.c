@@ -274,19 +274,6 @@ static int vm_snapshot_begin(VM *vm, SnapshotOp op, const char *name, Operation 
         return 0;
 }
 
-static int errorf(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
-
 /* Whether the operation may begin now; then the snapshots in the disk. */
 static int vm_snapshot_prepare(VM *vm, Qcow2Snapshot **ret, size_t *ret_n, char **ret_error) {
         bool stopped = IN_SET(vm->state, VM_CREATED, VM_STOPPED, VM_FAILED) && !vm_is_active(vm);

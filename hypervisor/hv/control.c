@@ -19,6 +19,7 @@ struct Control {
         ControlState state;
         /* A migrate under way: its file, written once the reply went out. */
         int migrate_fd;
+        bool migrate_inc;
         sd_event_source *migrate_source;
         const char *migrate_status; /* for query-migrate: NULL (none yet), "completed", "failed" */
 };
@@ -161,7 +162,7 @@ static int on_migrate(sd_event_source *source, void *userdata) {
 
         c->migrate_source = sd_event_source_disable_unref(c->migrate_source);
         migrate_event(c, "active");
-        r = machine_save(c->machine, c->migrate_fd);
+        r = machine_save(c->machine, c->migrate_fd, c->migrate_inc);
         c->migrate_fd = safe_close(c->migrate_fd);
         c->migrate_status = r < 0 ? "failed" : "completed";
         migrate_event(c, c->migrate_status);
@@ -170,15 +171,30 @@ static int on_migrate(sd_event_source *source, void *userdata) {
 
 /* A snapshot of the paused machine into a file the client passed with getfd ("fd:NAME"), as QEMU's
  * migration to a file: MIGRATION events say how it goes. The machine must be paused (stop) first: a
- * snapshot of one moment. */
+ * snapshot of one moment. "inc": true (the name of QEMU's old incremental flag) makes it a delta of the
+ * machine's base, with the RAM pages written since then only. */
 static int cmd_migrate(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
         Control *c = userdata;
+        json_object *inc;
+        bool incremental = false;
         const char *uri;
         int r, fd;
 
         r = qmp_arg_string(args, "uri", true, &uri, err);
         if (r < 0)
                 return r;
+        if (json_object_object_get_ex(args, "inc", &inc)) {
+                if (!json_object_is_type(inc, json_type_boolean))
+                        return qmp_error_set(
+                                err, "GenericError", "Invalid parameter type for 'inc', expected: boolean");
+                incremental = json_object_get_boolean(inc);
+        }
+        if (incremental && !machine_has_base(c->machine))
+                return qmp_error_set(
+                        err,
+                        "GenericError",
+                        "No base for an incremental snapshot: the machine booted and has written no snapshot "
+                        "yet (take a full one first)");
         if (strncmp(uri, "fd:", 3) != 0)
                 return qmp_error_set(
                         err, "GenericError", "vmm-hv saves only to a passed fd ('fd:NAME'), not '%s'", uri);
@@ -197,6 +213,7 @@ static int cmd_migrate(QmpServer *s, json_object *args, json_object **ret, QmpEr
                 return r;
         }
         c->migrate_fd = fd;
+        c->migrate_inc = incremental;
         c->migrate_status = NULL;
         migrate_event(c, "setup");
         return 0;
@@ -251,6 +268,36 @@ static void on_balloon(Machine *m, uint64_t actual, void *userdata) {
         qmp_server_event(c->server, "BALLOON_CHANGE", balloon_info(actual));
 }
 
+/* The machine ended as reason says: paused with its RAM as it was, waiting for quit (QEMU's -action
+ * reboot=shutdown,shutdown=pause, which vmmd relies on). */
+static void control_shut_down(Control *c, bool guest, const char *reason) {
+        json_object *data = json_object_new_object();
+
+        c->state = CONTROL_SHUTDOWN;
+        if (data) {
+                (void) json_object_object_add(data, "guest", json_object_new_boolean(guest));
+                (void) json_object_object_add(data, "reason", json_object_new_string(reason));
+        }
+        qmp_server_event(c->server, "SHUTDOWN", data);
+        qmp_server_event(c->server, "STOP", NULL);
+}
+
+/* The reset button: like a guest's own reset, the machine ends and its owner starts a new one. */
+static int cmd_system_reset(QmpServer *s, json_object *args, json_object **ret, QmpError *err, void *userdata) {
+        Control *c = userdata;
+        int r;
+
+        if (c->state == CONTROL_SHUTDOWN)
+                return 0;
+        if (c->state == CONTROL_RUNNING) {
+                r = machine_pause(c->machine);
+                if (r < 0)
+                        return r;
+        }
+        control_shut_down(c, false, "host-qmp-system-reset");
+        return 0;
+}
+
 static const QmpCommand commands[] = {
         { "balloon", cmd_balloon },
         { "cont", cmd_cont },
@@ -264,23 +311,12 @@ static const QmpCommand commands[] = {
         { "quit", cmd_quit },
         { "ringbuf-read", cmd_ringbuf_read },
         { "stop", cmd_stop },
+        { "system_reset", cmd_system_reset },
         {},
 };
 
 static void on_guest_stop(Machine *m, MachineExit how, void *userdata) {
-        Control *c = userdata;
-        json_object *data = json_object_new_object();
-
-        c->state = CONTROL_SHUTDOWN;
-        if (data) {
-                (void) json_object_object_add(data, "guest", json_object_new_boolean(true));
-                (void) json_object_object_add(
-                        data,
-                        "reason",
-                        json_object_new_string(how == MACHINE_EXIT_RESET ? "guest-reset" : "guest-shutdown"));
-        }
-        qmp_server_event(c->server, "SHUTDOWN", data);
-        qmp_server_event(c->server, "STOP", NULL);
+        control_shut_down(userdata, true, how == MACHINE_EXIT_RESET ? "guest-reset" : "guest-shutdown");
 }
 
 Control *control_free(Control *c) {

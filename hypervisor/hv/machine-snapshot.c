@@ -2,10 +2,11 @@
 /* A paused machine's state into a snapshot file (snapshot.h) and back: every register KVM lists for each
  * vCPU (the architected timers' among them: the virtual counter goes on where it stood), MP state and
  * pending events, the vGICv3's distributor, redistributors and CPU interfaces, each device's own state, and
- * guest RAM. */
+ * guest RAM: all of it, or for an incremental snapshot the pages written since the machine's base. */
 #include <assert.h>
 #include <errno.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 
 #include "log.h"
 #include "machine-internal.h"
@@ -222,7 +223,7 @@ static int save_vcpu(Vcpu *v, SnapshotWriter *w) {
         return 0;
 }
 
-int machine_snapshot_save(Machine *m, int fd) {
+int machine_snapshot_save(Machine *m, int fd, bool incremental) {
         _cleanup_(snapshot_writer_done) SnapshotWriter w = {};
         MachineState ms = {
                 .n_vcpus = m->n_vcpus,
@@ -230,7 +231,27 @@ int machine_snapshot_save(Machine *m, int fd) {
                 .ram_base = m->ram.base,
                 .ram_size = m->ram.size,
         };
+        SnapshotPages pages = { .page_size = m->page_size, .n_pages = m->n_pages, .bitmap = m->since_base };
+        char id[SNAPSHOT_ID_STRING_MAX], base_id[SNAPSHOT_ID_STRING_MAX];
+        uint64_t n_held = 0;
         int r;
+
+        if (incremental && snapshot_id_is_null(&m->base_id))
+                return log_error_errno(
+                        ENOENT,
+                        "No base for an incremental snapshot: the machine booted and wrote no full one.");
+        /* The machine is paused: nothing writes its RAM now. What the guest and the VMM wrote since the last
+         * snapshot goes into since_base, and KVM logs from here on (a booted machine's first snapshot turns
+         * it on), so that the next snapshot can be a delta. */
+        r = machine_dirty_log_start(m);
+        if (r >= 0)
+                r = machine_dirty_collect(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the dirty log of guest RAM: %m");
+        if (getrandom(&w.id, sizeof(w.id), 0) != sizeof(w.id))
+                return log_error_errno(errno, "Cannot get randomness for the snapshot's id: %m");
+        if (incremental)
+                w.base_id = m->base_id;
 
         snapshot_add(&w, SNAPSHOT_TAG_MACHINE, 0, &ms, sizeof(ms));
         for (unsigned i = 0; i < m->n_vcpus; i++) {
@@ -253,9 +274,25 @@ int machine_snapshot_save(Machine *m, int fd) {
                         return log_error_errno(r, "Cannot save the state of %s: %m", region->name);
                 snapshot_add(&w, SNAPSHOT_TAG_DEVICE, region->base, state, size);
         }
-        r = snapshot_write(&w, fd, m->ram.base, m->ram.host, m->ram.size);
+        r = snapshot_write(&w, fd, m->ram.base, m->ram.host, m->ram.size, incremental ? &pages : NULL);
         if (r < 0)
                 return log_error_errno(r, "Cannot write the snapshot: %m");
+        if (!incremental) {
+                /* The new base: a delta from now on goes over this snapshot. A delta keeps the base, and the
+                 * next one holds its pages too, so that every delta needs only its full snapshot. */
+                m->base_id = w.id;
+                memset(m->since_base, 0, (m->n_pages + 63) / 64 * sizeof(uint64_t));
+                log_info("Wrote snapshot %s.", snapshot_id_to_string(&w.id, id));
+                return 0;
+        }
+        for (uint64_t i = 0; i < (m->n_pages + 63) / 64; i++)
+                n_held += (uint64_t) __builtin_popcountll(m->since_base[i]);
+        log_info(
+                "Wrote snapshot %s, a delta of %s: %" PRIu64 " of %" PRIu64 " pages.",
+                snapshot_id_to_string(&w.id, id),
+                snapshot_id_to_string(&w.base_id, base_id),
+                n_held,
+                m->n_pages);
         return 0;
 }
 
@@ -326,6 +363,35 @@ static int restore_attrs(
         return 0;
 }
 
+/* The snapshot's devices and this machine's must be the same set: a guest whose driver finds its device
+ * gone faults on its registers. Each device of the machine needs its state (checked as it is loaded); here,
+ * every virtio device of the snapshot needs its device. The disk is the caller's to give, so it gets words
+ * of its own. */
+static int check_devices(Machine *m, const Snapshot *s) {
+        bool had_disk = snapshot_find(
+                s, SNAPSHOT_TAG_DEVICE, MACHINE_VIRTIO_SLOT_BASE(MACHINE_VIRTIO_SLOT_DISK), NULL);
+
+        if (had_disk && !m->blk)
+                return log_error_errno(
+                        ENODEV,
+                        "The snapshot is of a machine with a disk: restore it with --disk (the disk as it was "
+                        "when the snapshot was taken, or a copy of it).");
+        if (!had_disk && m->blk)
+                return log_error_errno(
+                        ENODEV, "The snapshot is of a machine without a disk: restore it without --disk.");
+        for (unsigned slot = 0; slot < MACHINE_VIRTIO_MAX; slot++) {
+                uint64_t base = MACHINE_VIRTIO_SLOT_BASE(slot);
+
+                if (snapshot_find(s, SNAPSHOT_TAG_DEVICE, base, NULL) && !mmio_bus_find(&m->bus, base, 4))
+                        return log_error_errno(
+                                ENODEV,
+                                "The snapshot has a virtio device at 0x%" PRIx64
+                                " that this machine lacks (the agent's console needs --agent-fd).",
+                                base);
+        }
+        return 0;
+}
+
 int machine_snapshot_restore(Machine *m, const Snapshot *s) {
         uint64_t offsets[GIC_OFFSETS_MAX];
         const MachineState *ms;
@@ -368,6 +434,9 @@ int machine_snapshot_restore(Machine *m, const Snapshot *s) {
                 }
         }
 
+        r = check_devices(m, s);
+        if (r < 0)
+                return r;
         for (unsigned i = 0; i < m->bus.n_regions; i++) {
                 const MmioRegion *region = m->bus.regions + i;
                 const void *state;

@@ -78,16 +78,84 @@ static void uart_output(void *userdata, const uint8_t *buf, size_t len) {
                 (void) !write(m->console_fd, buf, len);
 }
 
-static int add_memslot(Machine *m) {
+static int set_memslot(Machine *m, bool log_dirty) {
         struct kvm_userspace_memory_region region = {
                 .slot = 0,
+                .flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
                 .guest_phys_addr = m->ram.base,
                 .memory_size = m->ram.size,
                 .userspace_addr = (uint64_t) (uintptr_t) m->ram.host,
         };
 
-        (void) madvise(m->ram.host, m->ram.size, MADV_DONTDUMP);
         return ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+}
+
+/* The bitmaps of dirty tracking, for RAM as mapped now. A restore's base is the full snapshot it came from:
+ * a delta's base, the delta's pages already different from it. */
+static int setup_dirty_tracking(Machine *m, const Snapshot *s) {
+        long page_size = sysconf(_SC_PAGESIZE);
+        size_t words;
+
+        if (page_size < 4096 || (page_size & (page_size - 1)) != 0 || m->ram.size % (uint64_t) page_size != 0)
+                return -EINVAL;
+        m->page_size = (uint64_t) page_size;
+        m->n_pages = m->ram.size / m->page_size;
+        words = (m->n_pages + 63) / 64;
+        m->dirty_vmm = calloc(words, sizeof(uint64_t));
+        m->dirty_kvm = calloc(words, sizeof(uint64_t));
+        m->since_base = calloc(words, sizeof(uint64_t));
+        if (!m->dirty_vmm || !m->dirty_kvm || !m->since_base)
+                return -ENOMEM;
+        m->ram.dirty = m->dirty_vmm;
+        m->ram.dirty_shift = (unsigned) __builtin_ctzll(m->page_size);
+        if (!s)
+                return 0;
+        m->base_id = snapshot_is_delta(s) ? s->header.base_id : s->header.id;
+        /* The delta's pages in this host's page size, which may not be the one that wrote it. */
+        for (uint64_t i = 0; snapshot_is_delta(s) && i < s->pages.n_pages; i++)
+                if (s->pages.bitmap[i / 64] & (1ull << (i % 64)))
+                        dirty_bitmap_mark(
+                                m->since_base, m->ram.dirty_shift, i * s->pages.page_size, s->pages.page_size);
+        return 0;
+}
+
+static int add_memslot(Machine *m, const Snapshot *s) {
+        int r;
+
+        (void) madvise(m->ram.host, m->ram.size, MADV_DONTDUMP);
+        r = setup_dirty_tracking(m, s);
+        if (r < 0)
+                return r;
+        /* A clone logs from the start: its next snapshot may be a delta of the one it came from. */
+        m->dirty_logging = s != NULL;
+        return set_memslot(m, m->dirty_logging);
+}
+
+int machine_dirty_log_start(Machine *m) {
+        int r;
+
+        if (m->dirty_logging)
+                return 0;
+        r = set_memslot(m, true);
+        if (r < 0)
+                return r;
+        m->dirty_logging = true;
+        return 0;
+}
+
+int machine_dirty_collect(Machine *m) {
+        struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = m->dirty_kvm };
+
+        /* KVM's bitmap is one bit per host page of the slot, in longs (64-bit here), and reading it
+         * resets it. */
+        if (m->dirty_logging && ioctl(m->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+                return -errno;
+        for (uint64_t i = 0; i < (m->n_pages + 63) / 64; i++) {
+                m->since_base[i] |= __atomic_exchange_n(m->dirty_vmm + i, 0, __ATOMIC_RELAXED);
+                if (m->dirty_logging)
+                        m->since_base[i] |= m->dirty_kvm[i];
+        }
+        return 0;
 }
 
 static int setup_ram(Machine *m, uint64_t mib) {
@@ -107,25 +175,104 @@ static int setup_ram(Machine *m, uint64_t mib) {
         /* Huge pages where the host allows them for shared memory (shmem_enabled "advise" or more): stage 2
          * then maps 2 MiB blocks, and a boot takes a fraction of the stage-2 faults. */
         (void) madvise(p, mib << 20, MADV_HUGEPAGE);
-        return add_memslot(m);
+        return add_memslot(m, NULL);
 }
 
 /* A clone's RAM: the snapshot's, mapped copy-on-write. Nothing is copied to start; a page the guest writes
- * becomes its own, the others stay shared with every clone of that snapshot (in the page cache). */
-static int setup_ram_from_snapshot(Machine *m, int fd, const Snapshot *s) {
+ * becomes its own, the others stay shared with every clone of that snapshot (in the page cache). A delta's
+ * RAM is its base's, mapped so, with the delta's pages read over it: those become the clone's own. */
+static int setup_ram_from_snapshot(Machine *m, const MachineConfig *c, const Snapshot *s, const Snapshot *base) {
+        const Snapshot *full = snapshot_is_delta(s) ? base : s;
         void *p;
+        int r;
 
         p = mmap(
                 NULL,
-                s->header.ram_size,
+                full->header.ram_size,
                 PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_NORESERVE,
-                fd,
-                (off_t) s->header.ram_offset);
+                snapshot_is_delta(s) ? c->restore_base_fd : c->restore_fd,
+                (off_t) full->header.ram_offset);
         if (p == MAP_FAILED)
                 return -errno;
-        m->ram = (GuestMemory){ .base = s->header.ram_base, .size = s->header.ram_size, .host = p };
-        return add_memslot(m);
+        m->ram = (GuestMemory){ .base = full->header.ram_base, .size = full->header.ram_size, .host = p };
+        if (snapshot_is_delta(s)) {
+                r = snapshot_read_pages(c->restore_fd, s, p);
+                if (r < 0)
+                        return r;
+        }
+        return add_memslot(m, s);
+}
+
+static int read_snapshot(int fd, const char *what, Snapshot *ret) {
+        int r;
+
+        r = snapshot_read(fd, ret);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r, "The %s is of another version of vmm-hv.", what);
+        if (r < 0)
+                return log_error_errno(r, "The %s is damaged or none: %m", what);
+        return 0;
+}
+
+/* The snapshot to restore, and a delta's base: each checked, and that they belong together (one level: a
+ * delta of a full snapshot) and fit this machine. */
+static int read_snapshots(const MachineConfig *c, Snapshot *s, Snapshot *base) {
+        char a[SNAPSHOT_ID_STRING_MAX], b[SNAPSHOT_ID_STRING_MAX];
+        int r;
+
+        r = read_snapshot(c->restore_fd, "snapshot to restore", s);
+        if (r < 0)
+                return r;
+        if (!snapshot_is_delta(s) && c->restore_base_fd >= 0)
+                return log_error_errno(
+                        EINVAL,
+                        "The snapshot %s is a full snapshot, not a delta: restore it without --restore-base.",
+                        snapshot_id_to_string(&s->header.id, a));
+        if (snapshot_is_delta(s)) {
+                if (c->restore_base_fd < 0)
+                        return log_error_errno(
+                                EINVAL,
+                                "The snapshot %s is incremental, a delta of snapshot %s: restore it with "
+                                "--restore-base naming that one.",
+                                snapshot_id_to_string(&s->header.id, a),
+                                snapshot_id_to_string(&s->header.base_id, b));
+                r = read_snapshot(c->restore_base_fd, "base snapshot", base);
+                if (r < 0)
+                        return r;
+                if (snapshot_is_delta(base))
+                        return log_error_errno(
+                                EINVAL,
+                                "The base snapshot %s is a delta itself (of %s): a delta's base must be a full "
+                                "snapshot.",
+                                snapshot_id_to_string(&base->header.id, a),
+                                snapshot_id_to_string(&base->header.base_id, b));
+                if (!snapshot_id_equal(&s->header.base_id, &base->header.id))
+                        return log_error_errno(
+                                EINVAL,
+                                "The snapshot is a delta of snapshot %s, but the base given is snapshot %s.",
+                                snapshot_id_to_string(&s->header.base_id, a),
+                                snapshot_id_to_string(&base->header.id, b));
+                if (base->header.ram_base != s->header.ram_base || base->header.ram_size != s->header.ram_size)
+                        return log_error_errno(
+                                EINVAL,
+                                "The base snapshot has %" PRIu64 " MiB of RAM at 0x%" PRIx64
+                                ", its delta %" PRIu64 " MiB at 0x%" PRIx64 ".",
+                                base->header.ram_size >> 20,
+                                base->header.ram_base,
+                                s->header.ram_size >> 20,
+                                s->header.ram_base);
+        }
+        if (s->header.ram_base != MACHINE_RAM_BASE || s->header.ram_size != c->ram_mib << 20)
+                return log_error_errno(
+                        EINVAL,
+                        "The snapshot has %" PRIu64 " MiB of RAM at 0x%" PRIx64 ", this machine %" PRIu64
+                        " MiB at 0x%llx.",
+                        s->header.ram_size >> 20,
+                        s->header.ram_base,
+                        c->ram_mib,
+                        MACHINE_RAM_BASE);
+        return 0;
 }
 
 static int setup_vcpu(Machine *m, unsigned index) {
@@ -177,7 +324,14 @@ static int setup_gic(Machine *m) {
 }
 
 /* Guest RAM the balloon or free page reporting gives back: a hole in the memfd (the pages go, reading
- * zeros), or for a clone's copy-on-write RAM its own copies dropped (reading the snapshot's again). */
+ * zeros), or for a clone's copy-on-write RAM its own copies dropped (reading the snapshot's again, its
+ * base's for a delta). Neither is a write that KVM's dirty log sees, so a delta taken later may not hold the
+ * page, and a restore of it finds the page as the base had it, not as it reads here. That is right: the
+ * guest gave the page away, and its content is undefined for the guest when it takes it back (the balloon
+ * offers no PAGE_POISON, so a driver expects nothing of it; Linux does not even report free pages it needs
+ * zeroed or poisoned then). The guest's next write to it is logged as any. For the same reason the VMM's
+ * own marks go for the whole pages discarded: a free page report hands them over as buffers the device
+ * may write, which marked them when the chain was taken. */
 static void ram_discard(void *userdata, uint64_t gpa, uint64_t len) {
         Machine *m = userdata;
         uint64_t off = gpa - m->ram.base;
@@ -187,6 +341,8 @@ static void ram_discard(void *userdata, uint64_t gpa, uint64_t len) {
                         m->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) off, (off_t) len);
         else
                 (void) madvise(m->ram.host + off, len, MADV_DONTNEED);
+        for (uint64_t p = (off + m->page_size - 1) / m->page_size; p < (off + len) / m->page_size; p++)
+                (void) __atomic_fetch_and(m->dirty_vmm + p / 64, ~(1ull << (p % 64)), __ATOMIC_RELAXED);
 }
 
 static void balloon_changed(void *userdata) {
@@ -235,26 +391,74 @@ static int setup_devices(Machine *m, const MachineConfig *c) {
                 r = virtio_console_new(
                         m->event,
                         &m->ram,
-                        machine_irq(m, MACHINE_VIRTIO_SPI),
+                        machine_irq(m, MACHINE_VIRTIO_SLOT_SPI(MACHINE_VIRTIO_SLOT_CONSOLE)),
                         "org.vmmd1.agent",
                         c->agent_listen_fd,
                         &m->console);
                 if (r < 0)
                         return r;
-                r = virtio_mmio_register(virtio_console_transport(m->console), &m->bus, MACHINE_VIRTIO_BASE);
+                r = virtio_mmio_register(
+                        virtio_console_transport(m->console),
+                        &m->bus,
+                        MACHINE_VIRTIO_SLOT_BASE(MACHINE_VIRTIO_SLOT_CONSOLE));
                 if (r < 0)
                         return r;
         }
         /* Always there (a snapshot has the devices of the machine it restores into). */
         r = virtio_balloon_new(
                 &m->ram,
-                machine_irq(m, MACHINE_VIRTIO_SPI + 1),
+                machine_irq(m, MACHINE_VIRTIO_SLOT_SPI(MACHINE_VIRTIO_SLOT_BALLOON)),
                 &(BalloonOps){ .discard = ram_discard, .actual_changed = balloon_changed, .userdata = m },
                 &m->balloon);
         if (r < 0)
                 return r;
         return virtio_mmio_register(
-                virtio_balloon_transport(m->balloon), &m->bus, MACHINE_VIRTIO_BASE + VIRTIO_MMIO_SIZE);
+                virtio_balloon_transport(m->balloon),
+                &m->bus,
+                MACHINE_VIRTIO_SLOT_BASE(MACHINE_VIRTIO_SLOT_BALLOON));
+}
+
+/* The disk behind virtio-blk, with the machine's name as its ID (the guest finds it in
+ * /sys/block/vda/serial). */
+static int setup_disk(Machine *m, const MachineConfig *c) {
+        _cleanup_free_ char *error = NULL;
+        Disk *disk;
+        int r;
+
+        if (c->disk_backing)
+                r = disk_open_overlay(c->disk, c->disk_backing, c->disk_read_only, &disk, &error);
+        else
+                r = disk_open_raw(c->disk, c->disk_read_only, &disk, &error);
+        if (r < 0 && error)
+                return log_error_errno(r, "%s", error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open disk '%s': %m", c->disk);
+        r = virtio_blk_new(
+                &m->ram,
+                machine_irq(m, MACHINE_VIRTIO_SLOT_SPI(MACHINE_VIRTIO_SLOT_DISK)),
+                disk,
+                m->name,
+                &m->blk);
+        if (r < 0) {
+                disk_free(disk);
+                return log_error_errno(r, "Cannot set up the disk: %m");
+        }
+        r = virtio_mmio_register(
+                virtio_blk_transport(m->blk), &m->bus, MACHINE_VIRTIO_SLOT_BASE(MACHINE_VIRTIO_SLOT_DISK));
+        if (r < 0)
+                return log_error_errno(r, "Cannot place the disk on the bus: %m");
+        log_info(
+                "Disk: %s%s%s (%" PRIu64 " MiB%s).",
+                c->disk,
+                c->disk_backing ? " over " : "",
+                strempty(c->disk_backing),
+                disk_size(disk) >> 20,
+                c->disk_read_only ? ", read-only" : "");
+        return 0;
+}
+
+int machine_flush_disk(Machine *m) {
+        return m->blk ? virtio_blk_flush(m->blk) : 0;
 }
 
 static int load_guest(Machine *m, const MachineConfig *c) {
@@ -653,7 +857,7 @@ static int on_exit_fd(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
         _cleanup_(machine_freep) Machine *m = NULL;
-        _cleanup_(snapshot_done) Snapshot snapshot = {};
+        _cleanup_(snapshot_done) Snapshot snapshot = {}, base = {};
         int r;
 
         assert(event);
@@ -706,22 +910,10 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
                         return log_error_errno(errno, "Cannot enable KVM_CAP_ARM_NISV_TO_USER: %m");
         }
         if (c->restore_fd >= 0) {
-                r = snapshot_read(c->restore_fd, &snapshot);
-                if (r == -EPROTONOSUPPORT)
-                        return log_error_errno(r, "The snapshot is of another version of vmm-hv.");
+                r = read_snapshots(c, &snapshot, &base);
                 if (r < 0)
-                        return log_error_errno(r, "The snapshot to restore is damaged or none: %m");
-                if (snapshot.header.ram_base != MACHINE_RAM_BASE ||
-                    snapshot.header.ram_size != c->ram_mib << 20)
-                        return log_error_errno(
-                                EINVAL,
-                                "The snapshot has %" PRIu64 " MiB of RAM at 0x%" PRIx64
-                                ", this machine %" PRIu64 " MiB at 0x%llx.",
-                                snapshot.header.ram_size >> 20,
-                                snapshot.header.ram_base,
-                                c->ram_mib,
-                                MACHINE_RAM_BASE);
-                r = setup_ram_from_snapshot(m, c->restore_fd, &snapshot);
+                        return r;
+                r = setup_ram_from_snapshot(m, c, &snapshot, &base);
         } else
                 r = setup_ram(m, c->ram_mib);
         if (r < 0)
@@ -747,8 +939,15 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
         r = setup_devices(m, c);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the devices: %m");
+        if (c->disk) {
+                r = setup_disk(m, c);
+                if (r < 0)
+                        return r;
+        }
         if (c->restore_fd >= 0) {
                 r = machine_snapshot_restore(m, &snapshot);
+                if (r == -ENODEV) /* a device missing on one side: said already */
+                        return r;
                 if (r == -EBADMSG)
                         return log_error_errno(r, "The snapshot does not fit this machine (vCPUs, devices).");
                 if (r < 0)
@@ -769,8 +968,12 @@ int machine_new(sd_event *event, const MachineConfig *c, Machine **ret) {
         return 0;
 }
 
-int machine_save(Machine *m, int fd) {
-        return machine_snapshot_save(m, fd);
+int machine_save(Machine *m, int fd, bool incremental) {
+        return machine_snapshot_save(m, fd, incremental);
+}
+
+bool machine_has_base(Machine *m) {
+        return !snapshot_id_is_null(&m->base_id);
 }
 
 int machine_start(Machine *m) {
@@ -843,6 +1046,7 @@ Machine *machine_free(Machine *m) {
         machine_stop(m);
         m->console = virtio_console_free(m->console);
         m->balloon = virtio_balloon_free(m->balloon);
+        m->blk = virtio_blk_free(m->blk);
         sd_event_source_disable_unref(m->balloon_source);
         safe_close(m->balloon_fd);
         free(m->console_ring);
@@ -856,6 +1060,9 @@ Machine *machine_free(Machine *m) {
         }
         if (m->ram.host)
                 (void) munmap(m->ram.host, m->ram.size);
+        free(m->dirty_vmm);
+        free(m->dirty_kvm);
+        free(m->since_base);
         sd_event_source_disable_unref(m->exit_source);
         safe_close(m->exit_fd);
         safe_close(m->console_fd);

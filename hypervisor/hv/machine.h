@@ -21,6 +21,10 @@
 #define MACHINE_VIRTIO_BASE 0x0a000000ull
 #define MACHINE_VIRTIO_SPI 16
 #define MACHINE_VIRTIO_MAX 32
+/* The virtio-mmio transports' slots: the agent's console, the balloon, the disk. */
+#define MACHINE_VIRTIO_SLOT_CONSOLE 0
+#define MACHINE_VIRTIO_SLOT_BALLOON 1
+#define MACHINE_VIRTIO_SLOT_DISK 2
 #define MACHINE_RAM_BASE 0x40000000ull
 
 #define MACHINE_RAM_MIB_MIN 64u
@@ -40,9 +44,13 @@ typedef struct MachineConfig {
         unsigned n_cpus;
         uint64_t ram_mib;
         const char *kernel, *initrd, *cmdline;
-        int agent_listen_fd; /* a listening socket for the agent's port; -1: none */
-        int console_fd;      /* where the UART's output goes */
-        int restore_fd;      /* a snapshot to start from (its RAM is mapped copy-on-write), or -1 */
+        int agent_listen_fd;      /* a listening socket for the agent's port; -1: none */
+        int console_fd;           /* where the UART's output goes */
+        int restore_fd;           /* a snapshot to start from (its RAM is mapped copy-on-write), or -1 */
+        int restore_base_fd;      /* with restore_fd a delta: its base, a full snapshot; else -1 */
+        const char *disk;         /* the virtio-blk disk: a raw file, or NULL for none */
+        const char *disk_backing; /* then disk is an overlay (disk.h) over this raw file, only read */
+        bool disk_read_only;
 } MachineConfig;
 
 typedef struct Machine Machine;
@@ -77,5 +85,12 @@ void machine_set_balloon_handler(Machine *m, machine_balloon_t handler, void *us
 void machine_balloon_set_target(Machine *m, uint64_t bytes);
 uint64_t machine_balloon_actual(Machine *m);
 uint64_t machine_ram_size(Machine *m);
-/* Writes a snapshot of the paused machine into fd (a regular file, from offset 0). */
-int machine_save(Machine *m, int fd);
+/* Writes a snapshot of the paused machine into fd (a regular file, from offset 0). The disk is flushed
+ * first: the snapshot's disk is of the moment of its RAM. incremental: a delta, with the RAM pages written
+ * since the base only (-ENOENT without one). */
+int machine_save(Machine *m, int fd, bool incremental);
+/* Whether the machine has a base for an incremental snapshot: the full snapshot it was restored from (or
+ * its delta's base), or the last full one it wrote. */
+bool machine_has_base(Machine *m);
+/* Makes what the guest wrote to its disk durable (an overlay's bitmap too); 0 without a disk. */
+int machine_flush_disk(Machine *m);

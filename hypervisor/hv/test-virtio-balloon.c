@@ -4,6 +4,7 @@
  * host's discard callback, page-aligned and inside RAM, and nothing else does. */
 #include <assert.h>
 
+#include "test-virtio-driver.h"
 #include "util.h"
 #include "virtio-balloon.h"
 
@@ -12,23 +13,6 @@
 #define BUS_BASE 0x0a000200ull
 #define PAGE 4096ull
 
-/* virtio-mmio registers (virtio 1.2, 4.2.2). */
-#define REG_DEVICE_ID 0x008
-#define REG_DRIVER_FEATURES 0x020
-#define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_QUEUE_NOTIFY 0x050
-#define REG_INTERRUPT_STATUS 0x060
-#define REG_STATUS 0x070
-#define REG_QUEUE_DESC_LOW 0x080
-#define REG_QUEUE_DRIVER_LOW 0x090
-#define REG_QUEUE_DEVICE_LOW 0x0a0
-#define REG_CONFIG_GENERATION 0x0fc
-#define REG_CONFIG 0x100
-
-#define QSIZE 16u
 #define F_DEFLATE_ON_OOM (1ull << 2)
 #define F_REPORTING (1ull << 5)
 
@@ -43,7 +27,7 @@ typedef struct Test {
         Discard discards[64];
         unsigned n_discards, n_changed;
         bool level;
-        uint16_t avail_idx[3];
+        Driver drv;
 } Test;
 
 static void on_discard(void *userdata, uint64_t gpa, uint64_t len) {
@@ -63,22 +47,11 @@ static int on_irq(void *userdata, unsigned spi, bool level) {
 }
 
 static uint32_t rd(Test *t, uint64_t off, unsigned len) {
-        uint8_t d[8];
-
-        assert(mmio_bus_access(&t->bus, BUS_BASE + off, d, len, false) == 0);
-        return (uint32_t) mmio_data_get(d, len);
+        return driver_rd(&t->drv, off, len);
 }
 
 static void wr(Test *t, uint64_t off, unsigned len, uint32_t v) {
-        uint8_t d[8];
-
-        mmio_data_set(d, len, v);
-        assert(mmio_bus_access(&t->bus, BUS_BASE + off, d, len, true) == 0);
-}
-
-/* Each queue's rings in the first pages of RAM: desc at q * 1 KiB, avail and used after it. */
-static uint64_t desc(unsigned q) {
-        return RAM_BASE + 0x400ull * q;
+        driver_wr(&t->drv, off, len, v);
 }
 
 static void setup(Test *t, uint64_t features) {
@@ -90,24 +63,9 @@ static void setup(Test *t, uint64_t features) {
                        &(BalloonOps){ .discard = on_discard, .actual_changed = on_changed, .userdata = t },
                        &t->b) == 0);
         assert(virtio_mmio_register(virtio_balloon_transport(t->b), &t->bus, BUS_BASE) == 0);
+        t->drv = (Driver){ .mem = &t->mem, .bus = &t->bus, .base = BUS_BASE, .ring_base = RAM_BASE };
         assert(rd(t, REG_DEVICE_ID, 4) == 5);
-        wr(t, REG_STATUS, 4, 1 | 2);
-        wr(t, REG_DRIVER_FEATURES_SEL, 4, 0);
-        wr(t, REG_DRIVER_FEATURES, 4, (uint32_t) features);
-        wr(t, REG_DRIVER_FEATURES_SEL, 4, 1);
-        wr(t, REG_DRIVER_FEATURES, 4, 1); /* VERSION_1 */
-        wr(t, REG_STATUS, 4, 1 | 2 | 8);
-        assert(rd(t, REG_STATUS, 4) == (1 | 2 | 8));
-        for (unsigned q = 0; q < 3; q++) {
-                wr(t, REG_QUEUE_SEL, 4, q);
-                wr(t, REG_QUEUE_NUM, 4, QSIZE);
-                wr(t, REG_QUEUE_DESC_LOW, 4, (uint32_t) desc(q));
-                wr(t, REG_QUEUE_DRIVER_LOW, 4, (uint32_t) (desc(q) + 0x100));
-                wr(t, REG_QUEUE_DEVICE_LOW, 4, (uint32_t) (desc(q) + 0x200));
-                wr(t, REG_QUEUE_READY, 4, 1);
-                assert(rd(t, REG_QUEUE_READY, 4) == 1);
-        }
-        wr(t, REG_STATUS, 4, 1 | 2 | 8 | 4);
+        driver_start(&t->drv, (uint32_t) features, 3);
 }
 
 static void teardown(Test *t) {
@@ -117,27 +75,12 @@ static void teardown(Test *t) {
 
 /* One chain of n buffers [gpa, gpa + len) on queue q, made available and notified. */
 static void send_chain(Test *t, unsigned q, const uint64_t *gpa, const uint32_t *len, unsigned n, bool writable) {
-        uint8_t *d = guest_mem_ptr(&t->mem, desc(q), 16 * QSIZE),
-                *avail = guest_mem_ptr(&t->mem, desc(q) + 0x100, 64);
+        DriverBuf bufs[DRIVER_QSIZE];
 
-        for (unsigned i = 0; i < n; i++) {
-                uint16_t flags = (uint16_t) ((i + 1 < n ? 1 : 0) | (writable ? 2 : 0));
-                uint16_t next = (uint16_t) (i + 1);
-
-                memcpy(d + 16 * i, &gpa[i], 8);
-                memcpy(d + 16 * i + 8, &len[i], 4);
-                memcpy(d + 16 * i + 12, &flags, 2);
-                memcpy(d + 16 * i + 14, &next, 2);
-        }
-        uint16_t head = 0, idx = (uint16_t) (t->avail_idx[q] + 1);
-        memcpy(avail + 4 + 2 * (t->avail_idx[q] % QSIZE), &head, 2);
-        memcpy(avail + 2, &idx, 2);
-        t->avail_idx[q] = idx;
-        wr(t, REG_QUEUE_NOTIFY, 4, q);
-        /* Handed back at once. */
-        uint16_t used;
-        memcpy(&used, guest_mem_ptr(&t->mem, desc(q) + 0x200 + 2, 2), 2);
-        assert(used == t->avail_idx[q]);
+        assert(n <= DRIVER_QSIZE);
+        for (unsigned i = 0; i < n; i++)
+                bufs[i] = (DriverBuf){ gpa[i], len[i], writable };
+        (void) driver_send(&t->drv, q, bufs, n);
 }
 
 /* An inflate chain of PFNs in one buffer at RAM_BASE + 0x3000. */

@@ -864,6 +864,41 @@ static void test_hostile(void) {
         }
 }
 
+static bool page_dirty(const uint64_t *bitmap, uint64_t gpa) {
+        uint64_t page = (gpa - RAM_BASE) / 4096;
+
+        return bitmap[page / 64] & (1ull << (page % 64));
+}
+
+/* KVM's dirty log does not see what the device writes: the pages of the buffers it may write (from the pop)
+ * and of the used ring (from the push) are marked for the next incremental snapshot, no others. */
+static void test_dirty(void) {
+        uint64_t bitmap[RAM_SIZE / 4096 / 64] = {}, addrs[2];
+        VirtChain c;
+        Ring r;
+
+        ring_init(&r, 16);
+        r.mem.dirty = bitmap;
+        r.mem.dirty_shift = 12;
+        r.next_data = RAM_BASE + 0x10000;
+        /* A readable page, then a writable buffer over two pages. */
+        add_chain(&r, 1, 1, (const uint32_t[]){ 4096, 4096 + 100 }, addrs);
+        assert(addrs[0] == RAM_BASE + 0x10000 && addrs[1] == RAM_BASE + 0x11000);
+        for (uint64_t gpa = RAM_BASE; gpa < RAM_BASE + RAM_SIZE; gpa += 4096)
+                assert(!page_dirty(bitmap, gpa));
+        assert(virtqueue_pop(&r.q, &r.mem, &c) == 1);
+        for (uint64_t gpa = RAM_BASE; gpa < RAM_BASE + RAM_SIZE; gpa += 4096)
+                assert(page_dirty(bitmap, gpa) == (gpa == RAM_BASE + 0x11000 || gpa == RAM_BASE + 0x12000));
+        assert(virtqueue_push(&r.q, &r.mem, c.head, 10) == 0);
+        assert(page_dirty(bitmap, USED_GPA));
+        assert(!page_dirty(bitmap, DESC_GPA) && !page_dirty(bitmap, AVAIL_GPA));
+        assert(!page_dirty(bitmap, RAM_BASE + 0x10000) && !page_dirty(bitmap, RAM_BASE + 0x13000));
+        /* A write through guest_mem_write() too. */
+        assert(guest_mem_write(&r.mem, RAM_BASE + 0x20ffe, "ab", 2) == 0);
+        assert(page_dirty(bitmap, RAM_BASE + 0x20000) && !page_dirty(bitmap, RAM_BASE + 0x21000));
+        ring_done(&r);
+}
+
 int main(void) {
         test_check();
         test_empty();
@@ -875,5 +910,6 @@ int main(void) {
         test_chain_copy();
         test_reset();
         test_hostile();
+        test_dirty();
         return 0;
 }

@@ -76,6 +76,9 @@ static int add_buffer(VirtChain *c, const GuestMemory *m, const VirtqDesc *d) {
         if (!p)
                 return -EBADMSG;
         if (d->flags & VIRTQ_DESC_F_WRITE) {
+                /* The device may write any of it before it pushes the chain back, and no chain it writes
+                 * into is kept across a snapshot: marked now, it is in the next one. */
+                guest_mem_mark_dirty(m, d->addr, d->len);
                 c->in_len += d->len;
                 c->n_in++;
         } else {
@@ -176,6 +179,8 @@ int virtqueue_push(VirtQueue *q, const GuestMemory *m, uint16_t head, uint32_t w
                 return -EBADMSG;
         uint32_t entry[2] = { head, written };
         memcpy(e, entry, sizeof(entry));
+        guest_mem_mark_dirty(m, q->used + USED_RING + 8ull * (q->used_idx % q->size), 8);
+        guest_mem_mark_dirty(m, q->used + USED_IDX, 2);
         q->used_idx++;
         /* The entry is visible before the index that publishes it. */
         __atomic_store_n(ring16(m, q->used + USED_IDX), q->used_idx, __ATOMIC_RELEASE);

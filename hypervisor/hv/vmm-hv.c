@@ -26,8 +26,8 @@ static void help(void) {
                "     --agent-fd=FD      A listening unix socket: the host end of the guest agent's port\n"
                "                        (virtio-console port org.vmmd1.agent)\n"
                "     --agent-socket=PATH  The same, made here as a unix socket at PATH (removed first)\n"
-               "     --console-fd=FD    Where the UART's output goes too (default: stderr; it is always kept\n"
-               "                        in a 1 MiB ring that QMP's ringbuf-read takes from)\n"
+               "     --console-fd=FD|none  Where the UART's output goes too (default: stderr; it is always\n"
+               "                        kept in a 1 MiB ring that QMP's ringbuf-read takes from)\n"
                "     --qmp-fd=FD        A listening unix socket for QMP (a subset: query-status, stop, cont,\n"
                "                        quit, query-name, ringbuf-read, getfd); with it, a guest's power-off\n"
                "                        or reset pauses the machine and waits for quit\n"
@@ -36,6 +36,17 @@ static void help(void) {
                "                        mapped copy-on-write; --memory and --cpus must match it, --kernel is\n"
                "                        not needed\n"
                "     --restore=FILE     The same, from FILE\n"
+               "     --restore-base-fd=FD  With a --restore-fd that is incremental (QMP migrate with inc:\n"
+               "                        true wrote it): its base, the full snapshot it is a delta of. The\n"
+               "                        base's RAM is mapped copy-on-write, the delta's pages read over it\n"
+               "     --restore-base=FILE  The same, from FILE\n"
+               "     --disk=PATH        A virtio-blk disk: a raw file (its size a multiple of 512), written\n"
+               "                        in place; a snapshot's machine and its restore both have one or\n"
+               "                        neither\n"
+               "     --disk-backing=PATH  Then --disk is a copy-on-write overlay (vmm-hv's own format) over\n"
+               "                        PATH, a raw file that is only read; an empty --disk file becomes a\n"
+               "                        new overlay\n"
+               "     --disk-read-only   The guest may not write the disk\n"
                "\nExit status: 0 the guest powered off, 3 it asked for a reset, 4 stopped by a signal,\n"
                "1 an error.\n",
                program_invocation_short_name,
@@ -68,6 +79,15 @@ static int parse_fd(const char *s, const char *what, int *ret) {
                 return -EBADF;
         }
         *ret = (int) v;
+        return 0;
+}
+
+static int open_read_only(const char *path, int *ret) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open '%s': %m", path);
+        *ret = fd;
         return 0;
 }
 
@@ -114,8 +134,13 @@ int main(int argc, char *argv[]) {
                 ARG_QMP_FD,
                 ARG_RESTORE_FD,
                 ARG_RESTORE,
+                ARG_RESTORE_BASE_FD,
+                ARG_RESTORE_BASE,
                 ARG_QMP_SOCKET,
-                ARG_CONSOLE_FD
+                ARG_CONSOLE_FD,
+                ARG_DISK,
+                ARG_DISK_BACKING,
+                ARG_DISK_READ_ONLY,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -132,7 +157,12 @@ int main(int argc, char *argv[]) {
                 { "qmp-socket", required_argument, NULL, ARG_QMP_SOCKET },
                 { "restore-fd", required_argument, NULL, ARG_RESTORE_FD },
                 { "restore", required_argument, NULL, ARG_RESTORE },
+                { "restore-base-fd", required_argument, NULL, ARG_RESTORE_BASE_FD },
+                { "restore-base", required_argument, NULL, ARG_RESTORE_BASE },
                 { "console-fd", required_argument, NULL, ARG_CONSOLE_FD },
+                { "disk", required_argument, NULL, ARG_DISK },
+                { "disk-backing", required_argument, NULL, ARG_DISK_BACKING },
+                { "disk-read-only", no_argument, NULL, ARG_DISK_READ_ONLY },
                 {},
         };
         MachineConfig config = {
@@ -141,6 +171,7 @@ int main(int argc, char *argv[]) {
                 .agent_listen_fd = -EBADF,
                 .console_fd = STDERR_FILENO,
                 .restore_fd = -EBADF,
+                .restore_base_fd = -EBADF,
         };
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         /* In this order: the control socket goes first, while its machine still exists. */
@@ -198,24 +229,49 @@ int main(int argc, char *argv[]) {
                                 return MACHINE_EXIT_ERROR;
                         break;
                 case ARG_RESTORE:
-                        config.restore_fd = open(optarg, O_RDONLY | O_CLOEXEC);
-                        if (config.restore_fd < 0)
-                                return log_error_errno(errno, "Cannot open '%s': %m", optarg),
-                                       MACHINE_EXIT_ERROR;
+                        if (open_read_only(optarg, &config.restore_fd) < 0)
+                                return MACHINE_EXIT_ERROR;
+                        break;
+                case ARG_RESTORE_BASE_FD:
+                        if (parse_fd(optarg, "--restore-base-fd", &config.restore_base_fd) < 0)
+                                return MACHINE_EXIT_ERROR;
+                        break;
+                case ARG_RESTORE_BASE:
+                        if (open_read_only(optarg, &config.restore_base_fd) < 0)
+                                return MACHINE_EXIT_ERROR;
                         break;
                 case ARG_QMP_SOCKET:
                         if (listen_unix(optarg, &qmp_fd) < 0)
                                 return MACHINE_EXIT_ERROR;
                         break;
                 case ARG_CONSOLE_FD:
-                        if (parse_fd(optarg, "--console-fd", &config.console_fd) < 0)
+                        if (streq(optarg, "none"))
+                                config.console_fd = -EBADF; /* the ring only */
+                        else if (parse_fd(optarg, "--console-fd", &config.console_fd) < 0)
                                 return MACHINE_EXIT_ERROR;
+                        break;
+                case ARG_DISK:
+                        config.disk = optarg;
+                        break;
+                case ARG_DISK_BACKING:
+                        config.disk_backing = optarg;
+                        break;
+                case ARG_DISK_READ_ONLY:
+                        config.disk_read_only = true;
                         break;
                 default:
                         return MACHINE_EXIT_ERROR;
                 }
         if (optind < argc) {
                 log_error("Unexpected argument '%s'.", argv[optind]);
+                return MACHINE_EXIT_ERROR;
+        }
+        if (!config.disk && (config.disk_backing || config.disk_read_only)) {
+                log_error("--disk-backing and --disk-read-only need --disk=PATH.");
+                return MACHINE_EXIT_ERROR;
+        }
+        if (config.restore_base_fd >= 0 && config.restore_fd < 0) {
+                log_error("--restore-base names the base of the snapshot to restore: it needs --restore.");
                 return MACHINE_EXIT_ERROR;
         }
         if (!config.kernel && config.restore_fd < 0) {
@@ -251,5 +307,9 @@ int main(int argc, char *argv[]) {
         r = sd_event_loop(event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), MACHINE_EXIT_ERROR;
+        /* The vCPUs are stopped: what the guest wrote is made durable, whether it flushed or not. */
+        int k = machine_flush_disk(m);
+        if (k < 0)
+                return log_error_errno(k, "Cannot flush the disk: %m"), MACHINE_EXIT_ERROR;
         return r;
 }

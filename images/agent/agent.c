@@ -18,12 +18,13 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 
 #include "util.h"
 
-#define AGENT_VERSION "0.6"
+#define AGENT_VERSION "0.7"
 #define PORT_NAME "org.vmmd1.agent"
 #define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
 /* Lines in both directions, "\n" included. */
@@ -43,7 +44,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 static const char *arg_port = NULL;
 static int arg_fd = -EBADF;
 static bool arg_poweroff = true;
-static const char *arg_root = ""; /* where /etc/machine-id is (tests) */
+static const char *arg_root = "";   /* where /etc/machine-id is (tests) */
+static const char *arg_data = NULL; /* the data disk's directory instead of /data, not a mount point (tests) */
 
 /* Host entropy per ENTROPY line: at most this many bytes (as hex, it fits a line with room). */
 #define ENTROPY_MAX_BYTES 96
@@ -247,7 +249,8 @@ static int do_machine_id(int fd, const char *arg) {
 }
 
 /* MEMTEST: guest RAM that holds a known pattern, for a host that reclaims, swaps, merges and balloons
- * guest memory to prove that no byte is lost. Each 4 KiB unit's 64-bit words derive from the seed, the
+ * guest memory to prove that no byte is lost. DISKTEST: the same pattern in a file on the data disk, for a
+ * host whose disk must keep what the guest wrote. Each 4 KiB unit's 64-bit words derive from the seed, the
  * unit's index and the word's (splitmix64), so that a page that comes back with another page's contents
  * (or zeros) is told apart. */
 #define MEMTEST_UNIT 4096U
@@ -262,12 +265,40 @@ static uint64_t *memtest_buf;
 static size_t memtest_units;
 static uint64_t memtest_seed;
 
-static uint64_t memtest_word(uint64_t seed, uint64_t unit, uint64_t i) {
+static uint64_t pattern_word(uint64_t seed, uint64_t unit, uint64_t i) {
         uint64_t z = seed + (unit * MEMTEST_WORDS + i + 1) * UINT64_C(0x9e3779b97f4a7c15);
 
         z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
         z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
         return z ^ (z >> 31);
+}
+
+static void pattern_fill(uint64_t *p, uint64_t seed, uint64_t unit) {
+        for (size_t i = 0; i < MEMTEST_WORDS; i++)
+                p[i] = pattern_word(seed, unit, i);
+}
+
+static bool pattern_ok(const uint64_t *p, uint64_t seed, uint64_t unit) {
+        for (size_t i = 0; i < MEMTEST_WORDS; i++)
+                if (p[i] != pattern_word(seed, unit, i))
+                        return false;
+        return true;
+}
+
+/* The units a CHECK found bad: how many, and the first few by index (hex). */
+typedef struct BadUnits {
+        size_t n, len;
+        char list[MEMTEST_LIST_MAX * 17 + 1];
+} BadUnits;
+
+static void bad_units_add(BadUnits *b, uint64_t unit) {
+        if (b->n++ < MEMTEST_LIST_MAX)
+                b->len += (size_t) snprintf(
+                        b->list + b->len, sizeof(b->list) - b->len, "%s%" PRIx64, b->len ? "," : "", unit);
+}
+
+static int send_check(int fd, const char *what, size_t units, const BadUnits *b) {
+        return send_line(fd, "%s units=%zu bad=%zu%s%s", what, units, b->n, b->n ? " first=" : "", b->list);
 }
 
 static void memtest_free(void) {
@@ -279,8 +310,7 @@ static void memtest_free(void) {
 
 static void memtest_fill(void) {
         for (size_t u = 0; u < memtest_units; u++)
-                for (size_t i = 0; i < MEMTEST_WORDS; i++)
-                        memtest_buf[u * MEMTEST_WORDS + i] = memtest_word(memtest_seed, u, i);
+                pattern_fill(memtest_buf + u * MEMTEST_WORDS, memtest_seed, u);
 }
 
 /* "MEMTEST FILL <MiB> <seed>": that much fresh memory, filled (again, with a new seed, when the size is
@@ -329,22 +359,12 @@ static int do_memtest(int fd, const char *arg) {
                 return send_line(fd, "OK MEMTEST");
         }
         if (k == 1 && streq(sub, "CHECK")) {
-                char list[MEMTEST_LIST_MAX * 17 + 1] = "";
-                size_t bad = 0, len = 0;
+                BadUnits bad = {};
 
-                for (size_t u = 0; u < memtest_units; u++) {
-                        bool ok = true;
-
-                        for (size_t i = 0; i < MEMTEST_WORDS && ok; i++)
-                                ok = memtest_buf[u * MEMTEST_WORDS + i] == memtest_word(memtest_seed, u, i);
-                        if (ok)
-                                continue;
-                        if (bad++ < MEMTEST_LIST_MAX)
-                                len += (size_t) snprintf(
-                                        list + len, sizeof(list) - len, "%s%zx", len ? "," : "", u);
-                }
-                return send_line(
-                        fd, "MEMTEST units=%zu bad=%zu%s%s", memtest_units, bad, bad ? " first=" : "", list);
+                for (size_t u = 0; u < memtest_units; u++)
+                        if (!pattern_ok(memtest_buf + u * MEMTEST_WORDS, memtest_seed, u))
+                                bad_units_add(&bad, u);
+                return send_check(fd, "MEMTEST", memtest_units, &bad);
         }
         if (k == 2 && streq(sub, "POKE")) {
                 if (a >= memtest_units)
@@ -357,6 +377,144 @@ static int do_memtest(int fd, const char *arg) {
                 return send_line(fd, "OK MEMTEST");
         }
         return send_line(fd, "ERR MEMTEST takes FILL <MiB> <hex seed>, CHECK, POKE <unit> or FREE");
+}
+
+/* DISKTEST: the file DISKTEST_FILE in the data disk's directory. Its first unit is a header line with the
+ * seed and the number of units that follow ("DISKTEST <hex seed> <units>\n", zeros after it), so that CHECK
+ * needs no arguments, even in a guest booted anew; then the units, each as MEMTEST fills one. */
+#define DISKTEST_FILE "disktest"
+#define DISKTEST_CHUNK_UNITS 16U /* written and read this many units at a time */
+
+static const char *data_dir(void) {
+        return arg_data ?: "/data";
+}
+
+/* The data disk is there: /data is a mount point (its device differs from its parent's), unless a test
+ * named a directory of its own. */
+static bool data_mounted(void) {
+        struct stat st, parent;
+
+        if (arg_data)
+                return true;
+        return stat("/data", &st) >= 0 && stat("/data/..", &parent) >= 0 && st.st_dev != parent.st_dev;
+}
+
+static int fsync_dir(const char *path) {
+        _cleanup_close_ int d = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (d < 0 || fsync(d) < 0)
+                return -errno;
+        return 0;
+}
+
+static int disktest_fill(int fd, uint64_t mib, uint64_t seed) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint64_t *buf = NULL;
+        _cleanup_close_ int f = -EBADF;
+        uint64_t units = mib * (1024U * 1024U / MEMTEST_UNIT), avail;
+        struct statvfs sv;
+        int r;
+
+        if (mib < 1 || mib > MEMTEST_MIB_MAX)
+                return send_line(fd, "ERR DISKTEST FILL takes 1 to %u MiB", MEMTEST_MIB_MAX);
+        if (!data_mounted())
+                return send_line(fd, "ERR DISKTEST FILL: /data is not mounted (no data disk)");
+        if (asprintf(&path, "%s/" DISKTEST_FILE, data_dir()) < 0)
+                return -ENOMEM;
+        /* The old file's room counts as free. */
+        if (unlink(path) < 0 && errno != ENOENT)
+                return send_line(fd, "ERR DISKTEST FILL: cannot remove %s: %s", path, strerror(errno));
+        if (statvfs(data_dir(), &sv) < 0)
+                return send_line(fd, "ERR DISKTEST FILL: statvfs %s: %s", data_dir(), strerror(errno));
+        avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+        if ((units + 1) * MEMTEST_UNIT > avail)
+                return send_line(
+                        fd,
+                        "ERR DISKTEST FILL %" PRIu64 " MiB: only %" PRIu64 " MiB are free on %s",
+                        mib,
+                        avail >> 20,
+                        data_dir());
+
+        buf = calloc(DISKTEST_CHUNK_UNITS, MEMTEST_UNIT);
+        if (!buf)
+                return -ENOMEM;
+        f = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (f < 0)
+                return send_line(fd, "ERR DISKTEST FILL: cannot create %s: %s", path, strerror(errno));
+        (void) snprintf((char *) buf, MEMTEST_UNIT, "DISKTEST %" PRIx64 " %" PRIu64 "\n", seed, units);
+        r = pwrite_full(f, buf, MEMTEST_UNIT, 0);
+        for (uint64_t u = 0; r >= 0 && u < units; u += DISKTEST_CHUNK_UNITS) {
+                uint64_t n = MIN((uint64_t) DISKTEST_CHUNK_UNITS, units - u);
+
+                for (uint64_t i = 0; i < n; i++)
+                        pattern_fill(buf + i * MEMTEST_WORDS, seed, u + i);
+                r = pwrite_full(f, buf, n * MEMTEST_UNIT, (1 + u) * MEMTEST_UNIT);
+        }
+        /* On the disk, and the file's name with it, before the answer says so. */
+        if (r >= 0 && fsync(f) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = fsync_dir(data_dir());
+        if (r < 0)
+                return send_line(fd, "ERR DISKTEST FILL: cannot write %s: %s", path, strerror(-r));
+        return send_line(fd, "OK DISKTEST");
+}
+
+/* Reads the file back from the disk itself: its pages are dropped from the page cache first (they are
+ * clean after the fsync), so that a disk that lost data cannot hide behind the guest's own cache. */
+static int disktest_check(int fd) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint64_t *buf = NULL;
+        _cleanup_close_ int f = -EBADF;
+        uint64_t seed, units;
+        BadUnits bad = {};
+        char extra;
+
+        if (!data_mounted())
+                return send_line(fd, "ERR DISKTEST CHECK: /data is not mounted (no data disk)");
+        if (asprintf(&path, "%s/" DISKTEST_FILE, data_dir()) < 0)
+                return -ENOMEM;
+        f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (f < 0)
+                return send_line(fd, "ERR DISKTEST CHECK: cannot open %s: %s", path, strerror(errno));
+        if (fdatasync(f) < 0 || posix_fadvise(f, 0, 0, POSIX_FADV_DONTNEED) != 0)
+                return send_line(fd, "ERR DISKTEST CHECK: cannot drop %s from the page cache", path);
+        buf = malloc(DISKTEST_CHUNK_UNITS * MEMTEST_UNIT + 1);
+        if (!buf)
+                return -ENOMEM;
+        if (pread(f, buf, MEMTEST_UNIT, 0) != MEMTEST_UNIT)
+                return send_line(fd, "ERR DISKTEST CHECK: %s has no header", path);
+        ((char *) buf)[MEMTEST_UNIT] = '\0';
+        if (sscanf((char *) buf, "DISKTEST %" SCNx64 " %" SCNu64 "%c", &seed, &units, &extra) != 3 ||
+            extra != '\n' || units > (uint64_t) MEMTEST_MIB_MAX * (1024U * 1024U / MEMTEST_UNIT))
+                return send_line(fd, "ERR DISKTEST CHECK: %s has no valid header", path);
+        for (uint64_t u = 0; u < units; u += DISKTEST_CHUNK_UNITS) {
+                uint64_t n = MIN((uint64_t) DISKTEST_CHUNK_UNITS, units - u);
+                ssize_t k = pread(f, buf, n * MEMTEST_UNIT, (off_t) ((1 + u) * MEMTEST_UNIT));
+
+                if (k < 0)
+                        return send_line(fd, "ERR DISKTEST CHECK: cannot read %s: %s", path, strerror(errno));
+                /* A unit the file does not hold in full is bad too. */
+                for (uint64_t i = 0; i < n; i++)
+                        if ((uint64_t) k < (i + 1) * MEMTEST_UNIT ||
+                            !pattern_ok(buf + i * MEMTEST_WORDS, seed, u + i))
+                                bad_units_add(&bad, u + i);
+        }
+        return send_check(fd, "DISKTEST", units, &bad);
+}
+
+/* "DISKTEST FILL <MiB> <seed>": the file written anew and made durable; "CHECK": read back from the disk. */
+static int do_disktest(int fd, const char *arg) {
+        char sub[8], extra;
+        unsigned long long a, b;
+        int k;
+
+        k = arg ? sscanf(arg, "%7s %llu %llx %c", sub, &a, &b, &extra) : 0;
+        if (k == 3 && streq(sub, "FILL"))
+                return disktest_fill(fd, a, b);
+        if (k == 1 && streq(sub, "CHECK"))
+                return disktest_check(fd);
+        return send_line(fd, "ERR DISKTEST takes FILL <MiB> <hex seed> or CHECK");
 }
 
 /* "RANDOM": 64 bytes from /dev/urandom as hex, so that a host can tell guests' random states apart. */
@@ -421,6 +579,8 @@ static int handle_line(int fd, char *line) {
                 return do_random(fd);
         if (n == 7 && strncmp(line, "MEMTEST", n) == 0)
                 return do_memtest(fd, arg);
+        if (n == 8 && strncmp(line, "DISKTEST", n) == 0)
+                return do_disktest(fd, arg);
         if (streq(line, "CRASH")) {
                 int r = send_line(fd, "OK CRASH");
                 return r < 0 ? r : 3;
@@ -637,11 +797,13 @@ static void help(void) {
                "  --fd N          use the open file descriptor N\n"
                "  --no-poweroff   answer POWEROFF or REBOOT, then exit 0 instead of doing it\n"
                "  --root DIR      find etc/machine-id below DIR (tests)\n"
+               "  --data DIR      DISKTEST's directory instead of /data, which need not be a mount point\n"
+               "                  (tests)\n"
                "  --version       print the agent version\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_PORT = 0x100, ARG_FD, ARG_NO_POWEROFF, ARG_VERSION, ARG_ROOT };
+        enum { ARG_PORT = 0x100, ARG_FD, ARG_NO_POWEROFF, ARG_VERSION, ARG_ROOT, ARG_DATA };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "port", required_argument, NULL, ARG_PORT },
@@ -649,6 +811,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-poweroff", no_argument, NULL, ARG_NO_POWEROFF },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "root", required_argument, NULL, ARG_ROOT },
+                { "data", required_argument, NULL, ARG_DATA },
                 {},
         };
         int c;
@@ -682,6 +845,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_ROOT:
                         arg_root = optarg;
+                        break;
+                case ARG_DATA:
+                        arg_data = optarg;
                         break;
                 case '?':
                         return -EINVAL;

@@ -107,6 +107,13 @@ static int agent_wait(Agent *a) {
         return WEXITSTATUS(status);
 }
 
+/* The host hangs up: the agent sees EOF, says nothing more and exits 0. */
+static void agent_close(Agent *a) {
+        check(shutdown(a->fd, SHUT_WR) == 0);
+        check(!agent_read_line(a));
+        check(agent_wait(a) == 0);
+}
+
 static void agent_expect_ready(Agent *a) {
         _cleanup_free_ char *line = agent_read_line(a);
 
@@ -282,9 +289,78 @@ static void test_memtest(void) {
         agent_send(&a, "MEMTEST FREE\nMEMTEST CHECK\n");
         agent_expect(&a, "OK MEMTEST");
         agent_expect(&a, "MEMTEST units=0 bad=0");
-        check(shutdown(a.fd, SHUT_WR) == 0);
-        check(!agent_read_line(&a));
-        check(agent_wait(&a) == 0);
+        agent_close(&a);
+}
+
+/* DISKTEST: a file that CHECK reads back intact from its header alone (a fresh agent, as in a guest booted
+ * anew), until one byte of one unit changes in the file; a file cut short loses its last units; without a
+ * file, or without /data, an ERR. */
+static void test_disktest(void) {
+        char dir[] = "/tmp/test-agent-disk.XXXXXX", opt[64], path[80];
+        _cleanup_close_ int f = -EBADF;
+        uint8_t byte;
+        Agent a;
+
+        check(mkdtemp(dir));
+        (void) snprintf(opt, sizeof(opt), "--data=%s", dir);
+        (void) snprintf(path, sizeof(path), "%s/disktest", dir);
+        agent_start(&a, opt);
+        agent_expect_ready(&a);
+        agent_send(&a, "DISKTEST CHECK\n");
+        _cleanup_free_ char *line = agent_read_line(&a);
+        check(line && strncmp(line, "ERR DISKTEST CHECK: cannot open ", 32) == 0);
+        agent_send(&a, "DISKTEST FILL 2 0123456789abcdef\nDISKTEST CHECK\n");
+        agent_expect(&a, "OK DISKTEST");
+        agent_expect(&a, "DISKTEST units=512 bad=0");
+        /* The same pattern as MEMTEST's, after a header unit. */
+        check(access(path, F_OK) == 0);
+        f = open(path, O_RDWR | O_CLOEXEC);
+        check(f >= 0);
+        struct stat st;
+        check(fstat(f, &st) == 0 && st.st_size == 513 * 4096);
+        char header[64] = {};
+        check(pread(f, header, sizeof(header) - 1, 0) > 0);
+        check(strncmp(header, "DISKTEST 123456789abcdef 512\n", 29) == 0);
+        agent_close(&a);
+
+        /* A new agent finds it from the header; a flipped byte in unit 7, then units cut off the end. */
+        check(pread(f, &byte, 1, 8 * 4096 + 42) == 1);
+        byte ^= 0x5a;
+        check(pwrite(f, &byte, 1, 8 * 4096 + 42) == 1);
+        agent_start(&a, opt);
+        agent_expect_ready(&a);
+        agent_send(&a, "DISKTEST CHECK\n");
+        agent_expect(&a, "DISKTEST units=512 bad=1 first=7");
+        check(ftruncate(f, 511 * 4096 + 100) == 0);
+        agent_send(&a, "DISKTEST CHECK\n");
+        agent_expect(&a, "DISKTEST units=512 bad=3 first=7,1fe,1ff");
+        /* Written anew with another seed: intact again. */
+        agent_send(&a, "DISKTEST FILL 1 5eed\nDISKTEST CHECK\n");
+        agent_expect(&a, "OK DISKTEST");
+        agent_expect(&a, "DISKTEST units=256 bad=0");
+        for (const char *const *bad =
+                     STRV_MAKE("DISKTEST\n", "DISKTEST FILL 4\n", "DISKTEST DROP\n", "DISKTEST CHECK 1\n");
+             *bad;
+             bad++) {
+                agent_send(&a, *bad);
+                agent_expect(&a, "ERR DISKTEST takes FILL <MiB> <hex seed> or CHECK");
+        }
+        agent_send(&a, "DISKTEST FILL 0 1\nDISKTEST FILL 65537 1\n");
+        agent_expect(&a, "ERR DISKTEST FILL takes 1 to 65536 MiB");
+        agent_expect(&a, "ERR DISKTEST FILL takes 1 to 65536 MiB");
+        agent_close(&a);
+        check(rm_rf(dir) >= 0);
+
+        /* Without --data, /data must be a mount point: here it is not (or not there). */
+        struct stat data, root;
+        if (stat("/data", &data) < 0 || stat("/", &root) < 0 || data.st_dev == root.st_dev) {
+                agent_start(&a, "--no-poweroff");
+                agent_expect_ready(&a);
+                agent_send(&a, "DISKTEST FILL 1 1\nDISKTEST CHECK\n");
+                agent_expect(&a, "ERR DISKTEST FILL: /data is not mounted (no data disk)");
+                agent_expect(&a, "ERR DISKTEST CHECK: /data is not mounted (no data disk)");
+                agent_close(&a);
+        }
 }
 
 static void test_hangup(void) {
@@ -293,9 +369,7 @@ static void test_hangup(void) {
         /* On a plain socket, the host closing its end ends the agent. */
         agent_start(&a, "--no-poweroff");
         agent_expect_ready(&a);
-        check(shutdown(a.fd, SHUT_WR) == 0);
-        check(!agent_read_line(&a));
-        check(agent_wait(&a) == 0);
+        agent_close(&a);
 }
 
 static bool is_hex(const char *s, size_t n) {
@@ -392,9 +466,7 @@ static void test_identity(void) {
         agent_send(&a, "HOSTNAME a b\n");
         agent_expect(&a, "ERR HOSTNAME takes 1 to 64 letters, digits, '-', '.' or '_'");
 
-        check(shutdown(a.fd, SHUT_WR) == 0);
-        check(!agent_read_line(&a));
-        check(agent_wait(&a) == 0);
+        agent_close(&a);
         check(rm_rf(root) >= 0);
 }
 
@@ -410,6 +482,7 @@ int main(int argc, char *argv[]) {
         test_reboot();
         test_crash();
         test_memtest();
+        test_disktest();
         test_hangup();
         test_identity();
         return EXIT_SUCCESS;

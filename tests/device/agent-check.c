@@ -89,26 +89,36 @@ static int connect_to(const struct sockaddr_un *sa) {
         return fd;
 }
 
-/* QMP, the little a snapshot needs: lines are read until one contains what is expected (events and other
- * replies in between are skipped); an "error" reply fails. */
-static int qmp_expect(Conn *q, const char *what, uint64_t deadline) {
-        char line[4096];
+/* QMP, the little a snapshot needs: lines are read until one contains what is expected or is an "error"
+ * reply (events and other replies in between are skipped); the line in ret. */
+static int qmp_read_until(Conn *q, const char *what, uint64_t deadline, char *ret, size_t size) {
         int r;
 
         for (;;) {
-                r = read_line(q, deadline, line, sizeof(line));
+                r = read_line(q, deadline, ret, size);
                 if (r < 0)
                         return r;
-                if (strstr(line, "\"error\"")) {
-                        fprintf(stderr, "agent-check: QMP: %s\n", line);
-                        return -EIO;
-                }
-                if (strstr(line, what))
+                if (strstr(ret, "\"error\"") || strstr(ret, what))
                         return 0;
         }
 }
 
-static int qmp_command(Conn *q, const char *json, int fd, uint64_t deadline) {
+/* As qmp_read_until(), and an "error" reply fails. */
+static int qmp_expect(Conn *q, const char *what, uint64_t deadline) {
+        char line[4096];
+        int r;
+
+        r = qmp_read_until(q, what, deadline, line, sizeof(line));
+        if (r < 0)
+                return r;
+        if (strstr(line, "\"error\"")) {
+                fprintf(stderr, "agent-check: QMP: %s\n", line);
+                return -EIO;
+        }
+        return 0;
+}
+
+static int qmp_send(Conn *q, const char *json, int fd) {
         union {
                 struct cmsghdr h;
                 uint8_t buf[CMSG_SPACE(sizeof(int))];
@@ -127,7 +137,13 @@ static int qmp_command(Conn *q, const char *json, int fd, uint64_t deadline) {
         }
         if (sendmsg(q->fd, &mh, MSG_NOSIGNAL) != (ssize_t) strlen(json))
                 return -errno;
-        return qmp_expect(q, "\"return\"", deadline);
+        return 0;
+}
+
+static int qmp_command(Conn *q, const char *json, int fd, uint64_t deadline) {
+        int r = qmp_send(q, json, fd);
+
+        return r < 0 ? r : qmp_expect(q, "\"return\"", deadline);
 }
 
 /* Sets the balloon's target and waits for the BALLOON_CHANGE that says the guest got there. */
@@ -147,8 +163,9 @@ static int qmp_balloon(Conn *q, uint64_t mib, uint64_t deadline) {
         return r < 0 ? r : qmp_expect(q, want, deadline);
 }
 
-/* Stops the machine and has it write its snapshot into path, as vmmd's golden build does with QEMU. */
-static int qmp_snapshot(Conn *q, const char *path, uint64_t deadline) {
+/* Stops the machine and has it write its snapshot into path, as vmmd's golden build does with QEMU;
+ * incremental: a delta of its base (vmm-hv's "inc"). */
+static int qmp_snapshot(Conn *q, const char *path, bool incremental, uint64_t deadline) {
         _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         int r;
 
@@ -160,7 +177,12 @@ static int qmp_snapshot(Conn *q, const char *path, uint64_t deadline) {
                         q, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"state\"}}\n", fd, deadline);
         if (r >= 0)
                 r = qmp_command(
-                        q, "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"fd:state\"}}\n", -1, deadline);
+                        q,
+                        incremental ?
+                                "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"fd:state\", \"inc\": true}}\n" :
+                                "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"fd:state\"}}\n",
+                        -1,
+                        deadline);
         if (r >= 0)
                 r = qmp_expect(q, "\"completed\"", deadline);
         return r;
@@ -200,7 +222,8 @@ static void help(void) {
                "     --timeout=SEC  Give up after SEC seconds waiting for anything (default 300)\n"
                "     --send=LINE    Send LINE after READY and print its answer (repeatable, in order);\n"
                "                    \"!rss\" prints the VMM's resident memory, \"!balloon MIB\" sets the\n"
-               "                    balloon's target over QMP and waits until the guest got there\n"
+               "                    balloon's target over QMP and waits until the guest got there, \"!qmp JSON\"\n"
+               "                    sends a QMP command and prints its reply (a return or an error)\n"
                "     --interval-ms=N  Wait N ms before each --send after the first (a clock's rate shows)\n"
                "     --timestamps   Print each answer after the ms since the VMM's start\n"
                "     --wait-exit    After the last answer, wait for the VMM to exit by itself (instead of\n"
@@ -212,7 +235,9 @@ static void help(void) {
                "     --rss=MIB      After the answers, print the VMM's resident memory, and that besides\n"
                "                    its guest RAM (mappings of MIB or more), in KiB\n"
                "     --snapshot=FILE  After the answers, stop the machine and have it write a snapshot\n"
-               "                    into FILE (QMP stop, getfd, migrate); then quit it (needs --qmp)\n",
+               "                    into FILE (QMP stop, getfd, migrate); then quit it (needs --qmp)\n"
+               "     --snapshot-inc=FILE  The same, an incremental snapshot (migrate with inc: true): a delta\n"
+               "                    of the snapshot the machine was restored from or last wrote\n",
                program_invocation_short_name);
 }
 
@@ -227,6 +252,7 @@ int main(int argc, char *argv[]) {
                 ARG_RESUME,
                 ARG_QMP,
                 ARG_SNAPSHOT,
+                ARG_SNAPSHOT_INC,
                 ARG_RSS,
         };
         static const struct option options[] = {
@@ -240,6 +266,7 @@ int main(int argc, char *argv[]) {
                 { "resume", no_argument, NULL, ARG_RESUME },
                 { "qmp", no_argument, NULL, ARG_QMP },
                 { "snapshot", required_argument, NULL, ARG_SNAPSHOT },
+                { "snapshot-inc", required_argument, NULL, ARG_SNAPSHOT_INC },
                 { "rss", required_argument, NULL, ARG_RSS },
                 {},
         };
@@ -247,7 +274,8 @@ int main(int argc, char *argv[]) {
         char dir[] = "/tmp/agent-check-XXXXXX", line[LINE_MAX_AGENT + 1];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         unsigned timeout_s = 300, interval_ms = 0;
-        bool poweroff = false, timestamps = false, wait_exit = false, resume = false, qmp = false;
+        bool poweroff = false, timestamps = false, wait_exit = false, resume = false, qmp = false,
+             snapshot_inc = false;
         const char *snapshot = NULL;
         uint64_t rss_ram_mib = 0;
         int c, r, listen_fd, qmp_listen_fd = -EBADF, status;
@@ -288,7 +316,9 @@ int main(int argc, char *argv[]) {
                         qmp = true;
                         break;
                 case ARG_SNAPSHOT:
+                case ARG_SNAPSHOT_INC:
                         snapshot = optarg;
+                        snapshot_inc = c == ARG_SNAPSHOT_INC;
                         break;
                 case ARG_RSS:
                         rss_ram_mib = strtoull(optarg, NULL, 10);
@@ -394,6 +424,27 @@ int main(int argc, char *argv[]) {
                         printf("balloon %" PRIu64 " MiB\n", mib);
                         continue;
                 }
+                if (strncmp(*s, "!qmp ", 5) == 0) {
+                        char cmd[1024], reply[4096];
+
+                        snprintf(cmd, sizeof(cmd), "%s\n", *s + 5);
+                        r = qmp_conn.fd < 0 ? -ENOTCONN : qmp_send(&qmp_conn, cmd, -1);
+                        if (r >= 0)
+                                r = qmp_read_until(
+                                        &qmp_conn,
+                                        "\"return\"",
+                                        now_ms() + timeout_s * 1000ull,
+                                        reply,
+                                        sizeof(reply));
+                        if (r < 0) {
+                                fprintf(stderr, "agent-check: no QMP reply to %s: %s\n", *s + 5, strerror(-r));
+                                kill(pid, SIGKILL);
+                                waitpid(pid, NULL, 0);
+                                return 1;
+                        }
+                        printf("%s\n", reply);
+                        continue;
+                }
                 snprintf(out, sizeof(out), "%s\n", *s);
                 if (write(conn.fd, out, strlen(out)) != (ssize_t) strlen(out))
                         return perror("write"), 1;
@@ -419,7 +470,7 @@ int main(int argc, char *argv[]) {
         if (snapshot) {
                 uint64_t t0 = now_ms();
 
-                r = qmp_snapshot(&qmp_conn, snapshot, now_ms() + timeout_s * 1000ull);
+                r = qmp_snapshot(&qmp_conn, snapshot, snapshot_inc, now_ms() + timeout_s * 1000ull);
                 if (r < 0) {
                         fprintf(stderr, "agent-check: the snapshot failed: %s\n", strerror(-r));
                         kill(pid, SIGKILL);

@@ -330,6 +330,18 @@ int fd_nonblock(int fd, bool nonblock) {
         return fd_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, nonblock);
 }
 
+int errorf(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error) {
+                va_start(ap, fmt);
+                if (vasprintf(ret_error, fmt, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
 int strextendf(char **s, const char *fmt, ...) {
         _cleanup_free_ char *add = NULL;
         va_list ap;

@@ -136,6 +136,9 @@ int strv_extend(char ***l, const char *s);
 int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
 /* Appends formatted text to the string *s (NULL: empty). */
 int strextendf(char **s, const char *fmt, ...) _printf_(2, 3);
+/* For functions that return a negative errno and, when ret_error is not NULL, a message: sets the message
+ * (NULL if it cannot be made) and returns r. */
+int errorf(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
 
 int mkdir_p(const char *path, mode_t mode);
 /* Removes a directory tree; missing is fine. */
