@@ -32,6 +32,7 @@ typedef enum VerbOption {
         VERB_OPTION_FORCE_CRASH = 1 << 7, /* --force of crash-test: the same option, another meaning */
         VERB_OPTION_CONSOLE = 1 << 8,
         VERB_OPTION_STDIO = 1 << 9,
+        VERB_OPTION_VMM = 1 << 10,
 } VerbOption;
 
 bool arg_user = false;
@@ -43,6 +44,7 @@ uint64_t arg_timeout = DEFAULT_TIMEOUT_USEC;
 static uint64_t arg_memory_mib = 0;  /* 0: the persona's */
 static uint32_t arg_vcpus = 0;       /* 0: the persona's */
 static const char *arg_accel = NULL; /* NULL: what vmmd picks */
+static const char *arg_vmm = NULL;   /* NULL: the persona's */
 static bool arg_cold = false;
 static bool arg_start = true;
 bool arg_force = false;
@@ -74,6 +76,7 @@ static const struct {
         { VERB_OPTION_NO_START, "--no-start", "Only create the VM, do not start it" },
         { VERB_OPTION_FORCE, "--force", "End the VMM at once, no guest shutdown" },
         { VERB_OPTION_ACCEL, "--accel kvm|tcg", "Accelerator, instead of what vmmd picks" },
+        { VERB_OPTION_VMM, "--vmm qemu|hv|auto", "VMM, instead of the persona's" },
         { VERB_OPTION_COLD, "--cold", "Boot instead of cloning a golden snapshot" },
         { VERB_OPTION_CREATE_FROM, "--create-from PERSONA", "Create the VM from PERSONA if it does not exist" },
         { VERB_OPTION_FORCE_CRASH, "--force", "Crash even where the persona wants force" },
@@ -305,6 +308,11 @@ static int append_create_options(sd_bus_message *m) {
         }
         if (arg_accel) {
                 r = sd_bus_message_append(m, "{sv}", "accel", "s", arg_accel);
+                if (r < 0)
+                        return r;
+        }
+        if (arg_vmm) {
+                r = sd_bus_message_append(m, "{sv}", "vmm", "s", arg_vmm);
                 if (r < 0)
                         return r;
         }
@@ -595,18 +603,15 @@ int json_add(json_object *o, const char *key, json_object *v) {
 
 static int verb_list(int argc, char *argv[]) {
         static const Column columns[] = {
-                { "NAME", "name" },
-                { "PERSONA", "persona" },
-                { "STATE", "state" },
-                { "ACCEL", "accel" },
-                { "MEMORY", "memory_mib", COLUMN_MIB },
+                { "NAME", "name" },   { "PERSONA", "persona" }, { "STATE", "state" },
+                { "ACCEL", "accel" }, { "VMM", "vmm" },         { "MEMORY", "memory_mib", COLUMN_MIB },
                 { "VCPUS", "vcpus" },
         };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_put_ json_object *rows = NULL;
-        const char *name, *persona, *state, *path, *accel;
+        const char *name, *persona, *state, *path, *accel, *vmm;
         uint64_t memory_mib, vcpus;
         int r;
 
@@ -639,6 +644,7 @@ static int verb_list(int argc, char *argv[]) {
                         return log_bus_error(&error, r, "Failed to read the properties of VM %s", name);
 
                 accel = strempty(json_get_string(props, "Accel"));
+                vmm = strempty(json_get_string(props, "VMM"));
                 memory_mib = json_get_uint64(props, "MemoryMiB");
                 vcpus = json_get_uint64(props, "VCPUs");
                 row = json_object_new_object();
@@ -646,6 +652,7 @@ static int verb_list(int argc, char *argv[]) {
                     json_add(row, "persona", json_object_new_string(persona)) < 0 ||
                     json_add(row, "state", json_object_new_string(state)) < 0 ||
                     json_add(row, "accel", json_object_new_string(accel)) < 0 ||
+                    json_add(row, "vmm", json_object_new_string(vmm)) < 0 ||
                     json_add(row, "memory_mib", json_object_new_uint64(memory_mib)) < 0 ||
                     json_add(row, "vcpus", json_object_new_uint64(vcpus)) < 0 ||
                     json_add(row, "path", json_object_new_string(path)) < 0 ||
@@ -1174,7 +1181,8 @@ static int verb_show(int argc, char *argv[]) {
 }
 
 static int verb_host(int argc, char *argv[]) {
-        /* Manager properties in the order a person reads them; Accel and AccelReason share a line. */
+        /* Manager properties in the order a person reads them; Accel and AccelReason share a line, HvUsable
+         * and HvReason too. */
         static const struct {
                 const char *label;
                 const char *key;
@@ -1185,6 +1193,7 @@ static int verb_host(int argc, char *argv[]) {
                 { "Version", "Version" },
                 { "Architecture", "Architecture" },
                 { "Acceleration", "Accel" },
+                { "vmm-hv", "HvUsable" },
                 { "KVM mode", "KVMMode" },
                 { "KVM API version", "KVMAPIVersion", .zero_is_na = true },
                 { "IPA bits", "IPABits", .zero_is_na = true },
@@ -1259,6 +1268,16 @@ static int verb_host(int argc, char *argv[]) {
                 else if (streq(lines[i].key, "Accel") && !isempty(reason = json_get_string(props, "AccelReason"))) {
                         if (asprintf(&value, "%s (%s)", json_object_get_string(v), reason) < 0)
                                 value = NULL;
+                } else if (streq(lines[i].key, "HvUsable")) {
+                        reason = json_get_string(props, "HvReason");
+                        if (asprintf(
+                                    &value,
+                                    "%s%s%s%s",
+                                    json_object_get_boolean(v) ? "usable" : "not usable",
+                                    isempty(reason) ? "" : " (",
+                                    strempty(reason),
+                                    isempty(reason) ? "" : ")") < 0)
+                                value = NULL;
                 } else
                         value = format_property(lines[i].key, v);
                 if (!value)
@@ -1307,9 +1326,9 @@ static const Verb verbs[] = {
           EXITS_BUS,
           "List the VMs",
           "List the VMs of vmmd, sorted by name, with persona, state, accelerator\n"
-          "(kvm or tcg), memory and virtual CPUs. With --json: an array of objects\n"
-          "with name, persona, state, accel, memory_mib, vcpus and path (the VM's\n"
-          "D-Bus object). Waits for nothing.",
+          "(kvm or tcg), VMM (qemu or hv), memory and virtual CPUs. With --json: an\n"
+          "array of objects with name, persona, state, accel, vmm, memory_mib,\n"
+          "vcpus and path (the VM's D-Bus object). Waits for nothing.",
           verb_list },
         { "show",
           "NAME",
@@ -1326,7 +1345,8 @@ static const Verb verbs[] = {
           "PERSONA [NAME]",
           1,
           2,
-          VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_ACCEL | VERB_OPTION_NO_START | VERB_OPTION_COLD,
+          VERB_OPTION_MEMORY | VERB_OPTION_VCPUS | VERB_OPTION_ACCEL | VERB_OPTION_VMM |
+                  VERB_OPTION_NO_START | VERB_OPTION_COLD,
           EXITS_BUS | EXITS_VM | EXITS_WAIT | EXITS_BOOT,
           "Create a VM from a persona and start it",
           "Create a VM from the persona template PERSONA (see 'vmctl personas'),\n"
@@ -1339,7 +1359,9 @@ static const Verb verbs[] = {
           "fails while starting stays, \"failed\", until it is destroyed.\n"
           "A VM of a persona with golden snapshots (see 'vmctl golden') starts\n"
           "as a clone of its ready golden snapshot instead of booting (its\n"
-          "GoldenSnapshot property in 'vmctl show' names it); --cold boots it.",
+          "GoldenSnapshot property in 'vmctl show' names it); --cold boots it.\n"
+          "--vmm runs it in QEMU (qemu) or in vmm-hv (hv, KVM only; no snapshots\n"
+          "or debugger), instead of the persona's choice (see 'vmctl personas').",
           verb_create },
         { "start",
           "NAME",
@@ -1768,7 +1790,8 @@ static const Verb verbs[] = {
           EXITS_BUS,
           "Show the host: accelerator, KVM, GIC, memory, CPUs",
           "Show what vmmd found on the host: the accelerator new VMs get (kvm or\n"
-          "tcg) and why, the architecture, the KVM mode (vhe, nvhe, protected),\n"
+          "tcg) and why, whether vmm-hv runs VMs here (and why not), the\n"
+          "architecture, the KVM mode (vhe, nvhe, protected),\n"
           "KVM API version, IPA bits, GIC version, the most vCPUs a VM can have,\n"
           "memory and CPUs, and the foreground VM. Memory, as vmmd's memory policy\n"
           "sees it (policies/memory.yaml): what the host has available and its\n"
@@ -1946,6 +1969,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                 ARG_FORCE,
                 ARG_CREATE_FROM,
                 ARG_ACCEL,
+                ARG_VMM,
                 ARG_COLD,
                 ARG_NO_ASK_PASSWORD,
                 ARG_CONSOLE,
@@ -1965,6 +1989,7 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                                                  { "force", no_argument, NULL, ARG_FORCE },
                                                  { "create-from", required_argument, NULL, ARG_CREATE_FROM },
                                                  { "accel", required_argument, NULL, ARG_ACCEL },
+                                                 { "vmm", required_argument, NULL, ARG_VMM },
                                                  { "cold", no_argument, NULL, ARG_COLD },
                                                  { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                                                  { "console", no_argument, NULL, ARG_CONSOLE },
@@ -2045,6 +2070,14 @@ static int parse_argv(int argc, char *argv[], bool *ret_help) {
                         }
                         arg_accel = optarg;
                         arg_verb_options |= VERB_OPTION_ACCEL;
+                        break;
+                case ARG_VMM:
+                        if (!streq(optarg, "qemu") && !streq(optarg, "hv") && !streq(optarg, "auto")) {
+                                log_error("Invalid --vmm \"%s\": expected qemu, hv or auto.", optarg);
+                                return -VMCTL_EXIT_USAGE;
+                        }
+                        arg_vmm = optarg;
+                        arg_verb_options |= VERB_OPTION_VMM;
                         break;
                 case ARG_COLD:
                         arg_cold = true;

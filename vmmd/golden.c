@@ -4,6 +4,7 @@
  * other: it boots the persona's image, and once its agent answers, QEMU stops it and writes its migration
  * stream into a root-owned file it got as an fd; then it quits, vmmd copies its disk overlay and a child
  * process syncs and hashes both into the manifest; one rename makes it the golden snapshot. */
+#include <assert.h>
 #include <dirent.h>
 #include <endian.h>
 #include <fcntl.h>
@@ -29,18 +30,30 @@ static const char *const golden_state_table[_GOLDEN_STATE_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP(golden_state, GoldenState, _GOLDEN_STATE_MAX);
 
 #define GOLDEN_MANIFEST "golden.yaml"
-/* The files of a golden snapshot, each in its manifest with size and sha256. */
-static const char *const golden_file_table[_GOLDEN_FILE_MAX] = {
-        [GOLDEN_FILE_STATE] = "state",           /* QEMU's migration stream: RAM and devices */
-        [GOLDEN_FILE_DISK] = "disk.qcow2",       /* the disk as it was then, over the image's */
-        [GOLDEN_FILE_OVERLAY] = "overlay.qcow2", /* an empty overlay on it: each clone's disk is a copy */
+/* The files of a golden snapshot, each in its manifest with size and sha256, named for the VMM they are of. */
+static const char *const golden_file_table[VMM_AUTO][_GOLDEN_FILE_MAX] = {
+        [VMM_QEMU] = {
+                [GOLDEN_FILE_STATE] = "state",           /* QEMU's migration stream: RAM and devices */
+                [GOLDEN_FILE_DISK] = "disk.qcow2",       /* the disk as it was then, over the image's */
+                [GOLDEN_FILE_OVERLAY] = "overlay.qcow2", /* an empty overlay on it: each clone's disk is a copy */
+        },
+        [VMM_HV] = {
+                [GOLDEN_FILE_STATE] = "state",         /* vmm-hv's snapshot (hypervisor/hv/snapshot.h) */
+                [GOLDEN_FILE_DISK] = "disk.img",       /* the disk as it was then, raw */
+                [GOLDEN_FILE_OVERLAY] = "overlay.img", /* empty: vmm-hv makes a clone's copy its overlay on it */
+        },
 };
+
+static const char *golden_file_name(VmmKind vmm, GoldenFile k) {
+        assert(IN_SET(vmm, VMM_QEMU, VMM_HV));
+        return golden_file_table[vmm][k];
+}
 #define GOLDEN_RETRY_USEC (500 * USEC_PER_MSEC)
 #define GOLDEN_STATE_FDNAME "golden-state"
 
 /* What golden.yaml says. */
 typedef struct GoldenManifest {
-        char *id, *persona, *image, *accel, *agent_version;
+        char *id, *persona, *image, *accel, *vmm, *agent_version;
         uint64_t created_usec, memory_mib, vcpus;
         uint64_t size[_GOLDEN_FILE_MAX];
         char *sha256[_GOLDEN_FILE_MAX];
@@ -51,6 +64,7 @@ static void golden_manifest_done(GoldenManifest *g) {
         free(g->persona);
         free(g->image);
         free(g->accel);
+        free(g->vmm);
         free(g->agent_version);
         for (size_t i = 0; i < _GOLDEN_FILE_MAX; i++)
                 free(g->sha256[i]);
@@ -62,6 +76,7 @@ static const YamlField manifest_fields[] = {
         { "persona", yaml_parse_string, offsetof(GoldenManifest, persona), true, .max = 255 },
         { "image", yaml_parse_string, offsetof(GoldenManifest, image), true, .max = 255 },
         { "accel", yaml_parse_string, offsetof(GoldenManifest, accel), true, .max = 8 },
+        { "vmm", yaml_parse_string, offsetof(GoldenManifest, vmm), true, .max = 8 },
         { "agent_version", yaml_parse_string, offsetof(GoldenManifest, agent_version), true, .max = 64 },
         { "created_usec", yaml_parse_uint64, offsetof(GoldenManifest, created_usec), true, 0, INT64_MAX },
         { "memory_mib", yaml_parse_uint64, offsetof(GoldenManifest, memory_mib), true, 1, INT64_MAX },
@@ -82,7 +97,7 @@ static char *persona_dir(Manager *m, const char *persona) {
         return asprintf(&d, "%s/golden/%s", m->config.cache_dir, persona) < 0 ? NULL : d;
 }
 
-char *golden_disk_path(Manager *m, const char *persona, const char *id) {
+char *golden_disk_path(Manager *m, const char *persona, const char *id, VmmKind vmm) {
         char *p;
 
         return asprintf(
@@ -91,7 +106,7 @@ char *golden_disk_path(Manager *m, const char *persona, const char *id) {
                        m->config.cache_dir,
                        persona,
                        id,
-                       golden_file_table[GOLDEN_FILE_DISK]) < 0 ?
+                       golden_file_name(vmm, GOLDEN_FILE_DISK)) < 0 ?
                 NULL :
                 p;
 }
@@ -125,11 +140,11 @@ static bool same_file(const struct stat *a, const struct stat *b) {
 }
 
 /* The golden snapshot's files, stat'ed by name now; no symlink. */
-static int golden_stat_files(const char *dir, struct stat ret[static _GOLDEN_FILE_MAX]) {
+static int golden_stat_files(const char *dir, VmmKind vmm, struct stat ret[static _GOLDEN_FILE_MAX]) {
         char path[PATH_MAX];
 
         for (GoldenFile k = 0; k < _GOLDEN_FILE_MAX; k++) {
-                (void) snprintf(path, sizeof(path), "%s/%s", dir, golden_file_table[k]);
+                (void) snprintf(path, sizeof(path), "%s/%s", dir, golden_file_name(vmm, k));
                 if (lstat(path, &ret[k]) < 0)
                         return -errno;
                 if (!S_ISREG(ret[k].st_mode))
@@ -141,7 +156,7 @@ static int golden_stat_files(const char *dir, struct stat ret[static _GOLDEN_FIL
 static bool golden_files_unchanged(Golden *g) {
         struct stat st[_GOLDEN_FILE_MAX];
 
-        if (golden_stat_files(g->dir, st) < 0)
+        if (golden_stat_files(g->dir, g->vmm, st) < 0)
                 return false;
         for (GoldenFile k = 0; k < _GOLDEN_FILE_MAX; k++)
                 if (!same_file(&st[k], &g->st[k]))
@@ -154,7 +169,7 @@ int golden_open_file(Golden *g, GoldenFile k) {
         char path[PATH_MAX];
         struct stat st;
 
-        (void) snprintf(path, sizeof(path), "%s/%s", g->dir, golden_file_table[k]);
+        (void) snprintf(path, sizeof(path), "%s/%s", g->dir, golden_file_name(g->vmm, k));
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
@@ -165,17 +180,17 @@ int golden_open_file(Golden *g, GoldenFile k) {
         return fd_nonblock(fd, false) < 0 ? -errno : TAKE_FD(fd);
 }
 
-/* Where QEMU is found, for the id: another QEMU may not read the stream of this one. */
-static int qemu_binary_stat(const char *qemu, struct stat *ret) {
+/* Where the VMM is found, for the id: another QEMU (or vmm-hv) may not read the state of this one. */
+static int binary_stat(const char *binary, struct stat *ret) {
         const char *path = getenv("PATH") ?: "/usr/bin:/bin";
 
-        if (strchr(qemu, '/'))
-                return stat(qemu, ret) < 0 ? -errno : 0;
+        if (strchr(binary, '/'))
+                return stat(binary, ret) < 0 ? -errno : 0;
         for (const char *p = path; *p;) {
                 size_t n = strcspn(p, ":");
                 char candidate[PATH_MAX];
 
-                (void) snprintf(candidate, sizeof(candidate), "%.*s/%s", (int) n, p, qemu);
+                (void) snprintf(candidate, sizeof(candidate), "%.*s/%s", (int) n, p, binary);
                 if (n > 0 && stat(candidate, ret) >= 0)
                         return 0;
                 p += n + (p[n] == ':');
@@ -187,7 +202,8 @@ static int qemu_binary_stat(const char *qemu, struct stat *ret) {
  * snapshot's id is its key and a serial of its build ("<key>-<serial>"), so that a rebuild of the same key
  * never takes the place of one that clones still use as their disk's backing file. */
 static int golden_compute_key(
-        Manager *m, const Persona *p, const Image *image, char ret[static GOLDEN_KEY_LEN + 1]) {
+        Manager *m, const Persona *p, const Image *image, VmmKind vmm, char ret[static GOLDEN_KEY_LEN + 1]) {
+        const char *binary = vmm == VMM_HV ? m->config.vmm_hv : m->config.qemu;
         _cleanup_free_ char *text = NULL;
         char hex[_IMAGE_FILE_MAX][SHA256_HEX_SIZE] = {}, digest_hex[SHA256_HEX_SIZE];
         uint8_t digest[SHA256_DIGEST_SIZE];
@@ -197,12 +213,12 @@ static int golden_compute_key(
         for (ImageFileKind k = 0; k < _IMAGE_FILE_MAX; k++)
                 if (image->has_file[k])
                         sha256_to_hex(image->files[k].sha256, hex[k]);
-        (void) qemu_binary_stat(m->config.qemu, &st);
+        (void) binary_stat(binary, &st);
         if (asprintf(
                     &text,
                     "vmmd golden snapshot 1\nvmmd %s\nmachine %d\npersona %s\nimage %s\nkernel %s\ninitrd %s\ndisk %s\n"
                     "cmdline %s\nmemory_mib %" PRIu64 "\nvcpus %" PRIu32 "\naccel %s\ncpu %s\n"
-                    "qemu %s %" PRIu64 " %" PRIu64 ".%09ld\n",
+                    "vmm %s %s %" PRIu64 " %" PRIu64 ".%09ld\n",
                     VERSION,
                     QEMU_MACHINE_VERSION,
                     p->name,
@@ -215,7 +231,8 @@ static int golden_compute_key(
                     p->vcpus,
                     m->accel,
                     qemu_cpu_model(m->accel),
-                    m->config.qemu,
+                    vmm_kind_to_string(vmm),
+                    binary,
                     (uint64_t) st.st_size,
                     (uint64_t) st.st_mtim.tv_sec,
                     st.st_mtim.tv_nsec) < 0)
@@ -298,6 +315,7 @@ static int check_file(
 
 typedef struct VerifyJob {
         char *dir;
+        VmmKind vmm;
         struct stat st[_GOLDEN_FILE_MAX];
         GoldenManifest manifest;
 } VerifyJob;
@@ -308,7 +326,7 @@ static int verify_files(void *userdata, char **ret_message) {
         for (GoldenFile k = 0; k < _GOLDEN_FILE_MAX; k++) {
                 int r = check_file(
                         j->dir,
-                        golden_file_table[k],
+                        golden_file_name(j->vmm, k),
                         &j->st[k],
                         j->manifest.size[k],
                         j->manifest.sha256[k],
@@ -320,7 +338,7 @@ static int verify_files(void *userdata, char **ret_message) {
 }
 
 static void golden_refresh(Golden *g);
-static int golden_build_start(Golden *g, const Persona *p, const char *key, char **ret_error);
+static int golden_build_start(Golden *g, const Persona *p, const char *key, VmmKind vmm, char **ret_error);
 
 /* The golden snapshot in use is no more: its directory goes unless a clone still uses it. */
 static void golden_drop_current(Golden *g) {
@@ -329,11 +347,13 @@ static void golden_drop_current(Golden *g) {
         g->dir = mfree(g->dir);
         g->image = mfree(g->image);
         g->accel = mfree(g->accel);
+        g->vmm = VMM_QEMU;
         g->created_usec = 0;
 }
 
-static int golden_take_manifest(Golden *g, const char *dir, const GoldenManifest *gm) {
+static int golden_take_manifest(Golden *g, const char *dir, VmmKind vmm, const GoldenManifest *gm) {
         golden_drop_current(g);
+        g->vmm = vmm;
         g->id = strdup(gm->id);
         g->dir = strdup(dir);
         g->image = strdup(gm->image);
@@ -354,6 +374,8 @@ static void on_verified(int r, const char *message, void *userdata) {
                 log_info("Golden snapshot %s of persona %s verified.", g->id, g->persona);
                 g->usable = true;
                 golden_set(g, GOLDEN_READY, 100, NULL);
+                /* Its inputs may have changed while the child ran (a reload then waited for it). */
+                golden_refresh(g);
                 return;
         }
         /* Corrupt, or changed while it was checked: never used. It is made again. */
@@ -385,10 +407,15 @@ static int golden_take(Golden *g, const char *dir, bool hashed) {
         /* It says it is what its place says it is. */
         if (r >= 0 && (!streq(j.manifest.persona, g->persona) || !streq(j.manifest.id, basename(dir))))
                 r = -EBADMSG;
+        if (r >= 0) {
+                j.vmm = vmm_kind_from_string(j.manifest.vmm);
+                if (!IN_SET(j.vmm, VMM_QEMU, VMM_HV))
+                        r = -EBADMSG;
+        }
         if (r >= 0)
-                r = golden_stat_files(dir, j.st);
+                r = golden_stat_files(dir, j.vmm, j.st);
         if (r >= 0)
-                r = golden_take_manifest(g, dir, &j.manifest);
+                r = golden_take_manifest(g, dir, j.vmm, &j.manifest);
         if (r < 0) {
                 log_warning(
                         "Golden snapshot in '%s' is incomplete or corrupt (%s); rebuilding it.",
@@ -447,7 +474,14 @@ static void golden_refresh(Golden *g) {
                 golden_set(g, GOLDEN_FAILED, 0, why);
                 return;
         }
-        r = golden_compute_key(m, p, image, key);
+        _cleanup_free_ char *vmm_error = NULL;
+        VmmKind vmm;
+        r = manager_resolve_vmm(m, p->name, p->vmm, m->accel, &vmm, &vmm_error);
+        if (r < 0) {
+                golden_set(g, GOLDEN_FAILED, 0, vmm_error);
+                return;
+        }
+        r = golden_compute_key(m, p, image, vmm, key);
         if (r < 0)
                 return;
         memcpy(g->key, key, sizeof(g->key));
@@ -469,7 +503,7 @@ static void golden_refresh(Golden *g) {
         if (dir && golden_take(g, dir, false) >= 0)
                 return;
         golden_drop_current(g);
-        r = golden_build_start(g, p, key, NULL);
+        r = golden_build_start(g, p, key, vmm, NULL);
         if (r < 0 && r != -ENOSPC)
                 log_warning_errno(r, "Failed to start the golden build of persona %s: %m", g->persona);
 }
@@ -481,7 +515,8 @@ Golden *golden_for_clone(Manager *m, const VM *vm) {
                 return NULL;
         golden_refresh(g);
         if (!g->usable || !id_has_key(g->id, g->key) || vm->memory_mib != g->memory_mib ||
-            vm->vcpus != g->vcpus || !streq_ptr(vm->accel, g->accel) || !streq_ptr(vm->image, g->image))
+            vm->vcpus != g->vcpus || !streq_ptr(vm->accel, g->accel) || vm->vmm != g->vmm ||
+            !streq_ptr(vm->image, g->image))
                 return NULL;
         return g;
 }
@@ -520,7 +555,7 @@ static void builder_remove_leftovers(VM *vm) {
         vm_remove_files(vm);
 }
 
-static int golden_build_start(Golden *g, const Persona *p, const char *key, char **ret_error) {
+static int golden_build_start(Golden *g, const Persona *p, const char *key, VmmKind vmm, char **ret_error) {
         _cleanup_free_ char *name = NULL, *why = NULL, *pdir = NULL, *state_path = NULL, *error = NULL;
         Manager *m = g->manager;
         uint8_t serial[GOLDEN_SERIAL_LEN / 2];
@@ -557,7 +592,7 @@ static int golden_build_start(Golden *g, const Persona *p, const char *key, char
                 r = -errno;
         if (r < 0)
                 goto fail;
-        if (asprintf(&state_path, "%s/%s", g->build_dir, golden_file_table[GOLDEN_FILE_STATE]) < 0) {
+        if (asprintf(&state_path, "%s/%s", g->build_dir, golden_file_name(vmm, GOLDEN_FILE_STATE)) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -568,7 +603,7 @@ static int golden_build_start(Golden *g, const Persona *p, const char *key, char
                 r = -errno;
                 goto fail;
         }
-        r = vm_new(m, name, p, p->memory_mib, p->vcpus, m->accel, 0, g, &vm);
+        r = vm_new(m, name, p, p->memory_mib, p->vcpus, m->accel, vmm, 0, g, &vm);
         if (r < 0)
                 goto fail;
         g->builder = vm;
@@ -673,7 +708,7 @@ static int copy_builder_disk(Golden *g, VM *vm) {
                 return in;
         if (fstat(in, &st) < 0)
                 return -errno;
-        if (asprintf(&dest, "%s/%s", g->build_dir, golden_file_table[GOLDEN_FILE_DISK]) < 0)
+        if (asprintf(&dest, "%s/%s", g->build_dir, golden_file_name(vm->vmm, GOLDEN_FILE_DISK)) < 0)
                 return -ENOMEM;
         out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
         if (out < 0 || fchmod(out, 0444) < 0)
@@ -686,6 +721,7 @@ typedef struct FinishJob {
         char *head;       /* the manifest but its files */
         char *final_disk; /* where the disk will be: the overlay's backing file */
         const char *qemu_img;
+        VmmKind vmm;
 } FinishJob;
 
 /* The overlay each clone gets a copy of: made once here, so a clone starts without running qemu-img (200 ms
@@ -697,9 +733,20 @@ static int make_overlay(FinishJob *j, char **ret_message) {
         uint64_t be;
         int r;
 
-        if (asprintf(&disk, "%s/%s", j->dir, golden_file_table[GOLDEN_FILE_DISK]) < 0 ||
-            asprintf(&overlay, "%s/%s", j->dir, golden_file_table[GOLDEN_FILE_OVERLAY]) < 0)
+        if (asprintf(&disk, "%s/%s", j->dir, golden_file_name(j->vmm, GOLDEN_FILE_DISK)) < 0 ||
+            asprintf(&overlay, "%s/%s", j->dir, golden_file_name(j->vmm, GOLDEN_FILE_OVERLAY)) < 0)
                 return -ENOMEM;
+        /* vmm-hv's overlay is made by vmm-hv itself in the empty file it is given (its size and the backing
+         * file's are checked then): nothing here knows its format. */
+        if (j->vmm == VMM_HV) {
+                fd = open(overlay, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+                if (fd < 0 || fchmod(fd, 0444) < 0) {
+                        r = -errno;
+                        (void) asprintf(ret_message, "%s: %s", overlay, strerror(-r));
+                        return r;
+                }
+                return 0;
+        }
         fd = open(disk, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 || pread(fd, &be, sizeof(be), 24) != sizeof(be)) {
                 (void) asprintf(ret_message, "%s: cannot read its size", disk);
@@ -752,7 +799,7 @@ static int finish_files(void *userdata, char **ret_message) {
                 uint8_t digest[SHA256_DIGEST_SIZE];
                 char p[PATH_MAX];
 
-                (void) snprintf(p, sizeof(p), "%s/%s", j->dir, golden_file_table[k]);
+                (void) snprintf(p, sizeof(p), "%s/%s", j->dir, golden_file_name(j->vmm, k));
                 fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0 || fsync(fd) < 0) {
                         r = -errno;
@@ -826,6 +873,8 @@ static void on_finished(int r, const char *message, void *userdata) {
                 g->failed_id = mfree(g->failed_id);
         }
         golden_collect(g->manager, g->persona);
+        /* Its inputs may have changed while the child ran (a reload then waited for it). */
+        golden_refresh(g);
 }
 
 /* The agent answered with its version: 0.3 is the first that takes an identity (ENTROPY and the rest). Only
@@ -861,12 +910,13 @@ void golden_builder_ended(VM *vm, const char *failure) {
             asprintf(
                     &head,
                     "# Written by vmmd: a golden snapshot, verified against this before every use.\n"
-                    "id: %s\npersona: %s\nimage: %s\naccel: %s\nagent_version: \"%s\"\ncreated_usec: %" PRIu64
-                    "\nmemory_mib: %" PRIu64 "\nvcpus: %" PRIu32 "\n",
+                    "id: %s\npersona: %s\nimage: %s\naccel: %s\nvmm: %s\nagent_version: \"%s\"\n"
+                    "created_usec: %" PRIu64 "\nmemory_mib: %" PRIu64 "\nvcpus: %" PRIu32 "\n",
                     g->build_id,
                     g->persona,
                     vm->image,
                     vm->accel,
+                    vmm_kind_to_string(vm->vmm),
                     vm->agent_version,
                     now_usec(CLOCK_REALTIME),
                     vm->memory_mib,
@@ -874,6 +924,7 @@ void golden_builder_ended(VM *vm, const char *failure) {
                 failure = "out of memory";
 
         /* The builder goes now, whatever happened: its VMM is gone or killed here, its files removed. */
+        VmmKind vmm = vm->vmm;
         g->builder = NULL;
         vm_remove_files(vm);
         vm_free(vm);
@@ -882,11 +933,12 @@ void golden_builder_ended(VM *vm, const char *failure) {
                 golden_build_failed(g, failure);
                 return;
         }
-        _cleanup_free_ char *final_disk = golden_disk_path(g->manager, g->persona, g->build_id);
+        _cleanup_free_ char *final_disk = golden_disk_path(g->manager, g->persona, g->build_id, vmm);
         FinishJob j = { .dir = g->build_dir,
                         .head = head,
                         .final_disk = final_disk,
-                        .qemu_img = g->manager->config.qemu_img };
+                        .qemu_img = g->manager->config.qemu_img,
+                        .vmm = vmm };
         if (!final_disk) {
                 golden_build_failed(g, "out of memory");
                 return;
@@ -1038,11 +1090,15 @@ int golden_rebuild(Manager *m, const char *persona, char **ret_error) {
 
         if (r < 0)
                 return r == -EINPROGRESS ? -EBUSY : r;
-        r = golden_compute_key(m, p, image, key);
+        VmmKind vmm;
+        r = manager_resolve_vmm(m, p->name, p->vmm, m->accel, &vmm, ret_error);
+        if (r < 0)
+                return r;
+        r = golden_compute_key(m, p, image, vmm, key);
         if (r < 0)
                 return r;
         g->failed_id = mfree(g->failed_id);
-        return golden_build_start(g, p, key, ret_error);
+        return golden_build_start(g, p, key, vmm, ret_error);
 }
 
 int golden_append_list(Manager *m, sd_bus_message *reply) {

@@ -5,15 +5,17 @@
  *
  *   <cache>/golden/<persona>/<id>/{state,disk.qcow2,overlay.qcow2,golden.yaml}
  *
+ * (for a persona whose VMs run in vmm-hv: vmm-hv's snapshot, disk.img and overlay.img).
+ *
  * The id is "<key>-<serial>": the key is made from everything the saved guest depends on (the image's files,
- * the persona's size, the accelerator and CPU model, the QEMU binary, vmmd's version), so a change of any of
- * them makes a new one. The serial is random per build, so a rebuild never replaces a golden snapshot that
- * clones still use. A build happens in <persona>/.build-<id>/ and becomes the golden snapshot by one rename,
- * after its files were synced and hashed into golden.yaml: a golden snapshot is whole or absent. Its files
- * are root's and read-only; no VMM gets write access to any of them (the state reaches a clone's QEMU as a
- * read-only fd, the disk is the read-only backing file of the clone's own overlay). Before use, each one is
- * verified against golden.yaml (sha256, in a child process), and again whenever its files' stat changes; a
- * corrupt or missing one is rebuilt, never used. */
+ * the persona's size, the accelerator and CPU model, the VMM and its binary, vmmd's version), so a change of
+ * any of them makes a new one. The serial is random per build, so a rebuild never replaces a golden snapshot
+ * that clones still use. A build happens in <persona>/.build-<id>/ and becomes the golden snapshot by one
+ * rename, after its files were synced and hashed into golden.yaml: a golden snapshot is whole or absent. Its
+ * files are root's and read-only; no VMM gets write access to any of them (the state reaches a clone's QEMU
+ * as a read-only fd, the disk is the read-only backing file of the clone's own overlay). Before use, each
+ * one is verified against golden.yaml (sha256, in a child process), and again whenever its files' stat
+ * changes; a corrupt or missing one is rebuilt, never used. */
 #pragma once
 
 #include <sys/stat.h>
@@ -62,6 +64,7 @@ struct Golden {
         uint64_t memory_mib;
         uint32_t vcpus;
         char *accel;
+        VmmKind vmm;                      /* whose state and disk these are */
         struct stat st[_GOLDEN_FILE_MAX]; /* what was verified */
 
         /* While building. */
@@ -91,7 +94,7 @@ Golden *golden_for_clone(Manager *m, const VM *vm);
 /* The golden snapshot id of persona, if ready (for a clone that starts now). */
 Golden *golden_find(Manager *m, const char *persona, const char *id);
 /* Its read-only base disk: the backing file of a clone's disk, at every boot. */
-char *golden_disk_path(Manager *m, const char *persona, const char *id);
+char *golden_disk_path(Manager *m, const char *persona, const char *id, VmmKind vmm);
 /* One of its files opened read-only (the state for QEMU, the overlay to copy), checked to be exactly what
  * was verified (-ESTALE otherwise). */
 int golden_open_file(Golden *g, GoldenFile k);

@@ -21,7 +21,8 @@ typedef struct CreateOptions {
         uint64_t memory_mib; /* 0: not given, the persona's */
         uint32_t vcpus;      /* 0: not given, the persona's */
         const char *accel;
-        int cold; /* boot, even where a golden snapshot could be cloned */
+        const char *vmm; /* NULL: the persona's */
+        int cold;        /* boot, even where a golden snapshot could be cloned */
 } CreateOptions;
 
 /* Reads a{sv}; every key is known and of exactly its type, or the call fails naming it. */
@@ -30,7 +31,8 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                 const char *key;
                 const char *type;
         } known[] = {
-                { "start", "b" }, { "memory_mib", "t" }, { "vcpus", "u" }, { "accel", "s" }, { "cold", "b" },
+                { "start", "b" }, { "memory_mib", "t" }, { "vcpus", "u" },
+                { "accel", "s" }, { "cold", "b" },       { "vmm", "s" },
         };
         bool seen[ELEMENTSOF(known)] = {};
         int r;
@@ -52,7 +54,7 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                         return sd_bus_error_setf(
                                 error,
                                 VMMD_ERROR_INVALID_ARGUMENT,
-                                "Unknown option \"%s\" (known: start, memory_mib, vcpus, accel, cold)",
+                                "Unknown option \"%s\" (known: start, memory_mib, vcpus, accel, cold, vmm)",
                                 key);
                 if (seen[i])
                         return sd_bus_error_setf(
@@ -77,6 +79,8 @@ static int read_create_options(sd_bus_message *m, CreateOptions *o, sd_bus_error
                         r = sd_bus_message_read(m, "v", "u", &o->vcpus);
                 else if (i == 4)
                         r = sd_bus_message_read(m, "v", "b", &o->cold);
+                else if (i == 5)
+                        r = sd_bus_message_read(m, "v", "s", &o->vmm);
                 else
                         r = sd_bus_message_read(m, "v", "s", &o->accel);
                 if (r < 0)
@@ -230,6 +234,21 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(
                         error, VMMD_ERROR_INVALID_ARGUMENT, "accel \"kvm\" is not available: %s", m->host.reason);
 
+        VmmKind vmm = p->vmm;
+        if (o.vmm) {
+                vmm = vmm_kind_from_string(o.vmm);
+                if (vmm < 0)
+                        return sd_bus_error_setf(
+                                error,
+                                VMMD_ERROR_INVALID_ARGUMENT,
+                                "vmm \"%s\" is not one of \"qemu\", \"hv\", \"auto\"",
+                                o.vmm);
+        }
+        _cleanup_free_ char *vmm_error = NULL;
+        r = manager_resolve_vmm(m, p->name, vmm, o.accel, &vmm, &vmm_error);
+        if (r < 0)
+                return sd_bus_error_set(error, VMMD_ERROR_NOT_SUPPORTED, vmm_error ?: "vmm-hv cannot run here");
+
         if (manager_find_vm(m, name))
                 return sd_bus_error_setf(error, VMMD_ERROR_EXISTS, "VM \"%s\" already exists", name);
         if (m->n_vms >= MANAGER_VMS_MAX)
@@ -268,7 +287,7 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
         /* The caller owns what it creates (the filter made sure it may). */
         const Caller *caller = authorize_caller(m, msg);
-        r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, caller ? caller->uid : getuid(), NULL, &vm);
+        r = vm_new(m, name, p, o.memory_mib, o.vcpus, o.accel, vmm, caller ? caller->uid : getuid(), NULL, &vm);
         if (r == -EUSERS)
                 return sd_bus_error_setf(
                         error,
@@ -296,12 +315,13 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         }
         log_vm_info(
                 vm->name,
-                "Created VM %s from persona %s (%" PRIu64 " MiB, %" PRIu32 " vCPUs, %s%s%s).",
+                "Created VM %s from persona %s (%" PRIu64 " MiB, %" PRIu32 " vCPUs, %s, %s%s%s).",
                 vm->name,
                 p->name,
                 vm->memory_mib,
                 vm->vcpus,
                 vm->accel,
+                vmm_kind_to_string(vm->vmm),
                 vm->golden ? ", a clone of golden snapshot " : "",
                 strempty(vm->golden));
         (void) manager_send_vm_new(m, vm);
@@ -472,6 +492,23 @@ static int property_get_host(
         return -EINVAL;
 }
 
+/* Whether vmm-hv runs VMs here, and why not: asked when read (the program may come and go). */
+static int property_get_hv(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *why = manager_hv_unusable(m, m->accel);
+
+        if (streq(property, "HvUsable"))
+                return sd_bus_message_append(reply, "b", !why);
+        return sd_bus_message_append(reply, "s", strempty(why));
+}
+
 /* Computed when read: no PropertiesChanged for these. */
 static int property_get_memory(
         sd_bus *bus,
@@ -581,6 +618,8 @@ const sd_bus_vtable manager_vtable[] = {
                 offsetof(Manager, foreground),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Architecture", "s", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("HvUsable", "b", property_get_hv, 0, 0),
+        SD_BUS_PROPERTY("HvReason", "s", property_get_hv, 0, 0),
         SD_BUS_PROPERTY("KVMMode", "s", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("KVMAPIVersion", "i", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("IPABits", "u", property_get_host, 0, SD_BUS_VTABLE_PROPERTY_CONST),

@@ -32,6 +32,7 @@ void manager_config_done(ManagerConfig *c) {
         free(c->image_dir);
         free(c->qemu);
         free(c->qemu_img);
+        free(c->vmm_hv);
         free(c->kvm_path);
         *c = (ManagerConfig){};
 }
@@ -106,16 +107,12 @@ int manager_config_from_environment(bool user, ManagerConfig *ret) {
                         goto fail;
         }
 
-        /* Uninstalled runs (meson devenv, tests) point at the source tree's policies and built image. */
-        if ((r = dir_from_env("VMMD_POLICY_DIR", "", NULL, &c.policy_dir)) == -ENXIO) {
-                _cleanup_free_ char *admin = NULL;
-
-                if (asprintf(&admin, "%s/personas", c.config_dir) < 0) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                /* An administrator's personas replace the shipped ones as a whole. */
-                c.policy_dir = strdup(access(admin, F_OK) >= 0 ? c.config_dir : PKGDATADIR "/policies");
+        /* Uninstalled runs (meson devenv, tests) point at the source tree's policies and built image: then
+         * those personas are the only ones. */
+        r = dir_from_env("VMMD_POLICY_DIR", "", NULL, &c.policy_dir);
+        c.policy_dir_fixed = r >= 0;
+        if (r == -ENXIO) {
+                c.policy_dir = strdup(PKGDATADIR "/policies");
                 r = c.policy_dir ? 0 : -ENOMEM;
         }
         if (r < 0)
@@ -123,6 +120,7 @@ int manager_config_from_environment(bool user, ManagerConfig *ret) {
         if ((r = dir_from_env("VMMD_IMAGE_DIR", "", PKGDATADIR "/images", &c.image_dir)) < 0 ||
             (r = dir_from_env("VMMD_QEMU", "", QEMU_SYSTEM_AARCH64, &c.qemu)) < 0 ||
             (r = dir_from_env("VMMD_QEMU_IMG", "", QEMU_IMG, &c.qemu_img)) < 0 ||
+            (r = dir_from_env("VMMD_VMM_HV", "", VMM_HV_PATH, &c.vmm_hv)) < 0 ||
             (r = dir_from_env("VMMD_KVM_DEVICE", "", "/dev/kvm", &c.kvm_path)) < 0)
                 goto fail;
         c.boot_timeout_usec = env_seconds("VMMD_BOOT_TIMEOUT_SEC", BOOT_TIMEOUT_USEC_DEFAULT);
@@ -144,9 +142,10 @@ static int config_copy(const ManagerConfig *s, ManagerConfig *d) {
         d->image_dir = strdup(s->image_dir);
         d->qemu = strdup(s->qemu);
         d->qemu_img = strdup(s->qemu_img);
+        d->vmm_hv = strdup(s->vmm_hv);
         d->kvm_path = strdup(s->kvm_path);
         if (!d->state_dir || !d->runtime_dir || !d->cache_dir || !d->config_dir || !d->policy_dir ||
-            !d->image_dir || !d->qemu || !d->qemu_img || !d->kvm_path) {
+            !d->image_dir || !d->qemu || !d->qemu_img || !d->vmm_hv || !d->kvm_path) {
                 manager_config_done(d);
                 return -ENOMEM;
         }
@@ -214,7 +213,15 @@ static int manager_load_personas(Manager *m) {
         _cleanup_strv_free_ char **files = NULL;
         int r;
 
-        if (asprintf(&dir, "%s/personas", m->config.policy_dir) < 0)
+        /* An administrator's personas replace the shipped ones as a whole, from the load on that finds
+         * them (a reload, too); the shipped policy files stay where an administrator has none. */
+        if (!m->config.policy_dir_fixed) {
+                if (asprintf(&dir, "%s/personas", m->config.config_dir) < 0)
+                        return -ENOMEM;
+                if (access(dir, F_OK) < 0)
+                        dir = mfree(dir);
+        }
+        if (!dir && asprintf(&dir, "%s/personas", m->config.policy_dir) < 0)
                 return -ENOMEM;
         r = persona_list_dir(dir, &files, &error);
         if (r < 0) {
@@ -505,6 +512,41 @@ static void manager_verify_images(Manager *m) {
         }
 }
 
+const char *manager_hv_unusable(Manager *m, const char *accel) {
+        if (!streq(accel, "kvm"))
+                return m->host.kvm_usable ? "the VM runs under TCG emulation" : m->host.reason;
+        if (access(m->config.vmm_hv, X_OK) < 0)
+                return "it is not installed";
+        return NULL;
+}
+
+int manager_resolve_vmm(
+        Manager *m, const char *persona, VmmKind want, const char *accel, VmmKind *ret, char **ret_error) {
+        const char *why;
+
+        if (want == VMM_QEMU) {
+                *ret = VMM_QEMU;
+                return 0;
+        }
+        why = manager_hv_unusable(m, accel);
+        if (!why) {
+                *ret = VMM_HV;
+                return 0;
+        }
+        if (want == VMM_AUTO) {
+                *ret = VMM_QEMU;
+                return 0;
+        }
+        if (ret_error)
+                (void) asprintf(
+                        ret_error,
+                        "A VM of persona \"%s\" is to run in vmm-hv (%s), which runs on KVM only: %s",
+                        persona,
+                        m->config.vmm_hv,
+                        why);
+        return -EOPNOTSUPP;
+}
+
 static int manager_probe_host(Manager *m) {
         int r;
 
@@ -523,6 +565,11 @@ static int manager_probe_host(Manager *m) {
         if (r < 0)
                 return log_oom();
         log_info("Accelerator %s: %s.", m->accel, m->accel_reason);
+        const char *why = manager_hv_unusable(m, m->accel);
+        if (why)
+                log_info("vmm-hv (%s) cannot run VMs here: %s; throwaways run in QEMU.", m->config.vmm_hv, why);
+        else
+                log_info("vmm-hv (%s) runs the VMs of personas with \"vmm: hv\" or \"auto\".", m->config.vmm_hv);
         return 0;
 }
 

@@ -23,9 +23,11 @@ typedef struct VM VM;
 typedef struct ManagerConfig {
         bool user;
         char *state_dir, *runtime_dir, *cache_dir, *config_dir;
-        char *policy_dir; /* holds personas/ */
-        char *image_dir;  /* holds <image>/manifest.yaml */
+        char *policy_dir;      /* the shipped policies and personas/ (config_dir's go first) */
+        bool policy_dir_fixed; /* VMMD_POLICY_DIR: its personas are the only ones */
+        char *image_dir;       /* holds <image>/manifest.yaml */
         char *qemu, *qemu_img;
+        char *vmm_hv; /* hypervisor/hv's VMM: used where it can run (manager_resolve_vmm()) */
         char *kvm_path;
         uint64_t boot_timeout_usec;
         uint64_t stop_timeout_usec; /* per escalation step */
@@ -110,6 +112,15 @@ uint64_t manager_memory_committed_mib(Manager *m, const VM *except);
 uint64_t manager_memory_limit_mib(Manager *m);
 /* Whether the VM name (vm, or NULL for one not made yet) may be promised mib MiB more than now
  * (policies/memory.yaml); -ENOSPC with a message if not. */
+/* Why vmm-hv cannot run a VM under accel here (no KVM, not installed), or NULL if it can. */
+const char *manager_hv_unusable(Manager *m, const char *accel);
+
+/* The VMM a new VM of persona runs in under accel: want (the persona's choice, or CreateVM's), with "auto"
+ * made hv where vmm-hv can run (KVM, and the program installed) and qemu elsewhere. -EOPNOTSUPP, with
+ * *ret_error saying why, for hv where it cannot run. */
+int manager_resolve_vmm(
+        Manager *m, const char *persona, VmmKind want, const char *accel, VmmKind *ret, char **ret_error);
+
 int manager_memory_admit(Manager *m, const VM *vm, const char *name, uint64_t mib, char **ret_error);
 /* Why the persona name is not available, if its file is broken; NULL otherwise. */
 const char *manager_persona_error(Manager *m, const char *name);

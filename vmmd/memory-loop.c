@@ -47,7 +47,9 @@ static size_t collect(Manager *m, const VM *except, MemoryPolicyVM *vms, VM **ma
                         .deflated = vm->memory_deflated,
                         .foreground = streq_ptr(m->foreground, vm->name),
                         .fixed = !vm_memory_adjustable(vm),
-                        .golden = vm->golden,
+                        /* vmm-hv's clones share their golden RAM already, as copy-on-write mappings of the
+                         * one snapshot file; its memfd is not KSM's to merge. */
+                        .golden = vm->vmm == VMM_QEMU ? vm->golden : NULL,
                         .owner = vm->owner_uid,
                         .merge = vm->memory_merge,
                 };

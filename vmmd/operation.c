@@ -58,7 +58,8 @@ static const struct {
         { EBADMSG, VMMD_ERROR_IMAGE_CORRUPT },
         { ENOSPC, VMMD_ERROR_INSUFFICIENT_MEMORY },
         { ERANGE, VMMD_ERROR_INVALID_ARGUMENT },
-        { EPERM, VMMD_ERROR_ACCESS_DENIED }, /* a policy wants more (crash_test: force) */
+        { EPERM, VMMD_ERROR_ACCESS_DENIED },      /* a policy wants more (crash_test: force) */
+        { EOPNOTSUPP, VMMD_ERROR_NOT_SUPPORTED }, /* not in the VM's VMM (vmm-hv) */
 };
 
 int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {

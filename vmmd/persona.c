@@ -34,6 +34,14 @@ static const char *const crash_test_table[_CRASH_TEST_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(crash_test, CrashTest, _CRASH_TEST_MAX);
 
+static const char *const vmm_kind_table[_VMM_KIND_MAX] = {
+        [VMM_QEMU] = "qemu",
+        [VMM_HV] = "hv",
+        [VMM_AUTO] = "auto",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(vmm_kind, VmmKind, _VMM_KIND_MAX);
+
 /* clang-format off */
 static const YamlField persona_fields[] = {
         { "description", yaml_parse_string, offsetof(Persona, description), .max = PERSONA_DESCRIPTION_MAX },
@@ -53,6 +61,7 @@ static const YamlField persona_fields[] = {
           PERSONA_MEMORY_MAX_MIB * PERSONA_CRASH_BUNDLES_MAX },
         { "crash_test", yaml_parse_enum, offsetof(Persona, crash_test), .max = _CRASH_TEST_MAX,
           .userdata = crash_test_table },
+        { "vmm", yaml_parse_enum, offsetof(Persona, vmm), .max = _VMM_KIND_MAX, .userdata = vmm_kind_table },
         {}
 };
 /* clang-format on */
@@ -124,6 +133,7 @@ int persona_load(const char *path, Persona **ret, char **ret_error) {
                 return -ENOMEM;
         p->disk = _DISK_MODE_INVALID;
         p->on_crash = _CRASH_ACTION_INVALID;
+        p->vmm = _VMM_KIND_INVALID;
         p->crash_bundles = PERSONA_CRASH_BUNDLES_DEFAULT;
         p->crash_bundles_mib = PERSONA_CRASH_BUNDLES_MIB_DEFAULT;
 
@@ -142,6 +152,10 @@ int persona_load(const char *path, Persona **ret, char **ret_error) {
 
         if (p->on_crash < 0)
                 p->on_crash = p->disk == DISK_EPHEMERAL ? CRASH_ACTION_KEEP : CRASH_ACTION_RESTART;
+        /* A phone that is someone's to keep runs on the full platform (disk snapshots, crash dumps, a
+         * debugger) unless its persona says otherwise; a throwaway wants the fast start. */
+        if (p->vmm < 0)
+                p->vmm = p->disk == DISK_EPHEMERAL ? VMM_AUTO : VMM_QEMU;
 
         *ret = TAKE_PTR(p);
         return 0;

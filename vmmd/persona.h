@@ -45,6 +45,20 @@ typedef enum CrashTest {
 const char *crash_test_to_string(CrashTest t);
 CrashTest crash_test_from_string(const char *s);
 
+/* The VMM a VM runs in: QEMU (the full platform) or vmm-hv (hypervisor/hv: our own, on KVM only, for
+ * throwaways that clone in milliseconds). "auto", a persona's only, becomes hv where vmm-hv can run (KVM,
+ * the program installed) and qemu elsewhere, once, when a VM is made. */
+typedef enum VmmKind {
+        VMM_QEMU,
+        VMM_HV,
+        VMM_AUTO,
+        _VMM_KIND_MAX,
+        _VMM_KIND_INVALID = -EINVAL,
+} VmmKind;
+
+const char *vmm_kind_to_string(VmmKind k);
+VmmKind vmm_kind_from_string(const char *s);
+
 /* Crash bundles kept per VM: at most this many, and at most this much disk space in all. */
 #define PERSONA_CRASH_BUNDLES_MAX 64U
 #define PERSONA_CRASH_BUNDLES_DEFAULT 3U
@@ -63,6 +77,7 @@ typedef struct Persona {
         uint32_t crash_bundles; /* 0: a crash is noticed and acted on, but nothing is saved */
         uint64_t crash_bundles_mib;
         CrashTest crash_test;
+        VmmKind vmm; /* default: auto for ephemeral personas, qemu for the others */
 } Persona;
 
 Persona *persona_free(Persona *p);

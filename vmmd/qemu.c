@@ -34,14 +34,15 @@ static int extend_escaped(char ***l, const char *prefix, const char *value, cons
         return strv_extendf(l, "%s%s%s", prefix, e, suffix);
 }
 
-int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
+int qemu_build_argv(const VmmConfig *c, char ***ret_argv) {
         _cleanup_strv_free_ char **a = NULL;
         bool kvm = streq(c->accel, "kvm");
         int r = 0;
 
         if (!streq(c->accel, "kvm") && !streq(c->accel, "tcg"))
                 return -EINVAL;
-        if (!c->binary || !c->name || !c->kernel || !c->initrd || c->vcpus == 0 || c->memory_mib == 0)
+        if (!c->binary || !c->name || !c->kernel || !c->initrd || c->vcpus == 0 || c->memory_mib == 0 ||
+            c->disk_backing)
                 return -EINVAL;
 
 #define ADD(s) (r = r ?: strv_extend(&a, s))
@@ -90,7 +91,7 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         }
         /* vmmd made both sockets and already connected to them: no race with QEMU's start. */
         ADD("-chardev");
-        ADDF("socket,id=qmp,fd=%d,server=on,wait=off", QEMU_QMP_FD);
+        ADDF("socket,id=qmp,fd=%d,server=on,wait=off", VMM_QMP_FD);
         ADD("-mon");
         ADD("chardev=qmp,mode=control");
         /* The serial console is the guest's to write: kept as a bounded ring in the VMM, never a file
@@ -110,7 +111,7 @@ int qemu_build_argv(const QemuConfig *c, char ***ret_argv) {
         ADD("-device");
         ADD("virtio-serial-pci,id=vser0");
         ADD("-chardev");
-        ADDF("socket,id=agent,fd=%d,server=on,wait=off", QEMU_AGENT_FD);
+        ADDF("socket,id=agent,fd=%d,server=on,wait=off", VMM_AGENT_FD);
         ADD("-device");
         ADD("virtserialport,bus=vser0.0,chardev=agent,name=org.vmmd1.agent");
         /* Overcommit: the guest gives back what it frees (free page reporting: QEMU then drops those

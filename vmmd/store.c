@@ -36,6 +36,8 @@ static const char *const migrations[] = {
         /* The golden snapshot a clone was made from (its disk's backing file lives there), and the id of the
          * VMM instance that runs; NULL: a cold boot, none. */
         "ALTER TABLE vms ADD COLUMN golden TEXT; ALTER TABLE vms ADD COLUMN instance_id TEXT;",
+        /* The VMM it runs in (persona.h's vmm_kind: "qemu" or "hv"); all ran in QEMU before. */
+        "ALTER TABLE vms ADD COLUMN vmm TEXT NOT NULL DEFAULT 'qemu';",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -181,6 +183,7 @@ void vm_record_done(VMRecord *r) {
         free(r->machine_id);
         free(r->golden);
         free(r->instance_id);
+        free(r->vmm);
         *r = (VMRecord){};
 }
 
@@ -215,6 +218,7 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
         rc = rc ?: sqlite3_bind_text(st, k++, r->machine_id, -1, SQLITE_STATIC);
         rc = rc ?: sqlite3_bind_text(st, k++, r->golden, -1, SQLITE_STATIC);
         rc = rc ?: sqlite3_bind_text(st, k++, r->instance_id, -1, SQLITE_STATIC);
+        rc = rc ?: sqlite3_bind_text(st, k++, r->vmm, -1, SQLITE_STATIC);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc);
         rc = sqlite3_step(st);
@@ -225,7 +229,7 @@ static int vm_write(Store *s, const VMRecord *r, const char *sql) {
 
 #define VM_COLUMNS \
         "name, persona, image, state, failure_reason, ephemeral, memory_mib, vcpus, accel, disk_path, " \
-        "created_usec, pid, owner_uid, uid, machine_id, golden, instance_id"
+        "created_usec, pid, owner_uid, uid, machine_id, golden, instance_id, vmm"
 
 int store_vm_insert(Store *s, const VMRecord *r) {
         /* A single statement is its own transaction in SQLite. */
@@ -233,7 +237,7 @@ int store_vm_insert(Store *s, const VMRecord *r) {
                 s,
                 r,
                 "INSERT INTO vms (" VM_COLUMNS
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
 }
 
 int store_vm_update(Store *s, const VMRecord *r) {
@@ -243,7 +247,7 @@ int store_vm_update(Store *s, const VMRecord *r) {
                 "UPDATE vms SET name = ?1, persona = ?2, image = ?3, state = ?4, failure_reason = ?5,"
                 " ephemeral = ?6, memory_mib = ?7, vcpus = ?8, accel = ?9, disk_path = ?10,"
                 " created_usec = ?11, pid = ?12, owner_uid = ?13, uid = ?14, machine_id = ?15,"
-                " golden = ?16, instance_id = ?17 WHERE name = ?1;");
+                " golden = ?16, instance_id = ?17, vmm = ?18 WHERE name = ?1;");
 }
 
 int store_vm_delete(Store *s, const char *name) {
@@ -311,9 +315,10 @@ int store_vm_load_all(Store *s, VMRecord **ret, size_t *ret_n) {
                 r = r ?: column_strdup(st, 14, &v->machine_id);
                 r = r ?: column_strdup(st, 15, &v->golden);
                 r = r ?: column_strdup(st, 16, &v->instance_id);
+                r = r ?: column_strdup(st, 17, &v->vmm);
                 if (r < 0)
                         break;
-                if (!v->name || !v->persona || !v->image || !v->state || !v->accel) {
+                if (!v->name || !v->persona || !v->image || !v->state || !v->accel || !v->vmm) {
                         r = -EBADMSG;
                         break;
                 }

@@ -4,7 +4,7 @@
 
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 typedef struct Store Store;
 
@@ -27,6 +27,7 @@ typedef struct VMRecord {
         char *machine_id;  /* the guest's, 32 hex digits; NULL: none yet */
         char *golden;      /* a clone's golden snapshot id; NULL: booted cold */
         char *instance_id; /* the VMM instance's id (32 hex digits); NULL: none runs */
+        char *vmm;         /* the VMM it runs in: "qemu" or "hv" (vmm_kind_to_string()) */
 } VMRecord;
 
 void vm_record_done(VMRecord *r);

@@ -66,6 +66,7 @@ static void test_shipped(void) {
         assert(p[0]->autostart);
         assert(p[0]->on_crash == CRASH_ACTION_RESTART);
         assert(p[0]->crash_test == CRASH_TEST_ALLOW);
+        assert(p[0]->vmm == VMM_QEMU);
 
         assert(streq(p[1]->name, "throwaway"));
         assert(streq(p[1]->description, "Disposable phone that leaves no trace"));
@@ -77,6 +78,7 @@ static void test_shipped(void) {
         assert(p[1]->on_crash == CRASH_ACTION_KEEP);
         assert(p[1]->crash_bundles == 2);
         assert(p[1]->crash_bundles_mib == PERSONA_CRASH_BUNDLES_MIB_DEFAULT);
+        assert(p[1]->vmm == VMM_AUTO);
 
         assert(streq(p[2]->name, "work"));
         assert(streq(p[2]->description, "Work phone, managed by the employer"));
@@ -87,6 +89,7 @@ static void test_shipped(void) {
         assert(p[2]->autostart);
         assert(p[2]->on_crash == CRASH_ACTION_RESTART);
         assert(p[2]->crash_test == CRASH_TEST_FORCE);
+        assert(p[2]->vmm == VMM_QEMU);
 
         persona_array_free(p, n);
 }
@@ -141,13 +144,14 @@ static const struct {
         { "top-level-scalar.yaml", ":2: the top level must be a mapping, got a scalar" },
         { "top-level-sequence.yaml", ":2: the top level must be a mapping, got a sequence" },
         { "unknown-key.yaml",
-          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, crash_test)" },
+          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, crash_test, vmm)" },
         { "unterminated-quote.yaml",
           ":7: malformed YAML: found unexpected end of stream (while scanning a quoted scalar on line 4)" },
         { "vcpus-mapping.yaml", ":3: key 'vcpus': expected an integer, got a mapping" },
         { "vcpus-no-value.yaml", ":3: key 'vcpus': has no value, expected an integer" },
         { "vcpus-sequence.yaml", ":3: key 'vcpus': expected an integer, got a sequence" },
         { "vcpus-too-many.yaml", ":3: key 'vcpus': 65 is out of range (1…64)" },
+        { "vmm-invalid.yaml", ":6: key 'vmm': 'kvmtool' is not one of: qemu, hv, auto" },
         { "vcpus-zero.yaml", ":3: key 'vcpus': 0 is out of range (1…64)" },
 };
 
@@ -203,6 +207,7 @@ static void test_good_variants(const char *tmp) {
         assert(p->on_crash == CRASH_ACTION_KEEP);
         assert(p->crash_bundles == PERSONA_CRASH_BUNDLES_DEFAULT);
         assert(p->crash_test == CRASH_TEST_ALLOW);
+        assert(p->vmm == VMM_AUTO); /* a throwaway starts fast where it can */
         p = persona_free(p);
 
         /* A persistent one boots again; every key given. */
@@ -210,18 +215,19 @@ static void test_good_variants(const char *tmp) {
                 tmp,
                 "crashy.yaml",
                 "memory_mib: 64\nvcpus: 1\nimage: reference\ndisk: persistent\non_crash: destroy\n"
-                "crash_bundles: 0\ncrash_bundles_mib: 1\ncrash_test: force\n");
+                "crash_bundles: 0\ncrash_bundles_mib: 1\ncrash_test: force\nvmm: hv\n");
         free(path);
         assert(asprintf(&path, "%s/crashy.yaml", tmp) >= 0);
         assert(persona_load(path, &p, &error) == 0);
         assert(p->on_crash == CRASH_ACTION_DESTROY && p->crash_bundles == 0 && p->crash_bundles_mib == 1 &&
-               p->crash_test == CRASH_TEST_FORCE);
+               p->crash_test == CRASH_TEST_FORCE && p->vmm == VMM_HV);
         p = persona_free(p);
         write_file(tmp, "restart.yaml", "memory_mib: 64\nvcpus: 1\nimage: reference\ndisk: persistent\n");
         free(path);
         assert(asprintf(&path, "%s/restart.yaml", tmp) >= 0);
         assert(persona_load(path, &p, &error) == 0);
         assert(p->on_crash == CRASH_ACTION_RESTART);
+        assert(p->vmm == VMM_QEMU); /* someone's phone runs on the full platform */
         p = persona_free(p);
 
         /* Flow style, explicit document markers, quoted keys and strings, the upper bounds, UTF-8. */
@@ -358,7 +364,7 @@ static void test_load_dir(const char *tmp) {
                        &expected,
                        "%s/bb.yaml:5: key 'ram': unknown key (expected one of: description, memory_mib, vcpus, "
                        "image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, "
-                       "crash_test)",
+                       "crash_test, vmm)",
                        dir) >= 0);
         assert(streq(error, expected));
 

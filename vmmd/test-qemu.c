@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* QEMU argv golden files: one per persona and accelerator (test-data/qemu-argv/<persona>-<accel>.args). */
+/* VMM argv golden files: QEMU's one per persona and accelerator (test-data/qemu-argv/<persona>-<accel>.args),
+ * vmm-hv's one per persona for a boot and one for a clone (<persona>-hv.args, <persona>-hv-clone.args). */
 #include <assert.h>
 
 #include "persona.h"
@@ -39,10 +40,70 @@ static int check_golden(const char *name, char **argv) {
         return 0;
 }
 
+static int test_persona_hv(const Persona *p) {
+        _cleanup_strv_free_ char **boot = NULL, **clone = NULL;
+        _cleanup_free_ char *name = NULL, *clone_name = NULL;
+        VmmConfig c = {
+                .binary = "/usr/libexec/vmm-hv",
+                .name = p->name,
+                .accel = "kvm",
+                .memory_mib = p->memory_mib,
+                .vcpus = p->vcpus,
+                .kernel = "/usr/share/vmmd/images/reference/vmlinuz",
+                .initrd = "/usr/share/vmmd/images/reference/initrd.img",
+                .cmdline = "console=ttyAMA0 quiet panic=-1",
+                .disk_path = p->disk == DISK_PERSISTENT ? "/var/lib/vmmd/vms/work/disk.img" :
+                                                          "/run/vmmd/vms/throwaway-1/disk.img",
+        };
+
+        assert(vmm_build_argv(VMM_HV, &c, &boot) >= 0);
+        c.incoming = true;
+        c.disk_backing = "/var/cache/vmmd/golden/throwaway/0123456789abcdef-01234567/disk.img";
+        assert(vmm_build_argv(VMM_HV, &c, &clone) >= 0);
+        assert(asprintf(&name, "%s-hv", p->name) >= 0);
+        assert(asprintf(&clone_name, "%s-hv-clone", p->name) >= 0);
+        return check_golden(name, boot) + check_golden(clone_name, clone);
+}
+
+/* What vmm-hv cannot do is refused, not turned into a command line. */
+static void test_hv_refuses(void) {
+        _cleanup_strv_free_ char **argv = NULL;
+        VmmConfig c = {
+                .binary = "vmm-hv",
+                .name = "n",
+                .accel = "kvm",
+                .memory_mib = 64,
+                .vcpus = 1,
+                .kernel = "/k",
+                .initrd = "/i",
+        };
+
+        assert(vmm_build_argv(VMM_HV, &c, &argv) >= 0);
+        STRV_FOREACH(a, argv) /* the guest's console never goes to a file */
+                assert(strncmp(*a, "--console-fd=", 13) != 0 || streq(*a, "--console-fd=none"));
+        strv_free(TAKE_PTR(argv));
+        c.accel = "tcg"; /* KVM only */
+        assert(vmm_build_argv(VMM_HV, &c, &argv) == -EINVAL);
+        c.accel = "kvm";
+        c.loadvm = "snap"; /* no qcow2 */
+        assert(vmm_build_argv(VMM_HV, &c, &argv) == -EINVAL);
+        c.loadvm = NULL;
+        c.disk_backing = "/b"; /* an overlay needs its file */
+        assert(vmm_build_argv(VMM_HV, &c, &argv) == -EINVAL);
+        assert(vmm_build_argv(VMM_QEMU, &c, &argv) == -EINVAL); /* and QEMU has none of vmm-hv's */
+        c.disk_backing = NULL;
+        c.kernel = NULL; /* a boot needs its kernel, a clone not */
+        assert(vmm_build_argv(VMM_HV, &c, &argv) == -EINVAL);
+        c.incoming = true;
+        assert(vmm_build_argv(VMM_HV, &c, &argv) >= 0);
+        assert(vmm_build_argv(VMM_AUTO, &c, &argv) == -EINVAL);
+        assert(streq(vmm_display_name(VMM_HV), "vmm-hv") && streq(vmm_log_name(VMM_QEMU), "qemu.log"));
+}
+
 static int test_persona(const Persona *p, const char *accel) {
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *name = NULL;
-        QemuConfig c = {
+        VmmConfig c = {
                 .binary = "qemu-system-aarch64",
                 .name = p->name,
                 .accel = accel,
@@ -64,7 +125,7 @@ static int test_persona(const Persona *p, const char *accel) {
 static void test_escaping(void) {
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *e = qemu_escape_option("a,b,,c");
-        QemuConfig c = {
+        VmmConfig c = {
                 .binary = "qemu",
                 .name = "n",
                 .accel = "tcg",
@@ -139,8 +200,10 @@ int main(int argc, char *argv[]) {
         for (size_t i = 0; i < n; i++) {
                 failed += test_persona(personas[i], "tcg");
                 failed += test_persona(personas[i], "kvm");
+                failed += test_persona_hv(personas[i]);
         }
         persona_array_free(personas, n);
         test_escaping();
+        test_hv_refuses();
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

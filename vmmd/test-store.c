@@ -38,6 +38,7 @@ static void test_fresh_and_roundtrip(void) {
                 .created_usec = 1234567,
                 .pid = 42,
                 .owner_uid = 1000,
+                .vmm = (char *) "hv",
         };
         VMRecord *all = NULL;
         size_t n = 0;
@@ -66,12 +67,37 @@ static void test_fresh_and_roundtrip(void) {
         assert(all[0].owner_uid == 1000);
         assert(streq(all[0].disk_path, "/var/lib/vmmd/vms/work/disk.qcow2"));
         assert(all[0].created_usec == 1234567);
+        assert(streq(all[0].vmm, "hv"));
         vm_record_array_free(all, n);
 
         assert(store_vm_delete(s, "work") >= 0);
         assert(store_vm_delete(s, "work") == -ENOENT);
         r.name = (char *) "nope";
         assert(store_vm_update(s, &r) == -ENOENT);
+}
+
+/* A VM recorded before the VMM was a choice ran in QEMU, and still does. */
+static void test_migration_keeps_rows(void) {
+        _cleanup_free_ char *path = db_path("v5.db");
+        _cleanup_(store_freep) Store *s = NULL;
+        VMRecord *all = NULL;
+        size_t n = 0;
+
+        exec_raw(
+                path,
+                "CREATE TABLE vms (name TEXT PRIMARY KEY NOT NULL, persona TEXT NOT NULL, image TEXT NOT NULL,"
+                " state TEXT NOT NULL, failure_reason TEXT, ephemeral INTEGER NOT NULL,"
+                " memory_mib INTEGER NOT NULL, vcpus INTEGER NOT NULL, accel TEXT NOT NULL, disk_path TEXT,"
+                " created_usec INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
+                " owner_uid INTEGER NOT NULL DEFAULT 0, uid INTEGER NOT NULL DEFAULT 0, machine_id TEXT,"
+                " golden TEXT, instance_id TEXT);"
+                "INSERT INTO vms (name, persona, image, state, ephemeral, memory_mib, vcpus, accel, created_usec)"
+                " VALUES ('home', 'home', 'reference', 'stopped', 0, 512, 2, 'kvm', 1);"
+                "PRAGMA user_version = 5;");
+        assert(store_open(path, &s, NULL) >= 0);
+        assert(store_vm_load_all(s, &all, &n) >= 0 && n == 1);
+        assert(streq(all[0].name, "home") && streq(all[0].vmm, "qemu"));
+        vm_record_array_free(all, n);
 }
 
 static void test_newer_schema_refused(void) {
@@ -119,6 +145,7 @@ int main(void) {
         test_newer_schema_refused();
         test_garbage_refused();
         test_migration_is_atomic();
+        test_migration_keeps_rows();
         assert(rm_rf(dir) >= 0);
         return 0;
 }

@@ -207,6 +207,8 @@ static int vm_crash_dump(VM *vm) {
                 return free_and_strdup(&c->facts.core_error, "not enough disk space for the memory dump");
         if (!vm->qmp)
                 return free_and_strdup(&c->facts.core_error, "no monitor connection to the VMM");
+        if (vm->vmm == VMM_HV)
+                return free_and_strdup(&c->facts.core_error, "vmm-hv makes no memory dumps");
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         c->dump_fd = p[0];

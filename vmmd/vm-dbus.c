@@ -370,6 +370,15 @@ static int debug_method(
 
         if (!op)
                 return -ENOMEM;
+        /* vmm-hv has no gdbstub and no memory dump: a persona with "vmm: qemu" is debugged. */
+        if (vm->vmm == VMM_HV)
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_NOT_SUPPORTED,
+                        "Cannot %s VM \"%s\": it runs in vmm-hv, which has no debugger stub and no memory dump "
+                        "(a persona with \"vmm: qemu\" has both)",
+                        what,
+                        vm->name);
         r = fn(vm, op);
         if (r == -EINVAL)
                 return reply_invalid_state(error, vm, "; only a guest whose VMM runs can be debugged");
@@ -395,6 +404,19 @@ static int method_get_debug_symbols(sd_bus_message *m, void *userdata, sd_bus_er
 
 static int method_open_debugger(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return debug_method(m, userdata, vm_open_debugger, "attach a debugger to", error);
+}
+
+static int property_get_vmm(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        VM *vm = userdata;
+
+        return sd_bus_message_append(reply, "s", vmm_kind_to_string(vm->vmm));
 }
 
 static int property_get_debugger(
@@ -472,6 +494,7 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("MemoryMiB", "t", NULL, offsetof(VM, memory_mib), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(VM, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Accel", "s", NULL, offsetof(VM, accel), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VMM", "s", property_get_vmm, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(VM, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("UID", "u", NULL, offsetof(VM, uid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MachineID", "s", NULL, offsetof(VM, machine_id), SD_BUS_VTABLE_PROPERTY_CONST),

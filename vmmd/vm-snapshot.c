@@ -37,7 +37,8 @@ static int vm_read_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n) {
 }
 
 int vm_list_snapshots(VM *vm, Qcow2Snapshot **ret, size_t *ret_n) {
-        int r = vm_read_snapshots(vm, ret, ret_n);
+        /* vmm-hv's raw disk holds none. */
+        int r = vm->vmm == VMM_HV ? -ENOENT : vm_read_snapshots(vm, ret, ret_n);
 
         if (r == -ENOENT) {
                 *ret = NULL;
@@ -281,6 +282,13 @@ static int vm_snapshot_prepare(VM *vm, Qcow2Snapshot **ret, size_t *ret_n, char 
 
         if (vm->destroying)
                 return errorf(ret_error, -EINVAL, "VM \"%s\" is being destroyed", vm->name);
+        if (vm->vmm == VMM_HV)
+                return errorf(
+                        ret_error,
+                        -EOPNOTSUPP,
+                        "VM \"%s\" runs in vmm-hv, whose raw disk keeps no snapshots (its persona's \"vmm: qemu\" "
+                        "does)",
+                        vm->name);
         if (vm->snapshot_op != SNAPSHOT_OP_NONE)
                 return errorf(
                         ret_error,

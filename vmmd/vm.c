@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* VM lifecycle: disk overlay, VMM process, QMP and guest agent, stop escalation, destroy. */
+#include <assert.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -64,20 +65,24 @@ int vm_new(
         uint64_t memory_mib,
         uint32_t vcpus,
         const char *accel,
+        VmmKind vmm,
         uid_t owner,
         Golden *builder_of,
         VM **ret) {
         _cleanup_free_ char *disk_path = NULL;
         bool ephemeral = p->disk == DISK_EPHEMERAL;
 
+        assert(IN_SET(vmm, VMM_QEMU, VMM_HV));
         /* A directory of the VM's own (vm-identity.c), below the state directory for a disk that persists,
-         * below the runtime directory for a throwaway's. */
+         * below the runtime directory for a throwaway's. QEMU's disk is a qcow2 overlay on the image's,
+         * vmm-hv's a raw copy of it or (a clone's) an overlay of vmm-hv's own (hypervisor/hv/disk.h). */
         if (asprintf(
                     &disk_path,
-                    "%s/%s/%s/disk/disk.qcow2",
+                    "%s/%s/%s/disk/%s",
                     ephemeral ? m->config.runtime_dir : m->config.state_dir,
                     builder_of ? "golden" : "vms",
-                    name) < 0)
+                    name,
+                    vmm == VMM_HV ? "disk.img" : "disk.qcow2") < 0)
                 return -ENOMEM;
         /* A new VM is the record it will be stored as, and gets its identity at once. */
         char machine_id[33];
@@ -97,6 +102,7 @@ int vm_new(
                         .memory_mib = memory_mib,
                         .vcpus = vcpus,
                         .accel = (char *) accel,
+                        .vmm = (char *) vmm_kind_to_string(vmm),
                         .disk_path = disk_path,
                         .created_usec = now_usec(CLOCK_REALTIME),
                         .owner_uid = owner,
@@ -146,6 +152,11 @@ static int vm_new_internal(Manager *m, const VMRecord *rec, Golden *builder_of, 
         vm->persona = strdup(rec->persona);
         vm->image = strdup(rec->image);
         vm->accel = strdup(rec->accel);
+        vm->vmm = vmm_kind_from_string(rec->vmm);
+        if (!IN_SET(vm->vmm, VMM_QEMU, VMM_HV)) {
+                vm_free(vm);
+                return -EBADMSG;
+        }
         vm->disk_path = rec->disk_path ? strdup(rec->disk_path) : NULL;
         vm->failure_reason = rec->failure_reason ? strdup(rec->failure_reason) : NULL;
         vm->golden = rec->golden ? strdup(rec->golden) : NULL;
@@ -239,6 +250,7 @@ int vm_save(VM *vm, bool insert) {
                 .memory_mib = vm->memory_mib,
                 .vcpus = vm->vcpus,
                 .accel = vm->accel,
+                .vmm = (char *) vmm_kind_to_string(vm->vmm),
                 .disk_path = vm->disk_path,
                 .created_usec = vm->created_usec,
                 .pid = vm->pid,
@@ -642,7 +654,7 @@ static int vm_spawn_failed(VM *vm, const char *program, const char *step, int r)
 /* What a VMM or helper of the VM sees in its sandbox: the image's files read-only, the directory of its disk
  * writable, /dev/kvm with KVM, and /usr; nothing of other VMs, vmmd or the host. */
 typedef struct VMView {
-        const char *read_only[_IMAGE_FILE_MAX + 4];
+        const char *read_only[_IMAGE_FILE_MAX + 5];
         const char *writable[2];
         const char *devices[2];
         char *disk_dir;
@@ -662,13 +674,16 @@ static int vm_view(VM *vm, const Image *image, VMView *v) {
         for (ImageFileKind k = 0; k < _IMAGE_FILE_MAX; k++)
                 if (image->has_file[k])
                         v->read_only[n++] = image->files[k].path;
-        /* The programs, where they are not in /usr (VMMD_QEMU, VMMD_QEMU_IMG). */
-        for (const char *const *p = STRV_MAKE(vm->manager->config.qemu, vm->manager->config.qemu_img); *p; p++)
+        /* The programs, where they are not in /usr (VMMD_QEMU, VMMD_QEMU_IMG, VMMD_VMM_HV). */
+        for (const char *const *p = STRV_MAKE(
+                     vm->manager->config.qemu, vm->manager->config.qemu_img, vm->manager->config.vmm_hv);
+             *p;
+             p++)
                 if ((*p)[0] == '/' && strncmp(*p, "/usr/", 5) != 0)
                         v->read_only[n++] = *p;
         /* A clone's disk has its golden snapshot's as backing file, at every boot. */
         if (vm->golden) {
-                v->golden_disk = golden_disk_path(vm->manager, vm->persona, vm->golden);
+                v->golden_disk = golden_disk_path(vm->manager, vm->persona, vm->golden, vm->vmm);
                 if (!v->golden_disk)
                         return -ENOMEM;
                 v->read_only[n++] = v->golden_disk;
@@ -728,7 +743,8 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
                 how = strdup(vm->shutdown_seen ? "exited after a shutdown" : "ended without a shutdown");
         else
                 (void) describe_exit(code, status, &how);
-        log_vm_info(vm->name, "QEMU of %s (pid %d) %s.", vm->name, (int) vm->pid, strna(how));
+        log_vm_info(
+                vm->name, "%s of %s (pid %d) %s.", vmm_display_name(vm->vmm), vm->name, (int) vm->pid, strna(how));
 
         vm->child_source = sd_event_source_disable_unref(vm->child_source);
         vm->adopted_source = sd_event_source_disable_unref(vm->adopted_source);
@@ -759,13 +775,20 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
         }
 
         if (!clean && !vm->pending_failure) {
-                if (asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) >= 0)
+                if (asprintf(&log_path, "%s/%s", vm->runtime_dir, vmm_log_name(vm->vmm)) >= 0)
                         tail = log_tail_line(log_path, 200);
-                if (asprintf(&reason, "QEMU %s%s%s", strna(how), tail ? ": " : "", strempty(tail)) < 0)
+                if (asprintf(
+                            &reason,
+                            "%s %s%s%s",
+                            vmm_display_name(vm->vmm),
+                            strna(how),
+                            tail ? ": " : "",
+                            strempty(tail)) < 0)
                         reason = NULL;
                 vm->pending_failure = TAKE_PTR(reason);
         } else if (clean && !vm->pending_failure && vm->state == VM_STARTING && vm->pending[PENDING_START])
-                vm->pending_failure = strdup("QEMU exited before the VM started");
+                (void) asprintf(
+                        &vm->pending_failure, "%s exited before the VM started", vmm_display_name(vm->vmm));
         vm_on_exit_finish(vm);
 }
 
@@ -880,7 +903,7 @@ static int vm_spawn_vmm(VM *vm) {
         }
         if (asprintf(&qmp_path, "%s/qmp.sock", vm->runtime_dir) < 0 ||
             asprintf(&agent_path, "%s/agent.sock", vm->runtime_dir) < 0 ||
-            asprintf(&log_path, "%s/qemu.log", vm->runtime_dir) < 0)
+            asprintf(&log_path, "%s/%s", vm->runtime_dir, vmm_log_name(vm->vmm)) < 0)
                 return -ENOMEM;
 
         r = socket_pair_listen(qmp_path, &qmp_listen, &qmp_conn);
@@ -889,8 +912,16 @@ static int vm_spawn_vmm(VM *vm) {
         if (r < 0)
                 return log_vm_error_errno(vm->name, r, "Failed to create the VMM sockets of %s: %m", vm->name);
 
-        QemuConfig qc = {
-                .binary = m->config.qemu,
+        _cleanup_free_ char *disk_backing = NULL;
+        /* vmm-hv's clone: its disk is vmm-hv's overlay on the golden disk, at every boot. */
+        if (vm->vmm == VMM_HV && vm->golden && image->has_file[IMAGE_FILE_DISK]) {
+                disk_backing = golden_disk_path(m, vm->persona, vm->golden, vm->vmm);
+                if (!disk_backing)
+                        return -ENOMEM;
+        }
+        const char *binary = vm->vmm == VMM_HV ? m->config.vmm_hv : m->config.qemu;
+        VmmConfig vc = {
+                .binary = binary,
                 .name = vm->name,
                 .accel = vm->accel,
                 .memory_mib = vm->memory_mib,
@@ -899,14 +930,16 @@ static int vm_spawn_vmm(VM *vm) {
                 .initrd = image->files[IMAGE_FILE_INITRD].path,
                 .cmdline = image->cmdline,
                 .disk_path = image->has_file[IMAGE_FILE_DISK] ? vm->disk_path : NULL,
+                .disk_backing = disk_backing,
                 .loadvm = loadvm,
                 .incoming = from_golden,
                 .golden_build = vm->builder_of,
                 .sandbox = true,
         };
-        r = qemu_build_argv(&qc, &argv);
+        r = vmm_build_argv(vm->vmm, &vc, &argv);
         if (r < 0)
-                return log_vm_error_errno(vm->name, r, "Failed to build the QEMU command line: %m");
+                return log_vm_error_errno(
+                        vm->name, r, "Failed to build the %s command line: %m", vmm_display_name(vm->vmm));
 
         log_fd = create_regular(log_path, 0600);
         if (log_fd < 0)
@@ -916,7 +949,7 @@ static int vm_spawn_vmm(VM *vm) {
         r = vm_view(vm, image, &view);
         if (r < 0)
                 return r;
-        /* A clone reads its golden state at QEMU_STATE_FD (a golden build gets its file through QMP). */
+        /* A clone reads its golden state at VMM_STATE_FD (a golden build gets its file through QMP). */
         SpawnOptions so = {
                 .fds = (const int[]){ qmp_listen, agent_listen, state_fd },
                 .n_fds = state_fd >= 0 ? 3 : 2,
@@ -929,7 +962,7 @@ static int vm_spawn_vmm(VM *vm) {
         _cleanup_free_ char *step = NULL;
         r = spawn_watched(m->event, argv, &so, on_vmm_exit, vm, &vm->child_source, &pid, &step);
         if (r < 0)
-                return vm_spawn_failed(vm, m->config.qemu, step, r);
+                return vm_spawn_failed(vm, binary, step, r);
         vm->pid = pid;
         vm_new_instance(vm);
         /* Every VMM starts with its balloon empty, and unmerged. Known now, not only once QEMU answers
@@ -943,7 +976,13 @@ static int vm_spawn_vmm(VM *vm) {
         vm->memory_deflated = false;
         vm->reset_requested = false;
         vm->shutdown_seen = false;
-        log_vm_info(vm->name, "Started QEMU for %s (pid %d, accel %s).", vm->name, (int) pid, vm->accel);
+        log_vm_info(
+                vm->name,
+                "Started %s for %s (pid %d, accel %s).",
+                vmm_display_name(vm->vmm),
+                vm->name,
+                (int) pid,
+                vm->accel);
         r = scope_start(
                 m->bus,
                 vm->name,
@@ -1051,13 +1090,18 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         r = vm_spawn_vmm(vm);
         if (r < 0 && !vm_is_active(vm)) {
                 if (!vm->pending_failure)
-                        (void) asprintf(&vm->pending_failure, "Failed to start QEMU: %s", strerror(-r));
+                        (void) asprintf(
+                                &vm->pending_failure,
+                                "Failed to start %s: %s",
+                                vmm_display_name(vm->vmm),
+                                strerror(-r));
                 vm_on_exit_finish(vm);
         }
         return 0;
 }
 
-/* Creates the qcow2 overlay on the image's disk with qemu-img, asynchronously. */
+/* Creates the VM's disk from the image's with qemu-img, asynchronously: for QEMU a qcow2 overlay on it, for
+ * vmm-hv (which reads no qcow2) a raw copy, sparse (the reference image's 32 MiB take a few milliseconds). */
 static int vm_spawn_overlay(VM *vm, const Image *image) {
         _cleanup_free_ char *backing = NULL;
         Manager *m = vm->manager;
@@ -1066,6 +1110,14 @@ static int vm_spawn_overlay(VM *vm, const Image *image) {
         if (!backing)
                 return -ENOMEM;
 
+        if (vm->vmm == VMM_HV) {
+                char *argv[] = { m->config.qemu_img, (char *) "convert",
+                                 (char *) "-q",      (char *) "-f",
+                                 image->disk_format, (char *) "-O",
+                                 (char *) "raw",     backing,
+                                 vm->disk_path,      NULL };
+                return vm_spawn_helper(vm, argv, on_helper_exit);
+        }
         char *argv[] = { m->config.qemu_img,
                          (char *) "create",
                          (char *) "-q",
@@ -1539,17 +1591,21 @@ int vm_destroy(VM *vm, Operation *op) {
         return 0;
 }
 
-/* True if pid runs QEMU for this VM: what a stale pid in the store might otherwise hit. */
+/* True if pid runs the VM's VMM for this VM: what a stale pid in the store might otherwise hit. Its name is
+ * in QEMU's "-name guest=NAME,..." and in vmm-hv's "--name=NAME" (one argument: the NUL after it counts). */
 static bool pid_is_our_vmm(const VM *vm, pid_t pid) {
         _cleanup_free_ char *cmdline = NULL, *needle = NULL;
         size_t n;
+        int k;
 
-        if (vm_read_proc(vm, pid, "cmdline", &cmdline, &n) < 0 || asprintf(&needle, "guest=%s,", vm->name) < 0)
+        if (vm_read_proc(vm, pid, "cmdline", &cmdline, &n) < 0)
                 return false;
-        return memmem(cmdline, n, needle, strlen(needle)) != NULL;
+        k = vm->vmm == VMM_HV ? asprintf(&needle, "--name=%s%c", vm->name, 0) :
+                                asprintf(&needle, "guest=%s,", vm->name);
+        return k > 0 && memmem(cmdline, n, needle, (size_t) k) != NULL;
 }
 
-/* Connects to a unix socket QEMU listens on. */
+/* Connects to a unix socket the VMM listens on. */
 static int socket_connect(const char *path, int *ret) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1615,7 +1671,8 @@ static int vm_adopt(VM *vm) {
         vm->memory_merge = true;
         log_vm_notice(
                 vm->name,
-                "Adopted QEMU of %s (pid %d), %s, from an earlier vmmd.",
+                "Adopted %s of %s (pid %d), %s, from an earlier vmmd.",
+                vmm_display_name(vm->vmm),
                 vm->name,
                 (int) vm->pid,
                 vm_state_to_string(vm->state));
@@ -1635,7 +1692,8 @@ int vm_reconcile_after_restart(VM *vm) {
                 log_vm_warning_errno(
                         vm->name,
                         r,
-                        "Failed to adopt QEMU of %s (pid %d), ending it: %m",
+                        "Failed to adopt %s of %s (pid %d), ending it: %m",
+                        vmm_display_name(vm->vmm),
                         vm->name,
                         (int) vm->pid);
         }

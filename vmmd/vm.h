@@ -77,7 +77,8 @@ struct VM {
         char *persona;
         char *image;
         char *accel;
-        char *path; /* D-Bus object path */
+        VmmKind vmm; /* VMM_QEMU or VMM_HV */
+        char *path;  /* D-Bus object path */
         VMState state;
         char *failure_reason;
         bool ephemeral;
@@ -160,6 +161,7 @@ int vm_new(
         uint64_t memory_mib,
         uint32_t vcpus,
         const char *accel,
+        VmmKind vmm, /* as manager_resolve_vmm() made it */
         uid_t owner,
         Golden *builder_of, /* NULL, or the golden snapshot this VM is built for (golden.c): then it is
                              * vmmd's own, on no list, bus or store */

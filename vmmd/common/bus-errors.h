@@ -19,4 +19,5 @@
 #define VMMD_ERROR_BUSY "org.vmmd1.Error.Busy"
 #define VMMD_ERROR_ACCESS_DENIED "org.vmmd1.Error.AccessDenied"
 #define VMMD_ERROR_IMAGE_CORRUPT "org.vmmd1.Error.ImageCorrupt"
+#define VMMD_ERROR_NOT_SUPPORTED "org.vmmd1.Error.NotSupported"
 #define VMMD_ERROR_FAILED "org.vmmd1.Error.Failed"

@@ -61,7 +61,8 @@ prop() { busctl --system get-property org.vmmd1 "$(path "$1")" org.vmmd1.VM "$2"
 uid_a="$(prop "$name" UID)" uid_b="$(prop "$other" UID)"
 echo "UIDs: $name $uid_a, $other $uid_b"
 [ "$uid_a" != "$uid_b" ] && [ "$uid_a" -ge 2053963776 ] && [ "$uid_b" -ge 2053963776 ]
-disk_b="/run/vmmd/vms/$other/disk/disk.qcow2"
+disk_b="/run/vmmd/vms/$other/disk/disk.img" # vmm-hv's (QEMU's is disk.qcow2)
+[ "$(prop "$other" VMM)" = '"hv"' ]
 test -f "$disk_b"
 stat -c '%n %U %a' "$(dirname "$disk_b")" "$disk_b"
 refused "No such file" nsenter -t "$(prop "$name" Leader)" -U -m -S "$uid_a" -G "$uid_a" -- /usr/bin/cat "$disk_b"

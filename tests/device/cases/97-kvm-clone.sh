@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Device case: under KVM, vmmd builds the throwaway persona's golden snapshot in the background when it
-# starts, and throwaways are clones of it: running with KVM, each with its own random state, machine ID
-# and host name; the golden snapshot's files are never written; a clone leaves nothing behind.
+# starts, and throwaways are clones of it: running with KVM in vmm-hv (the throwaway's VMM where KVM
+# works: its saved state mapped copy-on-write, its disk vmm-hv's overlay on the golden one), each with its
+# own random state, machine ID and host name; the golden snapshot's files are never written; a clone
+# leaves nothing behind.
 set -eu
 ms() { echo $(($(date +%s%N) / 1000000)); }
 state() { vmctl --no-legend golden | awk '$1 == "throwaway" { print $2 }'; }
@@ -18,8 +20,9 @@ vmctl golden
 id="$(vmctl --no-legend golden | awk '$1 == "throwaway" { print $3 }')"
 dir="/var/cache/vmmd/golden/throwaway/$id"
 ls -l "$dir"
-before="$(cd "$dir" && sha256sum state disk.qcow2 overlay.qcow2 golden.yaml)"
+before="$(cd "$dir" && sha256sum state disk.img overlay.img golden.yaml)"
 grep -q '^accel: kvm$' "$dir/golden.yaml"
+grep -q '^vmm: hv$' "$dir/golden.yaml"
 
 names=()
 for i in 1 2; do
@@ -29,6 +32,7 @@ for i in 1 2; do
         names+=("$name")
         [ "$(vmctl show "$name" | sed -n 's/^State=//p')" = running ]
         [ "$(vmctl show "$name" | sed -n 's/^Accel=//p')" = kvm ]
+        [ "$(vmctl show "$name" | sed -n 's/^VMM=//p')" = hv ]
         [ "$(vmctl show "$name" | sed -n 's/^GoldenSnapshot=//p')" = "$id" ]
         [ "$(vmctl guest "$name" hostname)" = "$name" ]
         [ "$(vmctl guest "$name" machine-id)" = "$(vmctl show "$name" | sed -n 's/^MachineID=//p')" ]
@@ -52,5 +56,5 @@ for n in "${names[@]}" "$cold"; do vmctl destroy "$n"; done
 for n in "${names[@]}" "$cold"; do
         [ ! -e "/run/vmmd/vms/$n" ] || { echo "left behind: /run/vmmd/vms/$n"; exit 1; }
 done
-after="$(cd "$dir" && sha256sum state disk.qcow2 overlay.qcow2 golden.yaml)"
+after="$(cd "$dir" && sha256sum state disk.img overlay.img golden.yaml)"
 [ "$after" = "$before" ] || { echo "the golden snapshot changed: $before -> $after"; exit 1; }

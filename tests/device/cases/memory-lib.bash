@@ -2,6 +2,10 @@
 # Sourced by the device cases on guest memory (99-kvm-policy.sh, 99-kvm-reclaim.sh; not a case itself): two
 # throwaway clones of one golden snapshot (enough to share pages, and to be foreground and background), each holding a pattern (the agent's MEMTEST) that every check
 # compares byte for byte, and vmmd's memory policy set for the case (/etc/vmmd/memory.yaml, removed at exit).
+# The clones run in QEMU: KSM merges QEMU's guest RAM (vmm-hv's clones share their golden RAM as mappings of
+# one file instead). An administrator's persona does it, "throwaway-qemu", the throwaway with "vmm: qemu"
+# (/etc/vmmd/personas/: the shipped ones and it). It stays for the next memory case, which then finds its
+# golden snapshot built; it changes nothing for the other cases.
 set -eu
 ms() { echo $(($(date +%s%N) / 1000000)); }
 start=$(ms)
@@ -47,12 +51,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Clones: once the throwaway persona's golden snapshot is ready (vmmd builds it after its start).
-golden() { [ "$(vmctl --no-legend golden | awk '$1 == "throwaway" { print $2 }')" = ready ]; }
+if [ ! -e /etc/vmmd/personas/throwaway-qemu.yaml ]; then
+        mkdir -p /etc/vmmd/personas
+        cp /usr/share/vmmd/policies/personas/*.yaml /etc/vmmd/personas/
+        cp /etc/vmmd/personas/throwaway.yaml /etc/vmmd/personas/.throwaway-qemu.yaml
+        echo "vmm: qemu" >>/etc/vmmd/personas/.throwaway-qemu.yaml
+        mv /etc/vmmd/personas/.throwaway-qemu.yaml /etc/vmmd/personas/throwaway-qemu.yaml
+        vmctl reload
+fi
+
+# Clones: once the persona's golden snapshot is ready (vmmd builds it after the reload).
+golden() { [ "$(vmctl --no-legend golden | awk '$1 == "throwaway-qemu" { print $2 }')" = ready ]; }
 wait_until "the golden snapshot" 300000 golden
 names=()
 for i in 1 2; do
-        names+=("$(vmctl --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')")
+        names+=("$(vmctl --json create throwaway-qemu | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')")
+done
+for n in "${names[@]}"; do
+        [ "$(prop "$n" VMM)" = qemu ] && [ -n "$(prop "$n" GoldenSnapshot)" ] || {
+                echo "$n is no QEMU clone: VMM=$(prop "$n" VMM) GoldenSnapshot=$(prop "$n" GoldenSnapshot)"
+                vmctl golden
+                exit 1
+        }
 done
 echo "$(elapsed) phones: ${names[*]}"
 
