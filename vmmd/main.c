@@ -20,8 +20,8 @@ static void help(void) {
                "     --version         Show the version\n"
                "     --user            Serve the calling user on the session bus, with XDG directories\n"
                "     --log-level=LEVEL debug, info, notice, warning or err (default: info)\n\n"
-               "Environment: VMMD_POLICY_DIR, VMMD_IMAGE_DIR, VMMD_QEMU, VMMD_QEMU_IMG,\n"
-               "VMMD_BOOT_TIMEOUT_SEC, VMMD_STOP_TIMEOUT_SEC override the defaults.\n",
+               "Environment: VMMD_POLICY_DIR, VMMD_IMAGE_DIR, VMMD_QEMU, VMMD_QEMU_IMG, VMMD_VMM_HV,\n"
+               "VMMD_KVM_DEVICE, VMMD_BOOT_TIMEOUT_SEC, VMMD_STOP_TIMEOUT_SEC override the defaults.\n",
                program_invocation_short_name);
 }
 
