@@ -198,17 +198,31 @@ static int binary_stat(const char *binary, struct stat *ret) {
         return -ENOENT;
 }
 
-/* The key of a golden snapshot of p made now: a hash of everything the saved guest depends on. A golden
+/* The key of a golden snapshot of p made now, and the VMM it is of: a hash of everything the saved guest
+ * depends on (-EOPNOTSUPP with *ret_error when the persona's VMM cannot run here). A golden
  * snapshot's id is its key and a serial of its build ("<key>-<serial>"), so that a rebuild of the same key
  * never takes the place of one that clones still use as their disk's backing file. */
 static int golden_compute_key(
-        Manager *m, const Persona *p, const Image *image, VmmKind vmm, char ret[static GOLDEN_KEY_LEN + 1]) {
-        const char *binary = vmm == VMM_HV ? m->config.vmm_hv : m->config.qemu;
+        Manager *m,
+        const Persona *p,
+        const Image *image,
+        char ret[static GOLDEN_KEY_LEN + 1],
+        VmmKind *ret_vmm,
+        char **ret_error) {
         _cleanup_free_ char *text = NULL;
         char hex[_IMAGE_FILE_MAX][SHA256_HEX_SIZE] = {}, digest_hex[SHA256_HEX_SIZE];
         uint8_t digest[SHA256_DIGEST_SIZE];
         struct stat st = {};
+        const char *binary;
+        VmmKind vmm;
         Sha256 s;
+        int r;
+
+        /* The VMM the persona's VMs run in here: its clones' golden snapshot must be that VMM's. */
+        r = manager_resolve_vmm(m, p->name, p->vmm, m->accel, &vmm, ret_error);
+        if (r < 0)
+                return r;
+        binary = vmm == VMM_HV ? m->config.vmm_hv : m->config.qemu;
 
         for (ImageFileKind k = 0; k < _IMAGE_FILE_MAX; k++)
                 if (image->has_file[k])
@@ -242,6 +256,7 @@ static int golden_compute_key(
         sha256_final(&s, digest);
         memcpy(ret, sha256_to_hex(digest, digest_hex), GOLDEN_KEY_LEN);
         ret[GOLDEN_KEY_LEN] = 0;
+        *ret_vmm = vmm;
         return 0;
 }
 
@@ -474,16 +489,14 @@ static void golden_refresh(Golden *g) {
                 golden_set(g, GOLDEN_FAILED, 0, why);
                 return;
         }
-        _cleanup_free_ char *vmm_error = NULL;
+        _cleanup_free_ char *key_error = NULL;
         VmmKind vmm;
-        r = manager_resolve_vmm(m, p->name, p->vmm, m->accel, &vmm, &vmm_error);
+        r = golden_compute_key(m, p, image, key, &vmm, &key_error);
         if (r < 0) {
-                golden_set(g, GOLDEN_FAILED, 0, vmm_error);
+                if (key_error)
+                        golden_set(g, GOLDEN_FAILED, 0, key_error);
                 return;
         }
-        r = golden_compute_key(m, p, image, vmm, key);
-        if (r < 0)
-                return;
         memcpy(g->key, key, sizeof(g->key));
         if (g->builder) {
                 if (id_has_key(g->build_id, key))
@@ -1091,10 +1104,7 @@ int golden_rebuild(Manager *m, const char *persona, char **ret_error) {
         if (r < 0)
                 return r == -EINPROGRESS ? -EBUSY : r;
         VmmKind vmm;
-        r = manager_resolve_vmm(m, p->name, p->vmm, m->accel, &vmm, ret_error);
-        if (r < 0)
-                return r;
-        r = golden_compute_key(m, p, image, vmm, key);
+        r = golden_compute_key(m, p, image, key, &vmm, ret_error);
         if (r < 0)
                 return r;
         g->failed_id = mfree(g->failed_id);
