@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Connecting to vmmd, calling it, reading its properties as JSON, turning its errors into exit statuses. */
+#include <fcntl.h>
 #include <stdarg.h>
 
 #include "bus-errors.h"
@@ -400,4 +401,17 @@ int bus_get_golden_snapshots(sd_bus *bus, sd_bus_error *error, json_object **ret
         if (r < 0)
                 return r;
         return json_name_members(list, golden_snapshot_keys, ret);
+}
+
+int bus_message_read_fd(sd_bus_message *m, int *ret) {
+        int fd, r;
+
+        r = sd_bus_message_read_basic(m, SD_BUS_TYPE_UNIX_FD, &fd);
+        if (r < 0)
+                return r;
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        *ret = fd;
+        return 0;
 }

@@ -45,6 +45,9 @@ int log_bus_errorv(const sd_bus_error *error, int r, const char *what_fmt, va_li
 
 /* Reads the next complete value of m, whatever its type, as JSON: dictionaries with string keys become
  * objects, other arrays and structs arrays, variants their content. */
+/* A copy of the fd the message m carries next, our own (the message's goes with it). */
+int bus_message_read_fd(sd_bus_message *m, int *ret);
+
 int bus_message_read_json(sd_bus_message *m, json_object **ret);
 
 /* All properties of interface on path (GetAll), as a JSON object keyed by property name. */

@@ -7,6 +7,7 @@
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "crash.h"
+#include "display.h"
 #include "gdb.h"
 #include "log.h"
 #include "names.h"
@@ -77,20 +78,6 @@ static int find_gdb(char **ret) {
                 log_error_errno(r, "Failed to look for " GDB_PROGRAM ": %m");
                 return VMCTL_EXIT_FAILURE;
         }
-        return 0;
-}
-
-/* A copy of the fd the message m carries next, our own (the message's goes with it). */
-static int read_fd(sd_bus_message *m, int *ret) {
-        int fd, r;
-
-        r = sd_bus_message_read_basic(m, SD_BUS_TYPE_UNIX_FD, &fd);
-        if (r < 0)
-                return r;
-        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return -errno;
-        *ret = fd;
         return 0;
 }
 
@@ -357,9 +344,9 @@ int verb_crash_gdb(int argc, char *argv[]) {
                         bus, VMMD_MANAGER_PATH, VMMD_MANAGER_INTERFACE, "OpenCrash", 0, &error, &reply, "s", id);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to open crash bundle %s", id);
-        r = read_fd(reply, &core);
+        r = bus_message_read_fd(reply, &core);
         if (r >= 0)
-                r = read_fd(reply, &symbols);
+                r = bus_message_read_fd(reply, &symbols);
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to read the reply of OpenCrash");
         reply = sd_bus_message_unref(reply);
@@ -460,38 +447,11 @@ static int self_executable(char **ret) {
 
 /* debug --stdio: the relay that gdb's "target remote |" runs. Nothing but the debugger's bytes on stdout. */
 static int debug_stdio(int argc, char *argv[]) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const char *vm = argv[1];
-        int r;
-
         if (argc > 2) {
                 log_error("debug --stdio: too many arguments. Usage: vmctl [OPTIONS...] debug --stdio NAME");
                 return VMCTL_EXIT_USAGE;
         }
-        r = acquire_vm(vm, &bus, &path, "Failed to open the debugger of VM %s", vm);
-        if (r != 0)
-                return r;
-        r = bus_call(bus, path, VMMD_VM_INTERFACE, "OpenDebugger", 0, &error, &reply, NULL);
-        if (r < 0)
-                return log_bus_error(&error, r, "Failed to open the debugger of VM %s", vm);
-        r = read_fd(reply, &fd);
-        if (r < 0)
-                return log_bus_error(NULL, r, "Failed to read the reply of OpenDebugger");
-        reply = sd_bus_message_unref(reply);
-        bus = sd_bus_flush_close_unref(bus);
-
-        /* gdb gone is an end like any other: EPIPE, not a signal. */
-        (void) signal(SIGPIPE, SIG_IGN);
-        r = debug_relay(STDIN_FILENO, STDOUT_FILENO, fd);
-        if (r < 0) {
-                log_error_errno(r, "Failed to relay between gdb and the debugger of VM %s: %m", vm);
-                return VMCTL_EXIT_FAILURE;
-        }
-        return VMCTL_EXIT_SUCCESS;
+        return relay_vm_socket(argv[1], "OpenDebugger", "debugger");
 }
 
 int verb_debug(int argc, char *argv[]) {
@@ -524,7 +484,7 @@ int verb_debug(int argc, char *argv[]) {
         r = bus_call(bus, path, VMMD_VM_INTERFACE, "GetDebugSymbols", BUS_LONG_CALL_USEC, &error, &reply, NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "Failed to read the kernel symbols of VM %s", vm);
-        r = read_fd(reply, &symbols);
+        r = bus_message_read_fd(reply, &symbols);
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to read the reply of GetDebugSymbols");
         reply = sd_bus_message_unref(reply);

@@ -217,7 +217,7 @@ expect 2 --user memtest work poke x && { stderr_has "Invalid unit 'x': expected 
 # ReadGuest's items are checked before any bus is contacted.
 for bad in hostnam HOSTNAME "" "clock " uptime; do
         expect 2 --user guest work "$bad" && {
-                stderr_has "Unknown item \"$bad\": expected hostname, machine-id, clock, random or boot-id."
+                stderr_has "Unknown item \"$bad\": expected hostname, machine-id, clock, random, boot-id or input."
                 stderr_one_line
         }
 done

@@ -57,7 +57,7 @@ check "golden guest" "$VMCTL" g
 check "set-memory" "$VMCTL" se
 check "snapshot snapshots" "$VMCTL" snap
 check "reboot reload restore resume" "$VMCTL" r
-check "debug delete-snapshot destroy" "$VMCTL" d
+check "debug delete-snapshot destroy display" "$VMCTL" d
 check "crash crash-test crashes create" "$VMCTL" cr
 check "crash crash-test crashes" "$VMCTL" cras
 check "--no-ask-password --no-legend --no-wait" "$VMCTL" restore --no
@@ -111,7 +111,7 @@ check "check fill free poke" "$tmp/vmctl-standin" memtest work ""
 
 # guest: a VM name, then one of the items ReadGuest knows.
 check "home throwaway-3fa9c1 work" "$tmp/vmctl-standin" guest ""
-check "boot-id clock hostname machine-id random" "$tmp/vmctl-standin" guest work ""
+check "boot-id clock hostname input machine-id random" "$tmp/vmctl-standin" guest work ""
 check "machine-id" "$tmp/vmctl-standin" --user guest work m
 check "" "$tmp/vmctl-standin" guest work clock ""
 

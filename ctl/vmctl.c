@@ -11,6 +11,7 @@
 #include "bus-util.h"
 #include "config.h"
 #include "crash.h"
+#include "display.h"
 #include "log.h"
 #include "names.h"
 #include "output.h"
@@ -888,7 +889,8 @@ static int verb_set_memory(int argc, char *argv[]) {
 }
 
 /* What ReadGuest answers about. */
-static const char *const guest_items[] = { "hostname", "machine-id", "clock", "random", "boot-id", NULL };
+static const char *const guest_items[] = { "hostname", "machine-id", "clock", "random",
+                                           "boot-id",  "input",      NULL };
 
 static int verb_guest(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -1482,9 +1484,11 @@ static const Verb verbs[] = {
           "Ask the guest agent of the running VM NAME for ITEM: hostname,\n"
           "machine-id, clock (the guest's wall clock, as seconds since the epoch\n"
           "with 9 digits of nanoseconds), random (128 hex digits: 64 bytes the\n"
-          "guest read from /dev/urandom) or boot-id. Prints the answer alone on a\n"
-          "line; with --json an object with vm, item and value. Waits for\n"
-          "nothing.",
+          "guest read from /dev/urandom), boot-id or input (what its screen's\n"
+          "keyboard and touch gave the guest since it booted: \"keys=N text=HEX\n"
+          "taps=N last=X,Y\", the text typed as hex, the last tap in pixels).\n"
+          "Prints the answer alone on a line; with --json an object with vm,\n"
+          "item and value. Waits for nothing.",
           verb_guest },
         { "memtest",
           "NAME fill MIB [SEED] | check | free | poke UNIT",
@@ -1758,6 +1762,23 @@ static const Verb verbs[] = {
           "stdout, and cannot let polkit ask for a password (stdin is gdb's).\n"
           "gdb runs that; so can any debugger that speaks the protocol.",
           verb_debug },
+        { "display",
+          "NAME",
+          1,
+          1,
+          0,
+          EXITS_BUS | EXITS_VM,
+          "Relay the screen of a VM on stdin/stdout (VNC)",
+          "Open the screen, touch and keys of the VM NAME (OpenDisplay) and relay\n"
+          "them as the VNC protocol (RFB 3.8, no password: vmmd already checked\n"
+          "that you may use the VM) between stdin/stdout and the VM until either\n"
+          "side ends. Nothing else goes to stdout. For a VNC viewer that reads a\n"
+          "socket, let socat make one:\n"
+          "  socat UNIX-LISTEN:/tmp/work.vnc,fork EXEC:'vmctl display work'\n"
+          "  gvncviewer unix:/tmp/work.vnc   (or: vncviewer /tmp/work.vnc)\n"
+          "vmm-launcher shows the phones' screens without it. A VM in vmm-hv,\n"
+          "or of a persona with \"display: none\", has no screen (exit status 1).",
+          verb_display },
         { "personas",
           "",
           0,

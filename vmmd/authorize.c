@@ -21,6 +21,7 @@ typedef enum Permission {
         PERMISSION_RELOAD,     /* polkit org.vmmd1.reload */
         PERMISSION_CRASH,      /* a crash bundle (its id first): as its VM's manage */
         PERMISSION_DEBUG,      /* a guest's memory: its VM's manage, and polkit org.vmmd1.debug */
+        PERMISSION_DISPLAY,    /* a VM's screen, touch and keys: as SwitchTo, on the VM's object */
 } Permission;
 
 /* Every method of org.vmmd1.*: one that is missing here is refused to everyone but root, so a new method
@@ -53,6 +54,7 @@ static const struct {
         { VMMD_VM_INTERFACE, "MemTest", PERMISSION_MANAGE },
         { VMMD_VM_INTERFACE, "GetDebugSymbols", PERMISSION_DEBUG },
         { VMMD_VM_INTERFACE, "OpenDebugger", PERMISSION_DEBUG },
+        { VMMD_VM_INTERFACE, "OpenDisplay", PERMISSION_DISPLAY },
         { VMMD_MANAGER_INTERFACE, "ListCrashes", PERMISSION_READ },
         { VMMD_MANAGER_INTERFACE, "GetCrash", PERMISSION_CRASH },
         { VMMD_MANAGER_INTERFACE, "KeepCrash", PERMISSION_CRASH },
@@ -437,10 +439,13 @@ static int authorize_call(Manager *m, sd_bus_message *call, sd_bus_error *error)
                 return polkit_ask(m, call, action, NULL, p->name, error);
         }
         case PERMISSION_USE:
-                if (sd_bus_message_read(call, "s", &arg) < 0 || sd_bus_message_rewind(call, true) < 0)
-                        return 1;
-                vm = manager_find_vm(m, arg);
-                /* One the caller may not see is NoSuchVM, from the handler. */
+        case PERMISSION_DISPLAY:
+                if (permission == PERMISSION_DISPLAY) {
+                        if (sd_bus_path_decode(sd_bus_message_get_path(call), VMMD_VM_PATH_PREFIX, &name) > 0)
+                                vm = manager_find_vm(m, name);
+                } else if (sd_bus_message_read(call, "s", &arg) >= 0 && sd_bus_message_rewind(call, true) >= 0)
+                        vm = manager_find_vm(m, arg);
+                /* One the caller may not see is NoSuchVM (UnknownObject), from the handler. */
                 if (!vm || authorize_vm_level(m, call, vm) == ACCESS_NONE)
                         return 1;
                 return polkit_ask(m, call, "org.vmmd1.use", vm->name, vm->persona, error);

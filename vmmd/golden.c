@@ -230,9 +230,9 @@ static int golden_compute_key(
         (void) binary_stat(binary, &st);
         if (asprintf(
                     &text,
-                    "vmmd golden snapshot 1\nvmmd %s\nmachine %d\npersona %s\nimage %s\nkernel %s\ninitrd %s\ndisk %s\n"
+                    "vmmd golden snapshot 2\nvmmd %s\nmachine %d\npersona %s\nimage %s\nkernel %s\ninitrd %s\ndisk %s\n"
                     "cmdline %s\nmemory_mib %" PRIu64 "\nvcpus %" PRIu32 "\naccel %s\ncpu %s\n"
-                    "vmm %s %s %" PRIu64 " %" PRIu64 ".%09ld\n",
+                    "vmm %s %s %" PRIu64 " %" PRIu64 ".%09ld\ndisplay %" PRIu32 "x%" PRIu32 "\n",
                     VERSION,
                     QEMU_MACHINE_VERSION,
                     p->name,
@@ -249,7 +249,10 @@ static int golden_compute_key(
                     binary,
                     (uint64_t) st.st_size,
                     (uint64_t) st.st_mtim.tv_sec,
-                    st.st_mtim.tv_nsec) < 0)
+                    st.st_mtim.tv_nsec,
+                    /* The screen is a device of the saved state (QEMU's only). */
+                    vmm == VMM_QEMU ? p->display_width : 0,
+                    vmm == VMM_QEMU ? p->display_height : 0) < 0)
                 return -ENOMEM;
         sha256_init(&s);
         sha256_update(&s, text, strlen(text));

@@ -9,6 +9,9 @@ int hv_build_argv(const VmmConfig *c, char ***ret_argv) {
         /* KVM only; and vmm-hv has no qcow2, so no internal snapshots to start from. */
         if (!streq_ptr(c->accel, "kvm") || c->loadvm)
                 return -EINVAL;
+        /* No screen in vmm-hv. */
+        if (c->display_width > 0)
+                return -EINVAL;
         if (!c->binary || !c->name || c->vcpus == 0 || c->memory_mib == 0 ||
             (c->disk_backing && !c->disk_path))
                 return -EINVAL;

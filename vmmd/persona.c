@@ -42,6 +42,85 @@ static const char *const vmm_kind_table[_VMM_KIND_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(vmm_kind, VmmKind, _VMM_KIND_MAX);
 
+uint32_t persona_default_color(const char *name) {
+        /* Darker shades (white text reads on each) of well-told-apart hues; FNV-1a of the name picks one. */
+        static const uint32_t palette[] = {
+                0x1565c0, 0x2e7d32, 0xc62828, 0x6a1b9a, 0xef6c00, 0x00838f,
+                0xad1457, 0x4e342e, 0x283593, 0x558b2f, 0x00695c, 0x37474f,
+        };
+        uint32_t h = 2166136261U;
+
+        for (const char *p = name; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619U;
+        return palette[h % ELEMENTSOF(palette)];
+}
+
+static int parse_color(const YamlContext *c, const YamlNode *v, const YamlField *f, void *data) {
+        char buf[YAML_QUOTE_MAX];
+        const char *s;
+        int r;
+
+        /* "#" starts a YAML comment: an unquoted colour is no value at all. */
+        if (yaml_node_is_null(v))
+                return yaml_error(
+                        c,
+                        v->line,
+                        -EINVAL,
+                        "no colour given (quote it, the \"#\" starts a comment: \"#1565c0\")");
+        r = yaml_node_get_scalar(c, v, "a colour", &s);
+        if (r < 0)
+                return r;
+        if (strlen(s) != 7 || s[0] != '#' || strspn(s + 1, "0123456789abcdefABCDEF") != 6)
+                return yaml_error(
+                        c, v->line, -EINVAL, "'%s' is not a colour of the form \"#rrggbb\"", yaml_quote(s, buf));
+        *FIELD_PTR(uint32_t, data, f) = (uint32_t) strtoul(s + 1, NULL, 16);
+        return 0;
+}
+
+/* "WIDTHxHEIGHT" in pixels, or "none". */
+static int parse_display(const YamlContext *c, const YamlNode *v, const YamlField *f, void *data) {
+        Persona *p = data;
+        char buf[YAML_QUOTE_MAX], *end;
+        unsigned long w, h;
+        const char *s;
+        int r;
+
+        r = yaml_node_get_scalar(c, v, "a screen size", &s);
+        if (r < 0)
+                return r;
+        if (streq(s, "none")) {
+                p->display_width = p->display_height = 0;
+                return 0;
+        }
+        errno = 0;
+        w = s[0] >= '1' && s[0] <= '9' ? strtoul(s, &end, 10) : 0;
+        if (w == 0 || errno != 0 || *end != 'x' || !(end[1] >= '1' && end[1] <= '9'))
+                goto bad;
+        h = strtoul(end + 1, &end, 10);
+        if (errno != 0 || *end)
+                goto bad;
+        if (w < PERSONA_DISPLAY_MIN || w > PERSONA_DISPLAY_MAX || h < PERSONA_DISPLAY_MIN ||
+            h > PERSONA_DISPLAY_MAX)
+                return yaml_error(
+                        c,
+                        v->line,
+                        -EINVAL,
+                        "screen size '%s' is out of range: width and height are %u to %u pixels",
+                        yaml_quote(s, buf),
+                        PERSONA_DISPLAY_MIN,
+                        PERSONA_DISPLAY_MAX);
+        p->display_width = (uint32_t) w;
+        p->display_height = (uint32_t) h;
+        return 0;
+bad:
+        return yaml_error(
+                c,
+                v->line,
+                -EINVAL,
+                "'%s' is not a screen size: expected WIDTHxHEIGHT (\"720x1280\") or \"none\"",
+                yaml_quote(s, buf));
+}
+
 /* clang-format off */
 static const YamlField persona_fields[] = {
         { "description", yaml_parse_string, offsetof(Persona, description), .max = PERSONA_DESCRIPTION_MAX },
@@ -62,6 +141,8 @@ static const YamlField persona_fields[] = {
         { "crash_test", yaml_parse_enum, offsetof(Persona, crash_test), .max = _CRASH_TEST_MAX,
           .userdata = crash_test_table },
         { "vmm", yaml_parse_enum, offsetof(Persona, vmm), .max = _VMM_KIND_MAX, .userdata = vmm_kind_table },
+        { "color", parse_color, offsetof(Persona, color) },
+        { "display", parse_display, 0 },
         {}
 };
 /* clang-format on */
@@ -136,6 +217,9 @@ int persona_load(const char *path, Persona **ret, char **ret_error) {
         p->vmm = _VMM_KIND_INVALID;
         p->crash_bundles = PERSONA_CRASH_BUNDLES_DEFAULT;
         p->crash_bundles_mib = PERSONA_CRASH_BUNDLES_MIB_DEFAULT;
+        p->color = persona_default_color(p->name);
+        p->display_width = PERSONA_DISPLAY_WIDTH_DEFAULT;
+        p->display_height = PERSONA_DISPLAY_HEIGHT_DEFAULT;
 
         r = yaml_parse_mapping(path, NULL, root, persona_fields, p, ret_error);
         if (r < 0)

@@ -59,6 +59,17 @@ typedef enum VmmKind {
 const char *vmm_kind_to_string(VmmKind k);
 VmmKind vmm_kind_from_string(const char *s);
 
+/* A phone's screen (persona key "display": WIDTHxHEIGHT, or "none"): a phone's portrait size unless the
+ * persona says otherwise. The guest draws into its own RAM: the bounds keep that reasonable. */
+#define PERSONA_DISPLAY_WIDTH_DEFAULT 720U
+#define PERSONA_DISPLAY_HEIGHT_DEFAULT 1280U
+#define PERSONA_DISPLAY_MIN 160U
+#define PERSONA_DISPLAY_MAX 4096U
+
+/* The colour people tell the persona's phones by (key "color": "#rrggbb"); without one, a colour made from
+ * the persona's name, so that two personas seldom look alike. */
+uint32_t persona_default_color(const char *name);
+
 /* Crash bundles kept per VM: at most this many, and at most this much disk space in all. */
 #define PERSONA_CRASH_BUNDLES_MAX 64U
 #define PERSONA_CRASH_BUNDLES_DEFAULT 3U
@@ -78,6 +89,8 @@ typedef struct Persona {
         uint64_t crash_bundles_mib;
         CrashTest crash_test;
         VmmKind vmm; /* default: auto for ephemeral personas, qemu for the others */
+        uint32_t color; /* 0xRRGGBB */
+        uint32_t display_width, display_height; /* both 0: "display: none" */
 } Persona;
 
 Persona *persona_free(Persona *p);

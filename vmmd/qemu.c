@@ -119,6 +119,18 @@ int qemu_build_argv(const VmmConfig *c, char ***ret_argv) {
          * deflates first (deflate-on-oom), so the guest never dies for it. */
         ADD("-device");
         ADD("virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=on");
+        if (c->display_width > 0) {
+                /* The phone's screen at its size, and touch and keys. VNC listens nowhere: each viewer is
+                 * a socket vmmd hands to QEMU (QMP add_client), so only who vmmd lets in sees the screen. */
+                ADD("-device");
+                ADDF("virtio-gpu-pci,xres=%" PRIu32 ",yres=%" PRIu32, c->display_width, c->display_height);
+                ADD("-device");
+                ADD("virtio-keyboard-pci");
+                ADD("-device");
+                ADD("virtio-tablet-pci");
+                ADD("-vnc");
+                ADD("none");
+        }
         if (c->disk_path) {
                 ADD("-blockdev");
                 ADDE("driver=qcow2,node-name=disk0,discard=unmap,file.driver=file,file.filename=",

@@ -144,7 +144,7 @@ static const struct {
         { "top-level-scalar.yaml", ":2: the top level must be a mapping, got a scalar" },
         { "top-level-sequence.yaml", ":2: the top level must be a mapping, got a sequence" },
         { "unknown-key.yaml",
-          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, crash_test, vmm)" },
+          ":6: key 'autostrat': unknown key (expected one of: description, memory_mib, vcpus, image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, crash_test, vmm, color, display)" },
         { "unterminated-quote.yaml",
           ":7: malformed YAML: found unexpected end of stream (while scanning a quoted scalar on line 4)" },
         { "vcpus-mapping.yaml", ":3: key 'vcpus': expected an integer, got a mapping" },
@@ -152,6 +152,18 @@ static const struct {
         { "vcpus-sequence.yaml", ":3: key 'vcpus': expected an integer, got a sequence" },
         { "vcpus-too-many.yaml", ":3: key 'vcpus': 65 is out of range (1…64)" },
         { "vmm-invalid.yaml", ":6: key 'vmm': 'kvmtool' is not one of: qemu, hv, auto" },
+        { "color-unquoted.yaml",
+          ":6: key 'color': no colour given (quote it, the \"#\" starts a comment: \"#1565c0\")" },
+        { "color-name.yaml", ":6: key 'color': 'blue' is not a colour of the form \"#rrggbb\"" },
+        { "color-short.yaml", ":6: key 'color': '#12345' is not a colour of the form \"#rrggbb\"" },
+        { "display-no-height.yaml",
+          ":6: key 'display': '720' is not a screen size: expected WIDTHxHEIGHT (\"720x1280\") or \"none\"" },
+        { "display-too-small.yaml",
+          ":6: key 'display': screen size '100x200' is out of range: width and height are 160 to 4096 pixels" },
+        { "display-unit.yaml",
+          ":6: key 'display': '720x1280px' is not a screen size: expected WIDTHxHEIGHT (\"720x1280\") or \"none\"" },
+        { "display-leading-zero.yaml",
+          ":6: key 'display': '0720x1280' is not a screen size: expected WIDTHxHEIGHT (\"720x1280\") or \"none\"" },
         { "vcpus-zero.yaml", ":3: key 'vcpus': 0 is out of range (1…64)" },
 };
 
@@ -208,6 +220,9 @@ static void test_good_variants(const char *tmp) {
         assert(p->crash_bundles == PERSONA_CRASH_BUNDLES_DEFAULT);
         assert(p->crash_test == CRASH_TEST_ALLOW);
         assert(p->vmm == VMM_AUTO); /* a throwaway starts fast where it can */
+        /* A phone's portrait screen, in a colour of its name. */
+        assert(p->display_width == 720 && p->display_height == 1280);
+        assert(p->color == persona_default_color("minimal") && p->color <= 0xffffff);
         p = persona_free(p);
 
         /* A persistent one boots again; every key given. */
@@ -215,12 +230,14 @@ static void test_good_variants(const char *tmp) {
                 tmp,
                 "crashy.yaml",
                 "memory_mib: 64\nvcpus: 1\nimage: reference\ndisk: persistent\non_crash: destroy\n"
-                "crash_bundles: 0\ncrash_bundles_mib: 1\ncrash_test: force\nvmm: hv\n");
+                "crash_bundles: 0\ncrash_bundles_mib: 1\ncrash_test: force\nvmm: hv\ncolor: \"#A0b1C2\"\n"
+                "display: 4096x160\n");
         free(path);
         assert(asprintf(&path, "%s/crashy.yaml", tmp) >= 0);
         assert(persona_load(path, &p, &error) == 0);
         assert(p->on_crash == CRASH_ACTION_DESTROY && p->crash_bundles == 0 && p->crash_bundles_mib == 1 &&
                p->crash_test == CRASH_TEST_FORCE && p->vmm == VMM_HV);
+        assert(p->color == 0xa0b1c2 && p->display_width == 4096 && p->display_height == 160);
         p = persona_free(p);
         write_file(tmp, "restart.yaml", "memory_mib: 64\nvcpus: 1\nimage: reference\ndisk: persistent\n");
         free(path);
@@ -228,6 +245,15 @@ static void test_good_variants(const char *tmp) {
         assert(persona_load(path, &p, &error) == 0);
         assert(p->on_crash == CRASH_ACTION_RESTART);
         assert(p->vmm == VMM_QEMU); /* someone's phone runs on the full platform */
+        p = persona_free(p);
+        write_file(
+                tmp,
+                "headless.yaml",
+                "memory_mib: 64\nvcpus: 1\nimage: reference\ndisk: persistent\ndisplay: none\n");
+        free(path);
+        assert(asprintf(&path, "%s/headless.yaml", tmp) >= 0);
+        assert(persona_load(path, &p, &error) == 0);
+        assert(p->display_width == 0 && p->display_height == 0);
         p = persona_free(p);
 
         /* Flow style, explicit document markers, quoted keys and strings, the upper bounds, UTF-8. */
@@ -364,7 +390,7 @@ static void test_load_dir(const char *tmp) {
                        &expected,
                        "%s/bb.yaml:5: key 'ram': unknown key (expected one of: description, memory_mib, vcpus, "
                        "image, disk, autostart, golden, on_crash, crash_bundles, crash_bundles_mib, "
-                       "crash_test, vmm)",
+                       "crash_test, vmm, color, display)",
                        dir) >= 0);
         assert(streq(error, expected));
 

@@ -92,6 +92,9 @@ static void test_hv_refuses(void) {
         assert(vmm_build_argv(VMM_HV, &c, &argv) == -EINVAL);
         assert(vmm_build_argv(VMM_QEMU, &c, &argv) == -EINVAL); /* and QEMU has none of vmm-hv's */
         c.disk_backing = NULL;
+        c.display_width = c.display_height = 720; /* no screen */
+        assert(vmm_build_argv(VMM_HV, &c, &argv) == -EINVAL);
+        c.display_width = c.display_height = 0;
         c.kernel = NULL; /* a boot needs its kernel, a clone not */
         assert(vmm_build_argv(VMM_HV, &c, &argv) == -EINVAL);
         c.incoming = true;
@@ -115,6 +118,8 @@ static int test_persona(const Persona *p, const char *accel) {
                 .disk_path = p->disk == DISK_PERSISTENT ? "/var/lib/vmmd/vms/work/disk.qcow2" :
                                                           "/run/vmmd/vms/throwaway-1/disk.qcow2",
                 .sandbox = true,
+                .display_width = p->display_width,
+                .display_height = p->display_height,
         };
 
         assert(qemu_build_argv(&c, &argv) >= 0);
@@ -139,6 +144,8 @@ static void test_escaping(void) {
 
         assert(streq(e, "a,,b,,,,c"));
         assert(qemu_build_argv(&c, &argv) >= 0);
+        STRV_FOREACH(a, argv) /* no screen asked for: no VNC server, no GPU */
+                assert(!streq(*a, "-vnc") && !strstr(*a, "virtio-gpu"));
         STRV_FOREACH(a, argv) {
                 disk = disk || strstr(*a, "file.filename=/x,,y/disk.qcow2");
                 /* Without -append when there is no command line. */

@@ -406,6 +406,48 @@ static int method_open_debugger(sd_bus_message *m, void *userdata, sd_bus_error 
         return debug_method(m, userdata, vm_open_debugger, "attach a debugger to", error);
 }
 
+static int method_open_display(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(operation_freep) Operation *op = operation_new(m, NULL, NULL);
+        VM *vm = userdata;
+        int r;
+
+        if (!op)
+                return -ENOMEM;
+        r = vm_open_display(vm, op);
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_setf(
+                        error,
+                        VMMD_ERROR_NOT_SUPPORTED,
+                        vm->vmm == VMM_HV ?
+                                "VM \"%s\" runs in vmm-hv, which has no screen (a persona with \"vmm: "
+                                "qemu\" has one)" :
+                                "VM \"%s\" has no screen: its persona says \"display: none\"",
+                        vm->name);
+        if (r == -EINVAL)
+                return reply_invalid_state(error, vm, "; only a VM whose VMM runs has a screen to show");
+        if (r == -EBUSY)
+                return reply_errno(error, r, "Too many callers wait for its screen; try again", vm, "show");
+        if (r < 0)
+                return reply_errno(error, r, NULL, vm, "show");
+        TAKE_PTR(op); /* answered with the socket */
+        return 1;
+}
+
+static int property_get_color(
+        sd_bus *bus,
+        const char *path,
+        const char *interface,
+        const char *property,
+        sd_bus_message *reply,
+        void *userdata,
+        sd_bus_error *error) {
+        VM *vm = userdata;
+        char s[8];
+
+        (void) snprintf(s, sizeof(s), "#%06" PRIx32, vm->color & 0xffffffU);
+        return sd_bus_message_append(reply, "s", s);
+}
+
 static int property_get_vmm(
         sd_bus *bus,
         const char *path,
@@ -595,6 +637,17 @@ const sd_bus_vtable vm_vtable[] = {
                 SD_BUS_ARGS("s", item),
                 SD_BUS_RESULT("s", value),
                 method_read_guest,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("Color", "s", property_get_color, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "DisplayWidth", "u", NULL, offsetof(VM, display_width), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(
+                "DisplayHeight", "u", NULL, offsetof(VM, display_height), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS(
+                "OpenDisplay",
+                SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("h", connection),
+                method_open_display,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_PROPERTY("DebuggerAttached", "b", property_get_debugger, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS(

@@ -98,6 +98,18 @@ static void on_identity_reply(AgentClient *a, int error, const AgentReply *reply
                 vm_abort(vm, reason);
 }
 
+/* A screen is for people: a guest that cannot draw it (an image without a display driver, an older agent)
+ * still runs. */
+static void on_screen_reply(AgentClient *a, int error, const AgentReply *reply, void *userdata) {
+        _cleanup_free_ char *text = NULL;
+        VM *vm = userdata;
+
+        if (error < 0 || reply->type == AGENT_REPLY_OK)
+                return;
+        text = utf8_printable(reply->type == AGENT_REPLY_ERR ? reply->arg : reply->word, 200);
+        log_vm_warning_errno(vm->name, 0, "The guest of %s did not draw its screen: %s", vm->name, strna(text));
+}
+
 int vm_identity_send(VM *vm, AgentClient *a) {
         char line[AGENT_LINE_MAX], entropy[64], name[65];
         struct timespec now;
@@ -124,7 +136,13 @@ int vm_identity_send(VM *vm, AgentClient *a) {
         if (r < 0)
                 return r;
         (void) snprintf(line, sizeof(line), "MACHINEID %s", vm->machine_id);
-        return agent_client_call(a, line, on_identity_reply, vm);
+        r = agent_client_call(a, line, on_identity_reply, vm);
+        if (r < 0 || vm->display_width == 0)
+                return r;
+        /* The screen says which phone this is (after its identity: a clone's shows the golden build's until
+         * then). Persona and VM names are safe words (names.h). */
+        (void) snprintf(line, sizeof(line), "SCREEN %06" PRIx32 " %s %s", vm->color, vm->persona, vm->name);
+        return agent_client_call(a, line, on_screen_reply, vm);
 }
 
 void vm_identity_spawn_options(const VM *vm, SpawnOptions *o) {

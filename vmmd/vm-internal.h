@@ -38,6 +38,9 @@ void vm_crash_on_guest_stop(VM *vm, bool panicked);
 /* The crash bundle being saved is given up (the VMM ended, the VM goes). */
 void vm_crash_abort(VM *vm);
 CrashCapture *vm_crash_capture_free(CrashCapture *c);
+
+/* The VMM ended, or the VM goes: the OpenDisplay calls waiting fail with reason. */
+void vm_display_abort(VM *vm, const char *reason);
 /* LastCrash from the bundles on disk (a new VM object). */
 void vm_crash_load_last(VM *vm);
 

@@ -167,6 +167,7 @@ static int vm_new_internal(Manager *m, const VMRecord *rec, Golden *builder_of, 
                 vm_free(vm);
                 return -ENOMEM;
         }
+        vm_display_update(vm, false);
         /* A clone that never started yet starts from its golden snapshot, also after a restart of vmmd. */
         vm->from_golden = vm->golden && vm->state == VM_CREATED;
         vm->builder_of = builder_of;
@@ -210,6 +211,7 @@ VM *vm_free(VM *vm) {
         sd_event_source_disable_unref(vm->adopted_source);
         sd_event_source_disable_unref(vm->helper_source);
         sd_event_source_disable_unref(vm->timer);
+        vm_display_abort(vm, "The VM was destroyed");
         qmp_client_free(vm->qmp);
         agent_client_free(vm->agent);
         for (size_t i = 0; i < _PENDING_MAX; i++)
@@ -522,7 +524,7 @@ static const struct {
         const char *item, *command;
 } guest_items[] = {
         { "hostname", "HOSTNAME" }, { "machine-id", "MACHINEID" }, { "clock", "CLOCK" },
-        { "random", "RANDOM" },     { "boot-id", "BOOTID" },
+        { "random", "RANDOM" },     { "boot-id", "BOOTID" },       { "input", "INPUT" },
 };
 
 typedef struct GuestQuestion {
@@ -557,7 +559,7 @@ int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error) {
                 _cleanup_free_ char *shown = utf8_printable(item, 64);
                 (void) asprintf(
                         ret_error,
-                        "Unknown item \"%s\": expected hostname, machine-id, clock, random or boot-id",
+                        "Unknown item \"%s\": expected hostname, machine-id, clock, random, boot-id or input",
                         strna(shown));
                 return -ERANGE;
         }
@@ -749,6 +751,7 @@ static void vm_vmm_ended(VM *vm, int code, int status) {
         vm->child_source = sd_event_source_disable_unref(vm->child_source);
         vm->adopted_source = sd_event_source_disable_unref(vm->adopted_source);
         vm->timer = sd_event_source_disable_unref(vm->timer);
+        vm_display_abort(vm, "The VMM ended");
         vm->qmp = qmp_client_free(vm->qmp);
         vm->agent = agent_client_free(vm->agent);
         vm->pid = 0;
@@ -920,6 +923,7 @@ static int vm_spawn_vmm(VM *vm) {
                         return -ENOMEM;
         }
         const char *binary = vm->vmm == VMM_HV ? m->config.vmm_hv : m->config.qemu;
+        vm_display_update(vm, true);
         VmmConfig vc = {
                 .binary = binary,
                 .name = vm->name,
@@ -935,6 +939,8 @@ static int vm_spawn_vmm(VM *vm) {
                 .incoming = from_golden,
                 .golden_build = vm->builder_of,
                 .sandbox = true,
+                .display_width = vm->display_width,
+                .display_height = vm->display_height,
         };
         r = vmm_build_argv(vm->vmm, &vc, &argv);
         if (r < 0)

@@ -17,6 +17,7 @@ typedef struct Golden Golden;
 typedef struct CrashCapture CrashCapture;
 typedef struct DebugSymbols DebugSymbols;
 typedef struct DebugSession DebugSession;
+typedef struct DisplayRequest DisplayRequest;
 
 typedef enum VMState {
         VM_CREATED,
@@ -149,6 +150,12 @@ struct VM {
         /* Debugging (vm-debug.c): the kernel's symbols being read, the debugger's connection. */
         DebugSymbols *debug_symbols;
         DebugSession *debugger;
+        /* The screen (vm-display.c): the persona's colour (0xRRGGBB), the size of the screen its VMM has
+         * or will have (0: none, as in vmm-hv), the OpenDisplay calls waiting, the first in QEMU's hands. */
+        uint32_t color;
+        uint32_t display_width, display_height;
+        DisplayRequest *display_requests;
+        unsigned n_display_requests;
 
         Operation *pending[_PENDING_MAX];
         bool destroying;
@@ -215,6 +222,14 @@ int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error);
  * op is answered with the caller's end. -EINVAL: no VMM runs; -EBUSY: one is being read, one is attached. */
 int vm_debug_symbols(VM *vm, Operation *op);
 int vm_open_debugger(VM *vm, Operation *op);
+
+/* A connected socket to the VM's screen, touch and keys (RFB, QEMU's VNC server, no authentication: the
+ * caller was authorized for it): op is answered with it. -EOPNOTSUPP: the VM has no screen (vmm-hv, or its
+ * persona says "display: none"); -EINVAL: no VMM runs; -EBUSY: too many callers wait. */
+int vm_open_display(VM *vm, Operation *op);
+/* Takes the persona's colour and screen size (or keeps what the VM had, when the persona went); notify:
+ * emit PropertiesChanged for what changed. */
+void vm_display_update(VM *vm, bool notify);
 
 /* The guest agent's MEMTEST (images/agent/PROTOCOL.md): fill mib MiB with the pattern of seed (value), check
  * every byte of it, free it, or flip a byte of unit value (poke: for a test to see check find it). op is

@@ -27,6 +27,9 @@ typedef struct VmmConfig {
         bool incoming;            /* start from the saved state at VMM_STATE_FD (a clone) */
         bool golden_build; /* a golden build: its state will be saved, and its clones must run at once */
         bool sandbox;      /* QEMU's own seccomp filter */
+        /* QEMU: the screen (virtio-gpu, with a keyboard and a touch tablet), served by VNC to the sockets
+         * vmmd hands it (vm-display.c); 0: none. vmm-hv has no display. */
+        uint32_t display_width, display_height;
 } VmmConfig;
 
 /* argv for kind's VMM: -EINVAL for what the configuration lacks or the VMM cannot do. */

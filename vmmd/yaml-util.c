@@ -602,8 +602,6 @@ int yaml_node_get_scalar(const YamlContext *c, const YamlNode *v, const char *wh
         return 0;
 }
 
-#define FIELD_PTR(type, data, f) ((type *) ((uint8_t *) (data) + (f)->offset))
-
 int yaml_parse_string(const YamlContext *c, const YamlNode *v, const YamlField *f, void *data) {
         const char *s;
         int r;

@@ -60,8 +60,10 @@ const char *yaml_quote(const char *s, char buf[static YAML_QUOTE_MAX]);
 int yaml_error(const YamlContext *c, unsigned line, int r, const char *fmt, ...) _printf_(4, 5);
 
 typedef struct YamlField YamlField;
-/* Parses value into (uint8_t *) data + f->offset. */
+/* Parses value into (uint8_t *) data + f->offset: FIELD_PTR(). */
 typedef int (*YamlParseFunc)(const YamlContext *c, const YamlNode *value, const YamlField *f, void *data);
+
+#define FIELD_PTR(type, data, f) ((type *) ((uint8_t *) (data) + (f)->offset))
 
 struct YamlField {
         const char *key;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Every VM gets its identity from vmmd through its agent before it counts as running: fresh host entropy,
-the host's clock, a host name from its name, its own machine ID (images/agent/PROTOCOL.md, agent 0.3). The
+the host's clock, a host name from its name, its own machine ID (images/agent/PROTOCOL.md, agent 0.3); then
+its screen's colour band and names (agent 0.8). The
 agent is hostile-vmm's recording stand-in; what the real agent does with the lines, images/boot-check
 checks in a real guest."""
 
@@ -33,7 +34,8 @@ def test_identity_before_running(s):
     for name, lines in got.items():
         words = [l.split(" ")[0] for l in lines]
         # The identity first, all of it before the answers that make the VM running.
-        check_eq(words[:6], ["ENTROPY", "CLOCK", "HOSTNAME", "MACHINEID", "BOOTID", "MEMINFO"], f"{name}: lines")
+        check_eq(words[:7], ["ENTROPY", "CLOCK", "HOSTNAME", "MACHINEID", "SCREEN", "BOOTID", "MEMINFO"],
+                 f"{name}: lines")
         check(re.fullmatch(r"ENTROPY [0-9a-f]{128}", lines[0]), f"{name}: 64 bytes of entropy: {lines[0]}")
         m = re.fullmatch(r"CLOCK (\d+)\.(\d{9})", lines[1])
         check(m and t0 - 1 <= int(m.group(1)) + int(m.group(2)) / 1e9 <= t1 + 1, f"{name}: the host's clock: {lines[1]}")
@@ -41,6 +43,10 @@ def test_identity_before_running(s):
         machine_id = s.get_property(s.vm_path(name), "org.vmmd1.VM", "MachineID")
         check(re.fullmatch(r"[0-9a-f]{32}", machine_id), f"{name}: MachineID {machine_id!r}")
         check_eq(lines[3], f"MACHINEID {machine_id}", f"{name}: machine ID")
+        # Then the screen says which phone this is: the persona's colour, its name and the VM's.
+        color = s.get_property(s.vm_path(name), "org.vmmd1.VM", "Color")
+        check(re.fullmatch(r"#[0-9a-f]{6}", color), f"{name}: Color {color!r}")
+        check_eq(lines[4], f"SCREEN {color[1:]} manual {name}", f"{name}: screen")
         check_eq(s.vm_state(name), "running", f"{name}: state")
     check(got["one"][0] != got["two.x_y"][0], "two VMs get different entropy")
     check(got["one"][3] != got["two.x_y"][3], "two VMs get different machine IDs")
