@@ -104,7 +104,8 @@ int agent_reply_parse(char *line, AgentReply *ret) {
                         return -EBADMSG;
                 arg = NULL;
         } else if (strv_contains(
-                           (char *const *) STRV_MAKE("CLOCK", "HOSTNAME", "MACHINEID", "RANDOM", "MEMTEST"),
+                           (char *const *) STRV_MAKE(
+                                   "CLOCK", "HOSTNAME", "MACHINEID", "RANDOM", "MEMTEST", "INPUT"),
                            line)) {
                 /* What the guest says of itself: the caller checks the value. */
                 r.type = AGENT_REPLY_VALUE;

@@ -527,6 +527,24 @@ static const struct {
         { "random", "RANDOM" },     { "boot-id", "BOOTID" },       { "input", "INPUT" },
 };
 
+/* INPUT's answer, "keys=N text=HEX taps=N last=X,Y" (images/agent/PROTOCOL.md): a guest says what it likes,
+ * the bus gets only this form. */
+static bool guest_input_valid(const char *s) {
+        unsigned keys, taps;
+        int x, y, n = 0;
+        size_t hex;
+
+        if (sscanf(s, "keys=%u text=%n", &keys, &n) != 1 || n == 0)
+                return false;
+        s += n;
+        hex = strspn(s, "0123456789abcdef");
+        if (hex % 2 != 0 || hex > 256)
+                return false;
+        s += hex;
+        n = 0;
+        return sscanf(s, " taps=%u last=%d,%d%n", &taps, &x, &y, &n) == 3 && s[n] == 0 && s[0] == ' ';
+}
+
 typedef struct GuestQuestion {
         Operation *op;
         const char *command; /* its answer starts with the same word */
@@ -544,6 +562,11 @@ static void on_read_guest_reply(AgentClient *a, int error, const AgentReply *rep
                 operation_complete(q->op, -EIO, message);
         } else if (!streq(reply->word, q->command))
                 operation_complete(q->op, -EIO, "The guest agent answered another question");
+        else if (streq(q->command, "INPUT") && !guest_input_valid(reply->arg))
+                operation_complete(
+                        q->op,
+                        -EIO,
+                        "The guest agent's answer is not of the form \"keys=N text=HEX taps=N last=X,Y\"");
         else
                 operation_complete_string(q->op, reply->arg);
 }

@@ -22,9 +22,10 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 
+#include "screen.h"
 #include "util.h"
 
-#define AGENT_VERSION "0.7"
+#define AGENT_VERSION "0.8"
 #define PORT_NAME "org.vmmd1.agent"
 #define VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
 /* Lines in both directions, "\n" included. */
@@ -46,6 +47,14 @@ static int arg_fd = -EBADF;
 static bool arg_poweroff = true;
 static const char *arg_root = "";   /* where /etc/machine-id is (tests) */
 static const char *arg_data = NULL; /* the data disk's directory instead of /data, not a mount point (tests) */
+/* A framebuffer file, input event files and a kernel log file instead of the guest's devices (tests). */
+static const char *arg_fb = NULL;
+static unsigned arg_fb_width = 0, arg_fb_height = 0;
+static char **arg_inputs = NULL;
+static const char *arg_kmsg = NULL;
+
+/* The display, the input devices and the kernel log (screen.c). */
+static Screen *screen = NULL;
 
 /* Host entropy per ENTROPY line: at most this many bytes (as hex, it fits a line with room). */
 #define ENTROPY_MAX_BYTES 96
@@ -529,6 +538,21 @@ static int do_random(int fd) {
         return send_line(fd, "RANDOM %s", hex);
 }
 
+/* "SCREEN <rrggbb> <title> [<subtitle>]" and "INPUT [CLEAR]": screen.c answers. */
+static int do_screen(int fd, const char *arg) {
+        char answer[LINE_MAX_BYTES];
+
+        screen_command_screen(screen, arg, answer, sizeof(answer));
+        return send_line(fd, "%s", answer);
+}
+
+static int do_input(int fd, const char *arg) {
+        char answer[LINE_MAX_BYTES];
+
+        screen_command_input(screen, arg, answer, sizeof(answer));
+        return send_line(fd, "%s", answer);
+}
+
 /* Best effort, like a shutdown does: a file system left read-only is clean and needs no journal replay on
  * the next boot. */
 static void remount_block_devices_ro(void) {
@@ -581,6 +605,10 @@ static int handle_line(int fd, char *line) {
                 return do_memtest(fd, arg);
         if (n == 8 && strncmp(line, "DISKTEST", n) == 0)
                 return do_disktest(fd, arg);
+        if (n == 6 && strncmp(line, "SCREEN", n) == 0)
+                return do_screen(fd, arg);
+        if (n == 5 && strncmp(line, "INPUT", n) == 0)
+                return do_input(fd, arg);
         if (streq(line, "CRASH")) {
                 int r = send_line(fd, "OK CRASH");
                 return r < 0 ? r : 3;
@@ -607,26 +635,36 @@ static int handle_line(int fd, char *line) {
 
 /* Reads and answers lines until the host hangs up or asks to power off. A virtio-serial port's fd is
  * non-blocking here: a blocked write would go on once a new host connects, and the agent would never
- * notice the hangup in between (and never greet the new host). */
+ * notice the hangup in between (and never greet the new host). One poll() waits for the port, the input
+ * devices and the kernel log together; the port is read only when poll() says so, so that a blocking fd
+ * (tests) never keeps the rest waiting. */
 static int serve(int fd, ServeResult *ret) {
         char line[LINE_MAX_BYTES];
         size_t len = 0;
         bool discarding = false;
 
         for (;;) {
+                struct pollfd p[1 + SCREEN_POLLFDS_MAX];
+                size_t n;
                 char buf[1024];
                 ssize_t k;
 
-                k = read(fd, buf, sizeof buf);
-                if (k < 0) {
+                p[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+                n = 1 + screen_fill_pollfds(screen, p + 1, ELEMENTSOF(p) - 1);
+                if (poll(p, n, screen_poll_timeout(screen)) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        if (errno == EAGAIN) {
-                                struct pollfd p = { .fd = fd, .events = POLLIN };
-                                if (poll(&p, 1, -1) < 0 && errno != EINTR)
-                                        return -errno;
+                        return -errno;
+                }
+                /* Input first: a line asking about input sees the events that came before it. */
+                screen_process(screen, p + 1, n - 1);
+                if (p[0].revents == 0)
+                        continue;
+
+                k = read(fd, buf, sizeof buf);
+                if (k < 0) {
+                        if (IN_SET(errno, EINTR, EAGAIN))
                                 continue;
-                        }
                         return -errno;
                 }
                 if (k == 0) /* virtio-serial: the host end is closed and nothing is left to read */
@@ -799,11 +837,26 @@ static void help(void) {
                "  --root DIR      find etc/machine-id below DIR (tests)\n"
                "  --data DIR      DISKTEST's directory instead of /data, which need not be a mount point\n"
                "                  (tests)\n"
+               "  --fb PATH       a file of WxH XRGB8888 pixels as the display instead of /dev/fb0 (tests)\n"
+               "  --fb-size WxH   the size of --fb's display\n"
+               "  --input PATH    a file or fifo of input events (struct input_event); repeatable (tests)\n"
+               "  --kmsg PATH     a file or fifo of kernel log records instead of /dev/kmsg (tests)\n"
                "  --version       print the agent version\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_PORT = 0x100, ARG_FD, ARG_NO_POWEROFF, ARG_VERSION, ARG_ROOT, ARG_DATA };
+        enum {
+                ARG_PORT = 0x100,
+                ARG_FD,
+                ARG_NO_POWEROFF,
+                ARG_VERSION,
+                ARG_ROOT,
+                ARG_DATA,
+                ARG_FB,
+                ARG_FB_SIZE,
+                ARG_INPUT,
+                ARG_KMSG,
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "port", required_argument, NULL, ARG_PORT },
@@ -812,6 +865,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "data", required_argument, NULL, ARG_DATA },
+                { "fb", required_argument, NULL, ARG_FB },
+                { "fb-size", required_argument, NULL, ARG_FB_SIZE },
+                { "input", required_argument, NULL, ARG_INPUT },
+                { "kmsg", required_argument, NULL, ARG_KMSG },
                 {},
         };
         int c;
@@ -849,6 +906,36 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_DATA:
                         arg_data = optarg;
                         break;
+                case ARG_FB:
+                        arg_fb = optarg;
+                        break;
+                case ARG_FB_SIZE: {
+                        unsigned w, h;
+                        int k = -1;
+
+                        if (sscanf(optarg, "%5ux%5u%n", &w, &h, &k) != 2 || k < 0 || optarg[k] || w < 1 ||
+                            h < 1 || w > SCREEN_SIDE_MAX || h > SCREEN_SIDE_MAX) {
+                                fprintf(stderr,
+                                        "vmmd-agent: invalid --fb-size '%s', expected WxH (1 to %u each)\n",
+                                        optarg,
+                                        SCREEN_SIDE_MAX);
+                                return -EINVAL;
+                        }
+                        arg_fb_width = w;
+                        arg_fb_height = h;
+                        break;
+                }
+                case ARG_INPUT:
+                        if (strv_length(arg_inputs) >= SCREEN_INPUTS_MAX) {
+                                fprintf(stderr, "vmmd-agent: at most %u --input\n", SCREEN_INPUTS_MAX);
+                                return -EINVAL;
+                        }
+                        if (strv_extend(&arg_inputs, optarg) < 0)
+                                return -ENOMEM;
+                        break;
+                case ARG_KMSG:
+                        arg_kmsg = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -861,6 +948,10 @@ static int parse_argv(int argc, char *argv[]) {
         }
         if (arg_port && arg_fd >= 0) {
                 fprintf(stderr, "vmmd-agent: --port and --fd exclude each other\n");
+                return -EINVAL;
+        }
+        if (!arg_fb != !arg_fb_width) {
+                fprintf(stderr, "vmmd-agent: --fb and --fb-size go together\n");
                 return -EINVAL;
         }
         return 1;
@@ -880,6 +971,25 @@ int main(int argc, char *argv[]) {
         (void) signal(SIGPIPE, SIG_IGN);
 
         virtio = !arg_port && arg_fd < 0;
+
+        /* Only an agent on the guest's own port uses the guest's devices: a test must not draw on its
+         * host's display or read its keyboard. */
+        r = screen_new(
+                &(ScreenOptions){
+                        .devices = virtio,
+                        .fb_path = arg_fb,
+                        .fb_width = arg_fb_width,
+                        .fb_height = arg_fb_height,
+                        .input_paths = arg_inputs,
+                        .kmsg_path = arg_kmsg,
+                },
+                &screen);
+        if (r < 0) {
+                fprintf(stderr,
+                        "vmmd-agent: cannot set up the display, input or kernel log: %s\n",
+                        strerror(-r));
+                return EXIT_FAILURE;
+        }
         if (arg_fd >= 0)
                 fd = arg_fd;
         else if (arg_port) {

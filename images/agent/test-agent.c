@@ -2,6 +2,7 @@
 /* Guest agent protocol: runs the native vmmd-agent on a socketpair and checks every answer. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/input.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -35,8 +36,16 @@ static const char *agent_path;
 /* The next agent runs in a UTS namespace of its own (root only): HOSTNAME may set its name. */
 static bool agent_own_uts;
 
-static void agent_start(Agent *a, const char *extra) {
+/* Starts the agent with the arguments in extra (NULL-terminated) after "--fd 3". */
+static void agent_startv(Agent *a, const char *const *extra) {
+        const char *argv[16] = { agent_path, "--fd", "3" };
+        size_t n = 3;
         int sv[2];
+
+        for (; extra && *extra; extra++) {
+                check(n < ELEMENTSOF(argv) - 1);
+                argv[n++] = *extra;
+        }
 
         check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
         a->pid = fork();
@@ -45,12 +54,16 @@ static void agent_start(Agent *a, const char *extra) {
                 /* dup2() clears O_CLOEXEC on the copy the agent gets. */
                 if (dup2(sv[1], 3) < 0 || (agent_own_uts && unshare(CLONE_NEWUTS) < 0))
                         _exit(127);
-                execl(agent_path, agent_path, "--fd", "3", extra, (char *) NULL);
+                execv(agent_path, (char **) argv);
                 _exit(127);
         }
         close(sv[1]);
         a->fd = sv[0];
         a->len = 0;
+}
+
+static void agent_start(Agent *a, const char *extra) {
+        agent_startv(a, STRV_MAKE(extra));
 }
 
 static void agent_send(Agent *a, const char *s) {
@@ -470,6 +483,193 @@ static void test_identity(void) {
         check(rm_rf(root) >= 0);
 }
 
+/* Without a display: SCREEN checks its arguments, then says so; INPUT reports nothing typed. */
+static void test_screen_no_display(void) {
+        Agent a;
+
+        agent_start(&a, "--no-poweroff");
+        agent_expect_ready(&a);
+        agent_send(&a, "SCREEN 3366cc phone-7\nSCREEN 3366c phone-7\n");
+        agent_expect(&a, "ERR no display");
+        agent_expect(&a, "ERR SCREEN colour must be 6 hex digits (rrggbb)");
+        agent_send(&a, "INPUT\nINPUT CLEAR\nINPUT NOW\n");
+        agent_expect(&a, "INPUT keys=0 text= taps=0 last=-1,-1");
+        agent_expect(&a, "OK INPUT");
+        agent_expect(&a, "ERR INPUT takes nothing or CLEAR");
+        agent_close(&a);
+
+        /* A display file the agent cannot use, or one without its size: it does not start. */
+        for (const char *const *const *bad =
+                     (const char *const *const[]){
+                             STRV_MAKE("--fb", "/nonexistent/fb", "--fb-size", "10x10"),
+                             STRV_MAKE("--fb", "/dev/null"),
+                             STRV_MAKE("--fb", "/dev/null", "--fb-size", "0x10"),
+                             STRV_MAKE("--input", "/nonexistent/input"),
+                             NULL,
+                     };
+             *bad;
+             bad++) {
+                agent_startv(&a, *bad);
+                check(!agent_read_line(&a));
+                check(agent_wait(&a) == 1);
+        }
+}
+
+#define FB_W 200U
+#define FB_H 300U
+
+/* A pixel of the framebuffer file (XRGB8888), as 0xrrggbb. */
+static uint32_t fb_pixel(int fb, unsigned x, unsigned y) {
+        uint32_t v;
+
+        check(pread(fb, &v, sizeof(v), ((off_t) y * FB_W + x) * 4) == sizeof(v));
+        return v & 0xffffff;
+}
+
+static bool fb_all_zero(int fb) {
+        for (unsigned y = 0; y < FB_H; y++)
+                for (unsigned x = 0; x < FB_W; x++)
+                        if (fb_pixel(fb, x, y) != 0)
+                                return false;
+        return true;
+}
+
+static bool dark(uint32_t rgb) {
+        return (rgb >> 16 & 0xff) < 0x40 && (rgb >> 8 & 0xff) < 0x40 && (rgb & 0xff) < 0x40;
+}
+
+static void send_event(int fd, uint16_t type, uint16_t code, int32_t value) {
+        struct input_event ev = { .type = type, .code = code, .value = value };
+
+        check(write(fd, &ev, sizeof(ev)) == (ssize_t) sizeof(ev));
+}
+
+static void send_key(int fd, uint16_t code) {
+        send_event(fd, EV_KEY, code, 1);
+        send_event(fd, EV_SYN, SYN_REPORT, 0);
+        send_event(fd, EV_KEY, code, 0);
+        send_event(fd, EV_SYN, SYN_REPORT, 0);
+}
+
+/* SCREEN on a framebuffer file: the band in the colour on top, the dark background below; bad arguments
+ * change nothing. INPUT: keys from an event fifo (shift included), a tap scaled to the screen. */
+static void test_screen(void) {
+        char dir[] = "/tmp/test-agent-screen.XXXXXX";
+        _cleanup_free_ char *fb_path = NULL, *input_path = NULL, *kmsg_path = NULL, *title_long = NULL;
+        _cleanup_close_ int fb = -EBADF, input = -EBADF;
+        uint32_t bg;
+        Agent a;
+
+        check(mkdtemp(dir));
+        check(asprintf(&fb_path, "%s/fb", dir) > 0);
+        check(asprintf(&input_path, "%s/input", dir) > 0);
+        check(asprintf(&kmsg_path, "%s/kmsg", dir) > 0);
+        fb = open(fb_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        check(fb >= 0 && ftruncate(fb, FB_W * FB_H * 4) == 0);
+        check(mkfifo(input_path, 0600) == 0);
+        check(write_file_atomic(kmsg_path, "6,1,100,-;Linux version 6.1\n SUBSYSTEM=x\n4,2,200,-;warning\n") >=
+              0);
+
+        agent_startv(
+                &a,
+                STRV_MAKE("--fb", fb_path, "--fb-size", "200x300", "--input", input_path, "--kmsg", kmsg_path));
+        agent_expect_ready(&a);
+        /* The agent holds the fifo's read end by now. */
+        input = open(input_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        check(input >= 0);
+
+        /* Bad arguments: an ERR naming the problem, nothing drawn. */
+        check(asprintf(&title_long, "SCREEN 3366cc %065d\n", 0) > 0);
+        agent_send(&a, title_long);
+        agent_expect(&a, "ERR SCREEN title must be 1 to 64 printable ASCII characters without spaces");
+        agent_send(&a, "SCREEN 3366cc phone-7 \x01\n");
+        agent_expect(&a, "ERR SCREEN subtitle must be 1 to 64 printable ASCII characters without spaces");
+        agent_send(&a, "SCREEN 3366cc \xe9t\n");
+        agent_expect(&a, "ERR SCREEN title must be 1 to 64 printable ASCII characters without spaces");
+        for (const char *const *bad =
+                     STRV_MAKE("SCREEN 3366cg phone\n", "SCREEN #3366c phone\n", "SCREEN 3366ccd phone\n");
+             *bad;
+             bad++) {
+                agent_send(&a, *bad);
+                agent_expect(&a, "ERR SCREEN colour must be 6 hex digits (rrggbb)");
+        }
+        for (const char *const *bad =
+                     STRV_MAKE("SCREEN\n", "SCREEN 3366cc\n", "SCREEN 3366cc a b c\n", "SCREEN 3366cc a  b\n");
+             *bad;
+             bad++) {
+                agent_send(&a, *bad);
+                agent_expect(&a, "ERR SCREEN takes <rrggbb> <title> [<subtitle>]");
+        }
+        check(fb_all_zero(fb));
+
+        /* The band: the top fifth in the colour (no font here, so no text in it); below, the background. */
+        agent_send(&a, "SCREEN 3366cc phone-7 work\n");
+        agent_expect(&a, "OK SCREEN 200x300");
+        check(fb_pixel(fb, 0, 0) == 0x3366cc);
+        check(fb_pixel(fb, FB_W - 1, FB_H / 5 - 1) == 0x3366cc);
+        check(fb_pixel(fb, FB_W / 2, FB_H / 10) == 0x3366cc);
+        bg = fb_pixel(fb, 0, FB_H / 5);
+        check(dark(bg));
+        check(fb_pixel(fb, FB_W - 1, FB_H - 1) == bg);
+        check(fb_pixel(fb, FB_W / 2, FB_H / 2) == bg);
+
+        /* A bad one later leaves the screen as it was. */
+        agent_send(&a, "SCREEN ffffff \n");
+        agent_expect(&a, "ERR SCREEN title must be 1 to 64 printable ASCII characters without spaces");
+        check(fb_pixel(fb, 0, 0) == 0x3366cc);
+
+        /* "h", shift + "i" "1", enter, F1 (a key, but no text). */
+        send_key(input, KEY_H);
+        send_event(input, EV_KEY, KEY_LEFTSHIFT, 1);
+        send_key(input, KEY_I);
+        send_key(input, KEY_1);
+        send_event(input, EV_KEY, KEY_LEFTSHIFT, 0);
+        send_key(input, KEY_ENTER);
+        send_key(input, KEY_F1);
+        /* A tap mid-screen: the press and its position in one frame, in either order. */
+        send_event(input, EV_KEY, BTN_LEFT, 1);
+        send_event(input, EV_ABS, ABS_X, 16384);
+        send_event(input, EV_ABS, ABS_Y, 24576);
+        send_event(input, EV_SYN, SYN_REPORT, 0);
+        send_event(input, EV_KEY, BTN_LEFT, 0);
+        send_event(input, EV_SYN, SYN_REPORT, 0);
+        agent_send(&a, "INPUT\n");
+        /* 16384 * 199 / 32767 = 99.5, 24576 * 299 / 32767 = 224.3 */
+        agent_expect(&a, "INPUT keys=6 text=6849210a taps=1 last=99,224");
+        /* A cross where it was tapped. */
+        check(fb_pixel(fb, 99, 224) != bg && fb_pixel(fb, 99, 224) != 0);
+
+        /* The last 64 characters typed, no more. */
+        for (unsigned i = 0; i < 70; i++)
+                send_key(input, i % 2 ? KEY_A : KEY_B);
+        agent_send(&a, "INPUT\n");
+        {
+                _cleanup_free_ char *line = agent_read_line(&a), *want = NULL;
+                char hex[129];
+
+                for (unsigned i = 0; i < 64; i++)
+                        memcpy(hex + 2 * i, (70 - 64 + i) % 2 ? "61" : "62", 2);
+                hex[128] = '\0';
+                check(asprintf(&want, "INPUT keys=76 text=%s taps=1 last=99,224", hex) > 0);
+                check(line && streq(line, want));
+        }
+
+        agent_send(&a, "INPUT CLEAR\nINPUT\n");
+        agent_expect(&a, "OK INPUT");
+        agent_expect(&a, "INPUT keys=0 text= taps=0 last=-1,-1");
+        check(fb_pixel(fb, 99, 224) == bg);
+        check(fb_pixel(fb, 0, 0) == 0x3366cc);
+
+        /* A light band, and a fifo whose writer is gone: the agent goes on without it. */
+        input = safe_close(input);
+        agent_send(&a, "SCREEN f0e68c phone-8\nINPUT\n");
+        agent_expect(&a, "OK SCREEN 200x300");
+        agent_expect(&a, "INPUT keys=0 text= taps=0 last=-1,-1");
+        check(fb_pixel(fb, FB_W - 1, 0) == 0xf0e68c);
+        agent_close(&a);
+        check(rm_rf(dir) >= 0);
+}
+
 int main(int argc, char *argv[]) {
         if (argc != 2) {
                 fprintf(stderr, "Usage: %s PATH-TO-VMMD-AGENT\n", argv[0]);
@@ -485,5 +685,7 @@ int main(int argc, char *argv[]) {
         test_disktest();
         test_hangup();
         test_identity();
+        test_screen_no_display();
+        test_screen();
         return EXIT_SUCCESS;
 }
