@@ -14,15 +14,15 @@ class Image:
         self.width, self.height, self.rgb = width, height, bytes(rgb)
 
     @classmethod
-    def from_4bytes(cls, width, height, data, stride, order):
-        """From 4 bytes a pixel, stride bytes a row; order names them, e.g. "BGRX" or "XRGB"."""
-        r, g, b = order.index("R"), order.index("G"), order.index("B")
+    def from_bytes(cls, width, height, data, stride, order):
+        """From len(order) bytes a pixel, stride bytes a row; order names them, e.g. "BGRX", "XRGB" or "BGR"."""
+        r, g, b, n = order.index("R"), order.index("G"), order.index("B"), len(order)
         out = bytearray(width * height * 3)
         for y in range(height):
-            row = data[y * stride:y * stride + width * 4]
-            out[y * width * 3 + 0:(y + 1) * width * 3:3] = row[r::4]
-            out[y * width * 3 + 1:(y + 1) * width * 3:3] = row[g::4]
-            out[y * width * 3 + 2:(y + 1) * width * 3:3] = row[b::4]
+            row = data[y * stride:y * stride + width * n]
+            out[y * width * 3 + 0:(y + 1) * width * 3:3] = row[r::n]
+            out[y * width * 3 + 1:(y + 1) * width * 3:3] = row[g::n]
+            out[y * width * 3 + 2:(y + 1) * width * 3:3] = row[b::n]
         return cls(width, height, out)
 
     def pixel(self, x, y):

@@ -103,7 +103,7 @@ class Rfb:
         return r, g, b
 
     def image(self):
-        return Image.from_4bytes(self.width, self.height, self.pixels, self.width * 4, "BGRX")
+        return Image.from_bytes(self.width, self.height, self.pixels, self.width * 4, "BGRX")
 
     def key(self, keysym, down):
         self._write(struct.pack(">BBxxI", 4, 1 if down else 0, keysym))
