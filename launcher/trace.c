@@ -16,7 +16,7 @@ bool trace_enabled(void) {
         return enabled;
 }
 
-static void trace_va(int64_t now, const char *format, va_list ap) {
+G_GNUC_PRINTF(2, 0) static void trace_va(int64_t now, const char *format, va_list ap) {
         (void) vprintf(format, ap);
         if (now >= 0)
                 (void) printf(" t=%" PRId64, now);
