@@ -42,6 +42,10 @@ static void on_add_client_reply(
 
         if (!vm->display_requests)
                 return; /* answered already: the VMM ended */
+        if (streq_ptr(error_class, QMP_ERROR_DISCONNECTED)) {
+                vm_display_abort(vm, "The VMM ended");
+                return;
+        }
         if (error_class) {
                 if (asprintf(&msg, "QEMU refused the screen's connection: %s", strna(error_desc)) < 0)
                         msg = NULL;
@@ -81,7 +85,7 @@ static int display_request_start(VM *vm) {
         return r;
 }
 
-/* Answers the first request, then starts the next one. */
+/* Answers the first request, then starts the next one (or fails it, and so on). */
 static void display_request_done(VM *vm, int r, const char *message) {
         DisplayRequest *d = vm->display_requests;
 

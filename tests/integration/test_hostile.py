@@ -4,6 +4,7 @@
 every file and channel it has; vmmd contains each, keeps answering within a second, and leaks nothing."""
 
 import os
+import signal
 import subprocess
 import time
 
@@ -224,8 +225,33 @@ def test_boot_timeout_logs_the_console(s):
     responsive(s, "after the boot timeouts")
 
 
+def test_display_of_a_vmm_that_never_answers(s):
+    """OpenDisplay of a VMM that takes the socket and never answers: the calls wait, 16 at most (Busy beyond,
+    at once), vmmd goes on answering others, and when the VMM ends every call gets its error."""
+    create(s, "deaf", persona="manual")
+    path = s.vm_path("deaf")
+    calls = [subprocess.Popen(["gdbus", "call", "--session", "--dest", "org.vmmd1", "--object-path", path,
+                               "--method", "org.vmmd1.VM.OpenDisplay", "--timeout", "300"], env=s.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(20)]
+    wait_for(lambda: sum(p.poll() is not None for p in calls) >= 4, "four of the calls are answered")
+    done = [p for p in calls if p.poll() is not None]
+    check_eq(len(done), 4, "calls answered while the VMM holds 16")
+    for p in done:
+        out = p.communicate()[0]
+        check("org.vmmd1.Error.Busy" in out and "Too many callers wait for its screen" in out, out)
+    responsive(s, "with 16 calls for a screen waiting")
+    os.kill(vmm_pid(s, "deaf"), signal.SIGKILL)
+    for p in calls:
+        if p in done:
+            continue
+        out = p.communicate(timeout=60)[0]
+        check(p.returncode != 0 and "The VMM ended" in out, f"a waiting call when the VMM ended: {out!r}")
+    responsive(s, "after the VMM ended")
+
+
 if __name__ == "__main__":
     import sys
     sys.exit(run([test_log_symlink_and_fifo, test_disk_fifo, test_disk_symlink, test_agent_invalid_utf8, test_agent_flood,
-                  test_qmp_silent_and_garbage, test_other_vms_files, test_boot_timeout_logs_the_console],
+                  test_qmp_silent_and_garbage, test_other_vms_files, test_boot_timeout_logs_the_console,
+                  test_display_of_a_vmm_that_never_answers],
                  setup=hostile_setup))
