@@ -54,7 +54,7 @@ stderr_one_line() {
 }
 
 VERBS='list show create start stop pause resume reboot destroy wait switch set-memory guest memtest snapshot snapshots
-restore delete-snapshot golden crashes crash crash-test debug personas reload host help'
+restore delete-snapshot golden crashes crash crash-test debug display personas reload host help'
 CRASH_VERBS='show gdb keep unkeep delete'
 
 # A stand-in gdb-multiarch, so that the cases after the search for it do not depend on the host; and a $PATH
@@ -193,7 +193,7 @@ expect 2 --frobnicate list
 for args in "start" "stop" "pause" "resume" "show" "switch" "destroy" "create" "snapshot" "snapshots" \
             "restore" "delete-snapshot" "restore work" "delete-snapshot work" "set-memory" "set-memory work" \
             "guest" "guest work" "golden rebuild" "crash show" "crash gdb" "crash keep" "crash unkeep" "crash delete" \
-            "crash-test" "debug" "debug --stdio"; do
+            "crash-test" "debug" "debug --stdio" "display"; do
         expect 2 $args && { stderr_has "missing argument"; stderr_has "Usage: vmctl"; stderr_one_line; }
 done
 expect 2 wait work && stderr_has "missing argument"
@@ -289,7 +289,7 @@ expect 2 --user snapshot work '' && stderr_has "Snapshot name \"\" is empty"
 expect 2 --user restore work .hidden && stderr_has "Snapshot name \".hidden\" starts with '.'"
 # Every name is checked before any snapshot is deleted, and before any bus is contacted.
 expect 2 --user delete-snapshot work good 'b c' && { stderr_has "contains a space"; stderr_lacks "bus"; }
-for verb in crashes crash-test debug "debug --stdio"; do
+for verb in crashes crash-test debug "debug --stdio" display; do
         expect 2 --user $verb 'a/b' && { stderr_has "VM name \"a/b\" contains '/'"; stderr_one_line; }
 done
 # Crash bundle IDs: printable, no '/', at most 127 bytes; checked before any bus is contacted.
@@ -321,7 +321,7 @@ for args in "snapshot work" "snapshot work s1" "snapshots work" "restore work s1
             "golden rebuild --no-wait throwaway" "guest work clock" "create --cold throwaway" "crashes" \
             "crashes work" "crash show x" "crash show --console x" "crash gdb x" "crash gdb x -- -batch" \
             "crash keep x y" "crash unkeep x" "crash delete x y" "crash-test work" "crash-test --force work" \
-            "crash-test --no-wait work" "debug work" "debug work -- -batch" "debug --stdio work"; do
+            "crash-test --no-wait work" "debug work" "debug work -- -batch" "debug --stdio work" "display work"; do
         expect 7 --user $args && { stderr_has "Failed to connect to the user bus"; stderr_one_line; }
 done
 # --force means either verb's.
