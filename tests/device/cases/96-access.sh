@@ -3,7 +3,7 @@
 # Device case: who may do what, with real polkitd on the system bus and the shipped access.yaml. alice (group
 # vmmd) uses the work phone but may not manage it, has a home phone the employer does not see, and creates,
 # uses and destroys her own throwaway; "it" (group vmmd-mdm) manages the work phone and not alice's home one;
-# mallory (no group) sees nothing of theirs.
+# mallory (no group) sees nothing of theirs; nor their phones' screens.
 set -eu
 systemctl is-active --quiet polkit.service || systemctl start polkit.service
 test -f /usr/share/polkit-1/actions/org.vmmd1.policy
@@ -35,6 +35,11 @@ as alice vmctl list --no-legend | grep -q '^work-a '
 refused "use VM \"work-a\", not manage it" as alice vmctl --no-ask-password destroy work-a
 refused "org.vmmd1.create" as alice vmctl --no-ask-password create --no-start work alice-work
 
+# The screen (OpenDisplay) is for whoever may use the phone, as a switch is: alice gets past polkit
+# (org.vmmd1.use) to the phone's state (it does not run), mallory does not learn that it exists.
+refused "only a VM whose VMM runs has a screen" as alice busctl --system call org.vmmd1 "$(path work-a)" \
+        org.vmmd1.VM OpenDisplay
+
 # it: manages the work phone, does not see alice's home phone.
 as it vmctl --no-ask-password destroy work-b
 if vmctl list --no-legend | grep -q '^work-b '; then echo "work-b survived"; exit 1; fi
@@ -45,6 +50,8 @@ if as it vmctl list --no-legend | grep -q alice-home; then echo "it sees alice's
 [ -z "$(as mallory vmctl list --no-legend | grep -E '^(work-a|alice-home) ' || true)" ]
 refused "Unknown object" as mallory busctl --system call org.vmmd1 "$(path work-a)" org.vmmd1.VM Destroy
 refused "No VM named" as mallory vmctl --no-ask-password switch work-a
+refused "Unknown object" as mallory busctl --system call org.vmmd1 "$(path work-a)" org.vmmd1.VM OpenDisplay
+refused "Unknown object" as it busctl --system call org.vmmd1 "$(path alice-home)" org.vmmd1.VM OpenDisplay
 
 # alice's own throwaway under KVM: created, running, hers, destroyed by her; mallory cannot touch it.
 name="$(as alice vmctl --no-ask-password --json create throwaway | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')"
