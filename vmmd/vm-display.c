@@ -101,8 +101,10 @@ static void display_request_done(VM *vm, int r, const char *message) {
                 vm->n_display_requests--;
                 display_request_free(
                         d,
-                        r == -ENOTCONN ? -EINVAL : r,
-                        r == -EBUSY ? "The VMM is busy taking a file; try again" : NULL);
+                        r == -ENOTCONN ? -EIO : r,
+                        r == -ENOTCONN      ? "The VMM ended" :
+                                r == -EBUSY ? "The VMM is busy taking a file; try again" :
+                                              NULL);
         }
 }
 
