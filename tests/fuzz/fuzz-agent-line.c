@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 [AGENT_REPLY_ERR] = "ERR",
                 [AGENT_REPLY_VALUE] = NULL, /* one of these: */
         };
-        static const char *const value_words[] = { "CLOCK", "HOSTNAME", "MACHINEID", "RANDOM", "MEMTEST" };
+        static const char *const value_words[] = { "CLOCK", "HOSTNAME", "MACHINEID", "RANDOM", "MEMTEST", "INPUT" };
         /* clang-format on */
         AgentReply r = { .type = _AGENT_REPLY_TYPE_INVALID, .total_kib = 4711 };
         const char *space, *rest;
