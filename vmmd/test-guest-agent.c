@@ -159,8 +159,29 @@ static void test_memtest_parse(void) {
                 assert(memtest_parse_check(*bad, &r) == -EBADMSG && r.units == 77);
 }
 
+/* INPUT's answer is the guest's: it reaches the bus only in its form. */
+static void test_input_answer(void) {
+        assert(guest_input_valid("keys=9 text=48656c6c6f203432 taps=1 last=99,699"));
+        assert(guest_input_valid("keys=0 text= taps=0 last=-1,-1"));
+        for (const char *const *bad = STRV_MAKE(
+                     "",
+                     "keys=0",
+                     "keys= text= taps=0 last=-1,-1",
+                     "keys=9 text=486 taps=1 last=99,699",  /* half a byte */
+                     "keys=0 text=4G taps=0 last=-1,-1",    /* not hex */
+                     "keys=0 text=4A taps=0 last=-1,-1",    /* upper case */
+                     "keys=0 text= taps=0 last=-1",         /* one coordinate */
+                     "keys=0 text= taps=0 last=-1,-1 more", /* something after */
+                     "keys=0  text= taps=0 last=-1,-1",     /* two spaces */
+                     "keys=123456789012345678901 text= taps=0 last=0,0");
+             *bad;
+             bad++)
+                assert(!guest_input_valid(*bad));
+}
+
 int main(void) {
         test_memtest_parse();
+        test_input_answer();
         AgentReply r;
 
         test_reconnect();

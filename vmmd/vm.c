@@ -527,22 +527,29 @@ static const struct {
         { "random", "RANDOM" },     { "boot-id", "BOOTID" },       { "input", "INPUT" },
 };
 
-/* INPUT's answer, "keys=N text=HEX taps=N last=X,Y" (images/agent/PROTOCOL.md): a guest says what it likes,
- * the bus gets only this form. */
-static bool guest_input_valid(const char *s) {
-        unsigned keys, taps;
-        int x, y, n = 0;
-        size_t hex;
+/* Skips prefix, then a run of 1 to max characters of set; NULL if either is not there. */
+static const char *skip_field(const char *s, const char *prefix, const char *set, size_t min, size_t max) {
+        size_t n;
 
-        if (sscanf(s, "keys=%u text=%n", &keys, &n) != 1 || n == 0)
+        if (!s || strncmp(s, prefix, strlen(prefix)) != 0)
+                return NULL;
+        s += strlen(prefix);
+        n = strspn(s, set);
+        return n >= min && n <= max ? s + n : NULL;
+}
+
+bool guest_input_valid(const char *s) {
+        const char *digits = "0123456789", *hex;
+
+        s = skip_field(s, "keys=", digits, 1, 20);
+        hex = s ? s + strlen(" text=") : NULL;
+        s = skip_field(s, " text=", "0123456789abcdef", 0, 256);
+        if (!s || (s - hex) % 2 != 0) /* whole bytes */
                 return false;
-        s += n;
-        hex = strspn(s, "0123456789abcdef");
-        if (hex % 2 != 0 || hex > 256)
-                return false;
-        s += hex;
-        n = 0;
-        return sscanf(s, " taps=%u last=%d,%d%n", &taps, &x, &y, &n) == 3 && s[n] == 0 && s[0] == ' ';
+        s = skip_field(s, " taps=", digits, 1, 20);
+        s = skip_field(s, " last=", "-0123456789", 1, 11);
+        s = skip_field(s, ",", "-0123456789", 1, 11);
+        return s && *s == '\0';
 }
 
 typedef struct GuestQuestion {

@@ -213,9 +213,12 @@ int vm_set_memory_target(VM *vm, uint64_t mib, bool by_owner, Operation *op, cha
 int vm_set_memory_merge(VM *vm, bool merge);
 /* Whether the memory policy may move the VM's balloon now: running, with its agent, nothing else on the way. */
 bool vm_memory_adjustable(const VM *vm);
-/* Asks the running guest's agent for item: hostname, machine-id, clock, random, boot-id; op is answered with
- * the value. -ERANGE: unknown item; -EINVAL: not running; -EBUSY: the agent is asked too much. */
+/* Asks the running guest's agent for item: hostname, machine-id, clock, random, boot-id, input; op is
+ * answered with the value. -ERANGE: unknown item; -EINVAL: not running; -EBUSY: the agent is asked too much. */
 int vm_read_guest(VM *vm, const char *item, Operation *op, char **ret_error);
+/* The input item's answer, "keys=N text=HEX taps=N last=X,Y" (images/agent/PROTOCOL.md): a guest says what
+ * it likes, the bus gets only this form. */
+bool guest_input_valid(const char *s);
 
 /* The running guest kernel's symbol table as an ELF file for gdb (kallsyms, from two small memory dumps): op
  * is answered with its fd. A GDB remote connection to the guest kernel (QEMU's gdbstub, relayed by vmmd):
