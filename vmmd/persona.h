@@ -88,7 +88,7 @@ typedef struct Persona {
         uint32_t crash_bundles; /* 0: a crash is noticed and acted on, but nothing is saved */
         uint64_t crash_bundles_mib;
         CrashTest crash_test;
-        VmmKind vmm; /* default: auto for ephemeral personas, qemu for the others */
+        VmmKind vmm;    /* default: auto for ephemeral personas, qemu for the others */
         uint32_t color; /* 0xRRGGBB */
         uint32_t display_width, display_height; /* both 0: "display: none" */
 } Persona;
