@@ -145,7 +145,7 @@ static void tile_apply_color(Tile *t) {
         Rgb rgb;
 
         if (!t->phone->color || color_parse(t->phone->color, &rgb) < 0)
-                rgb = color_from_persona(*t->phone->persona ? t->phone->persona : t->phone->name);
+                rgb = COLOR_UNKNOWN;
         color_format(rgb, hex);
         if (g_strcmp0(t->css_color, hex) == 0)
                 return;

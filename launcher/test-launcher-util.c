@@ -37,22 +37,6 @@ static void test_color_parse(void) {
         g_assert_cmpint(color_parse(NULL, &c), <, 0);
 }
 
-static void test_color_from_persona(void) {
-        static const char *const personas[] = { "work", "home", "throwaway", "", "x" };
-        Rgb a = color_from_persona("work"), b = color_from_persona("work"), h = color_from_persona("home");
-
-        /* Stable, and different personas look different. */
-        g_assert_true(memcmp(&a, &b, sizeof(a)) == 0);
-        g_assert_false(a.r == h.r && a.g == h.g && a.b == h.b);
-        /* Neither white nor black: a tile keeps its label readable either way. */
-        for (size_t i = 0; i < G_N_ELEMENTS(personas); i++) {
-                Rgb c = color_from_persona(personas[i]);
-
-                g_assert_true(c.r < 250 || c.g < 250 || c.b < 250);
-                g_assert_true(c.r > 5 || c.g > 5 || c.b > 5);
-        }
-}
-
 static void test_color_is_dark(void) {
         g_assert_true(color_is_dark((Rgb){ 0, 0, 0 }));
         g_assert_true(color_is_dark((Rgb){ 0x1e, 0x3a, 0x8a }));
@@ -74,7 +58,6 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/launcher/order", test_order);
         g_test_add_func("/launcher/color-parse", test_color_parse);
-        g_test_add_func("/launcher/color-from-persona", test_color_from_persona);
         g_test_add_func("/launcher/color-is-dark", test_color_is_dark);
         g_test_add_func("/launcher/trace-text", test_trace_text);
         return g_test_run();

@@ -42,37 +42,6 @@ int color_parse(const char *s, Rgb *ret) {
         return 0;
 }
 
-static double hue_to_channel(double p, double q, double t) {
-        if (t < 0)
-                t += 1;
-        if (t > 1)
-                t -= 1;
-        if (t < 1.0 / 6)
-                return p + (q - p) * 6 * t;
-        if (t < 1.0 / 2)
-                return q;
-        if (t < 2.0 / 3)
-                return p + (q - p) * (2.0 / 3 - t) * 6;
-        return p;
-}
-
-Rgb color_from_persona(const char *persona) {
-        /* FNV-1a: stable across runs and builds, unlike g_str_hash's seed-free but unspecified value. */
-        uint32_t h = 2166136261u;
-        double hue, s = 0.55, l = 0.42, q, p;
-
-        for (const char *c = persona ?: ""; *c; c++)
-                h = (h ^ (uint8_t) *c) * 16777619u;
-        hue = (h % 360) / 360.0;
-        q = l < 0.5 ? l * (1 + s) : l + s - l * s;
-        p = 2 * l - q;
-        return (Rgb){
-                .r = (uint8_t) lround(hue_to_channel(p, q, hue + 1.0 / 3) * 255),
-                .g = (uint8_t) lround(hue_to_channel(p, q, hue) * 255),
-                .b = (uint8_t) lround(hue_to_channel(p, q, hue - 1.0 / 3) * 255),
-        };
-}
-
 static double linear(uint8_t v) {
         double c = v / 255.0;
 

@@ -16,8 +16,9 @@ int phone_order(const char *persona_a, const char *name_a, const char *persona_b
 /* "#rrggbb" (the VM property Color); -EINVAL for anything else. */
 int color_parse(const char *s, Rgb *ret);
 
-/* A colour of its own for each persona name, for vmmd without the Color property. */
-Rgb color_from_persona(const char *persona);
+/* A tile's colour when vmmd gives none (an older vmmd without the Color property): vmmd alone picks the
+ * colours of personas (policies/schema.md, "color"). */
+#define COLOR_UNKNOWN ((Rgb){ 0x60, 0x66, 0x6c })
 
 /* Whether black text reads worse than white on c (relative luminance, WCAG). */
 bool color_is_dark(Rgb c);

@@ -85,22 +85,22 @@ static int display_request_start(VM *vm) {
         return r;
 }
 
-/* Answers the first request, then starts the next one (or fails it, and so on). */
-static void display_request_done(VM *vm, int r, const char *message) {
+static DisplayRequest *display_request_pop(VM *vm) {
         DisplayRequest *d = vm->display_requests;
 
         vm->display_requests = d->next;
-        vm->n_display_requests--;
-        display_request_free(d, r, message);
+        return d;
+}
+
+/* Answers the first request, then starts the next one (or fails it, and so on). */
+static void display_request_done(VM *vm, int r, const char *message) {
+        display_request_free(display_request_pop(vm), r, message);
         while (vm->display_requests) {
                 r = display_request_start(vm);
                 if (r >= 0)
                         return;
-                d = vm->display_requests;
-                vm->display_requests = d->next;
-                vm->n_display_requests--;
                 display_request_free(
-                        d,
+                        display_request_pop(vm),
                         r == -ENOTCONN ? -EIO : r,
                         r == -ENOTCONN      ? "The VMM ended" :
                                 r == -EBUSY ? "The VMM is busy taking a file; try again" :
@@ -109,24 +109,22 @@ static void display_request_done(VM *vm, int r, const char *message) {
 }
 
 void vm_display_abort(VM *vm, const char *reason) {
-        while (vm->display_requests) {
-                DisplayRequest *d = vm->display_requests;
-
-                vm->display_requests = d->next;
-                display_request_free(d, -EIO, reason);
-        }
-        vm->n_display_requests = 0;
+        while (vm->display_requests)
+                display_request_free(display_request_pop(vm), -EIO, reason);
 }
 
 int vm_open_display(VM *vm, Operation *op) {
         DisplayRequest *d, **tail;
+        unsigned n = 0;
         int s[2], r;
 
         if (vm->display_width == 0)
                 return -EOPNOTSUPP;
         if (!vm->qmp || !vm_vmm_runs(vm) || vm->destroying)
                 return -EINVAL;
-        if (vm->n_display_requests >= DISPLAY_REQUESTS_MAX)
+        for (tail = &vm->display_requests; *tail; tail = &(*tail)->next)
+                n++;
+        if (n >= DISPLAY_REQUESTS_MAX)
                 return -EBUSY;
         /* Non-blocking on both ends: QEMU's chardev and a client's main loop want it so. */
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, s) < 0)
@@ -138,16 +136,12 @@ int vm_open_display(VM *vm, Operation *op) {
                 return -ENOMEM;
         }
         *d = (DisplayRequest){ .fd = s[0], .vmm_fd = s[1] };
-        for (tail = &vm->display_requests; *tail; tail = &(*tail)->next)
-                ;
         *tail = d;
-        vm->n_display_requests++;
-        if (vm->display_requests == d) {
+        /* The first in line goes to QEMU at once; if that fails, the caller hears it (op is not d's yet). */
+        if (n == 0) {
                 r = display_request_start(vm);
                 if (r < 0) {
-                        vm->display_requests = NULL;
-                        vm->n_display_requests = 0;
-                        display_request_free(d, r, NULL); /* op is still NULL: nothing is answered */
+                        display_request_free(display_request_pop(vm), r, NULL);
                         return r == -ENOTCONN ? -EINVAL : r;
                 }
         }

@@ -155,7 +155,6 @@ struct VM {
         uint32_t color;
         uint32_t display_width, display_height;
         DisplayRequest *display_requests;
-        unsigned n_display_requests;
 
         Operation *pending[_PENDING_MAX];
         bool destroying;

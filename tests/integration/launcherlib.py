@@ -7,7 +7,7 @@ import select
 import subprocess
 import time
 
-from vmmdtest import BUILD_ROOT, SKIP, check
+from vmmdtest import BUILD_ROOT, SKIP, check, terminate
 
 LAUNCHER = os.path.join(BUILD_ROOT, "launcher", "vmm-launcher")
 
@@ -86,10 +86,5 @@ class Launcher:
         return (0, 0, self.x.width, min(t[1] for t in self.tiles.values()))
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.proc.stdout.close()

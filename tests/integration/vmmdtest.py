@@ -384,6 +384,16 @@ class SignalWatch:
         self.p.wait()
 
 
+def terminate(proc, timeout=10):
+    """Ends a child of ours: SIGTERM, SIGKILL if it is still there after timeout seconds; reaps it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def kill_and_wait(pid, timeout=30):
     """SIGKILLs a process that is not our child and returns once it is gone (its pidfd turns readable)."""
     try:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from pixels import Image
-from vmmdtest import SKIP
+from vmmdtest import SKIP, terminate
 
 TOOLS = {"Xvfb": "xvfb", "xdotool": "xdotool", "xwd": "x11-apps"}
 
@@ -64,12 +64,7 @@ class Xvfb:
         return read_xwd(self.run("xwd", "-root", "-silent").stdout)
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 def read_xwd(data):
