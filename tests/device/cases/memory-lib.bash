@@ -3,8 +3,8 @@
 # throwaway clones of one golden snapshot (enough to share pages, and to be foreground and background), each holding a pattern (the agent's MEMTEST) that every check
 # compares byte for byte, and vmmd's memory policy set for the case (/etc/vmmd/memory.yaml, removed at exit).
 # The clones run in QEMU: KSM merges QEMU's guest RAM (vmm-hv's clones share their golden RAM as mappings of
-# one file instead). An administrator's persona does it, "throwaway-qemu", the throwaway with "vmm: qemu"
-# (/etc/vmmd/personas/: the shipped ones and it). It stays for the next memory case, which then finds its
+# one file instead). An administrator's persona does it, "throwaway-qemu", the throwaway with "vmm: qemu" and
+# no screen (/etc/vmmd/personas/: the shipped ones and it). It stays for the next memory case, which then finds its
 # golden snapshot built; it changes nothing for the other cases.
 set -eu
 ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -55,7 +55,9 @@ if [ ! -e /etc/vmmd/personas/throwaway-qemu.yaml ]; then
         mkdir -p /etc/vmmd/personas
         cp /usr/share/vmmd/policies/personas/*.yaml /etc/vmmd/personas/
         cp /etc/vmmd/personas/throwaway.yaml /etc/vmmd/personas/.throwaway-qemu.yaml
-        echo "vmm: qemu" >>/etc/vmmd/personas/.throwaway-qemu.yaml
+        # No screen: these cases' figures (fills, the policy's reserve) are for guests whose whole 256 MiB is
+        # theirs, not 10 MiB of it a framebuffer and its drivers.
+        printf 'vmm: qemu\ndisplay: none\n' >>/etc/vmmd/personas/.throwaway-qemu.yaml
         mv /etc/vmmd/personas/.throwaway-qemu.yaml /etc/vmmd/personas/throwaway-qemu.yaml
         vmctl reload
 fi
